@@ -1,0 +1,58 @@
+# Jinshequ: `make demo` runs the system with a demo city; `make test` runs the whole suite.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+PORT ?= 8000
+SCALE ?= small
+export PYTHONDONTWRITEBYTECODE := 1
+export DATABASE_URL
+
+.PHONY: demo test install install-test assets lint bench messages clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+
+$(VENV)/.installed: $(BIN)/python pyproject.toml
+	$(BIN)/pip install --quiet -e .
+	touch $@
+
+$(VENV)/.installed-test: $(BIN)/python pyproject.toml
+	$(BIN)/pip install --quiet -e ".[test]"
+	touch $(VENV)/.installed $@
+
+jinshequ/static/vendor/.built: package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	mkdir -p jinshequ/static/vendor
+	cp node_modules/bootstrap/dist/css/bootstrap.min.css node_modules/bootstrap/dist/css/bootstrap.min.css.map \
+	   node_modules/bootstrap/dist/js/bootstrap.bundle.min.js node_modules/bootstrap/dist/js/bootstrap.bundle.min.js.map \
+	   node_modules/echarts/dist/echarts.min.js jinshequ/static/vendor/
+	touch $@
+
+install: $(VENV)/.installed assets
+install-test: $(VENV)/.installed-test assets
+assets: jinshequ/static/vendor/.built
+
+demo: install
+	$(BIN)/jinshequ demo --scale $(SCALE) --port $(PORT)
+
+test: install-test
+	$(BIN)/jinshequ check_system --for-tests
+	$(BIN)/python -m pytest -q $(PYTEST_ARGS)
+
+lint: install-test
+	$(BIN)/ruff check .
+
+bench: install-test
+	$(BIN)/python benchmarks/import_members.py
+	$(BIN)/python benchmarks/pages.py
+
+# Refresh the English catalogue from the Chinese source strings, then compile it (needs gettext).
+# Translate the new entries in jinshequ/locale/en/LC_MESSAGES/django.po and run it again; both the
+# .po and the compiled .mo are committed, so running the system needs no gettext.
+messages: install-test
+	cd jinshequ && ../$(BIN)/python ../manage.py makemessages -l en --add-location=file --no-obsolete
+	cd jinshequ && ../$(BIN)/python ../manage.py compilemessages -l en
+
+clean:
+	rm -rf $(VENV) node_modules jinshequ/static/vendor var staticfiles

@@ -1,0 +1,1 @@
+"""Benchmarks: run as scripts (``python benchmarks/pages.py``); figures, then a verdict line."""

@@ -1,0 +1,27 @@
+from django.contrib.auth.backends import ModelBackend
+
+from jinshequ.accounts.models import User
+from jinshequ.core.idcard import PHONE_RE, normalize_phone
+from jinshequ.members.models import phone_hash
+
+
+def find_user(identifier: str) -> User | None:
+    """A user by username, or by phone number (matched through the keyed hash)."""
+    identifier = (identifier or "").strip()
+    if not identifier:
+        return None
+    user = User.objects.filter(username=identifier).first()
+    if user is None and PHONE_RE.match(normalize_phone(identifier)):
+        user = User.objects.filter(phone_hash=phone_hash(normalize_phone(identifier))).first()
+    return user
+
+
+class UsernameOrPhoneBackend(ModelBackend):
+    def authenticate(self, request, username=None, password=None, **kwargs):
+        user = find_user(username)
+        if user is None:
+            User().set_password(password or "")  # same work as a real check: no timing oracle
+            return None
+        if user.check_password(password or "") and self.user_can_authenticate(user):
+            return user
+        return None

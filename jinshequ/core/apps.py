@@ -1,0 +1,13 @@
+from django.apps import AppConfig
+
+
+class CoreConfig(AppConfig):
+    name = "jinshequ.core"
+    label = "core"
+    verbose_name = "核心"
+
+    def ready(self) -> None:
+        from jinshequ.core import checks  # noqa: F401  (registers deploy checks)
+        from jinshequ.core.logging import install_logger_filters
+
+        install_logger_filters()

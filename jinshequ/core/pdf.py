@@ -1,0 +1,149 @@
+"""Printed documents: HTML templates → PDF with WeasyPrint, Chinese set in Noto CJK.
+
+Print templates live under ``templates/pdf/`` and are never served as web pages, so they may carry
+their CSS in a ``<style>`` element (the CSP does not apply to WeasyPrint).
+
+Two guards:
+- Without a CJK font WeasyPrint silently draws empty boxes for every Chinese character. We refuse
+  instead (``PdfFontMissing``, "缺少中文字体，请安装 fonts-noto-cjk"), so nobody prints 2,000 blank cards.
+- WeasyPrint fetches ``<img src>``, CSS ``url()`` and fonts itself. The fetcher here allows only
+  ``data:`` URIs and files under our own static directory: a name typed into a form can never make
+  the server fetch a URL (SSRF), even if escaping failed somewhere.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import shutil
+import subprocess
+from pathlib import Path
+from urllib.parse import unquote, urlsplit
+
+import segno
+from django.http import HttpResponse
+from django.template.loader import render_to_string
+from django.utils.safestring import SafeString, mark_safe
+
+from jinshequ.core.exports import content_disposition
+
+logger = logging.getLogger(__name__)
+
+FONT_MISSING_MESSAGE = "缺少中文字体，请安装 fonts-noto-cjk"
+STATIC_DIR = Path(__file__).resolve().parent.parent / "static"
+
+
+class PdfFontMissing(RuntimeError):
+    """No font with Chinese glyphs is installed: a PDF would show blank boxes."""
+
+    def __init__(self, message: str = FONT_MISSING_MESSAGE):
+        super().__init__(message)
+        self.message = message
+
+
+@functools.lru_cache(maxsize=1)
+def _fc_list_has_cjk() -> bool:
+    fc_list = shutil.which("fc-list")
+    if not fc_list:
+        return False
+    try:
+        out = subprocess.run([fc_list, ":lang=zh", "family"], capture_output=True, text=True,  # noqa: S603
+                             timeout=10, check=False).stdout
+    except (OSError, subprocess.SubprocessError):
+        return False
+    return bool(out.strip())
+
+
+def cjk_font_available() -> bool:
+    """True when fontconfig knows a font covering Chinese (Noto CJK in production)."""
+    try:
+        from jinshequ.core.system import cjk_font_available as system_check
+    except ImportError:
+        return _fc_list_has_cjk()
+    return bool(system_check())
+
+
+def _allowed(url: str) -> bool:
+    """Only ``data:`` URIs and files under our own static directory (no network, no other files)."""
+    parts = urlsplit(url)
+    if parts.scheme == "data":
+        return True
+    if parts.scheme == "file":
+        path = Path(unquote(parts.path)).resolve()
+        return path.is_relative_to(STATIC_DIR.resolve()) and path.is_file()
+    return False
+
+
+def _url_fetcher():
+    try:
+        from weasyprint.urls import URLFetcher  # WeasyPrint >= 68: a class
+    except ImportError:  # older WeasyPrint: a function
+        from weasyprint import default_url_fetcher
+
+        def fetch(url, *args, **kwargs):
+            if not _allowed(url):
+                raise ValueError(f"PDF resource refused: {urlsplit(url).scheme}:…")
+            return default_url_fetcher(url, *args, **kwargs)
+
+        return fetch
+
+    class LocalOnlyFetcher(URLFetcher):
+        def fetch(self, url, headers=None):
+            if not _allowed(url):
+                raise ValueError(f"PDF resource refused: {urlsplit(url).scheme}:…")
+            return super().fetch(url, headers)
+
+    return LocalOnlyFetcher(allowed_protocols=("data", "file"))
+
+
+def render_pdf(template: str, context: dict | None = None) -> bytes:
+    """Render ``template`` with ``context`` to PDF bytes. Raises ``PdfFontMissing`` without a CJK font."""
+    if not cjk_font_available():
+        raise PdfFontMissing
+    import weasyprint
+
+    html = render_to_string(template, context or {})
+    document = weasyprint.HTML(string=html, base_url=STATIC_DIR.as_uri() + "/", url_fetcher=_url_fetcher())
+    return document.write_pdf()
+
+
+def pdf_response(data: bytes, filename: str) -> HttpResponse:
+    """A PDF download: safe Chinese file name, never cached (it carries names of people)."""
+    response = HttpResponse(data, content_type="application/pdf")
+    response["Content-Disposition"] = content_disposition(filename)
+    response["Cache-Control"] = "no-store"
+    response["Content-Length"] = str(len(data))
+    return response
+
+
+# --- QR codes ------------------------------------------------------------------------------------------
+
+
+def qr_svg(data: str, *, size_mm: float, error: str = "m", border: int = 2, fast: bool = False) -> SafeString:
+    """An inline ``<svg>`` QR code drawn ``size_mm`` wide (a single path: fast to lay out and print).
+
+    ``fast`` fixes the mask pattern instead of scoring all eight (about 5x faster per code; every mask
+    gives a valid code that phones read): used when printing thousands of cards at once.
+    """
+    qr = segno.make(data, error=error, micro=False, mask=0 if fast else None)
+    return mark_safe(qr_svg_from_matrix(qr.matrix, size_mm=size_mm, border=border))  # noqa: S308 (digits only)
+
+
+def qr_svg_from_matrix(matrix, *, size_mm: float, border: int = 2) -> str:
+    """Draw dark modules as one path of horizontal runs, in module units scaled by the viewBox."""
+    width = len(matrix) + 2 * border
+    runs = []
+    for y, row in enumerate(matrix):
+        x, n = 0, len(row)
+        while x < n:
+            if row[x]:
+                start = x
+                while x < n and row[x]:
+                    x += 1
+                runs.append(f"M{start + border} {y + border}h{x - start}v1h{start - x}z")
+            else:
+                x += 1
+    return (f'<svg xmlns="http://www.w3.org/2000/svg" class="qrcode" width="{size_mm}mm" height="{size_mm}mm" '
+            f'viewBox="0 0 {width} {width}" shape-rendering="crispEdges">'
+            f'<rect width="{width}" height="{width}" fill="#fff"/>'
+            f'<path fill="#000" d="{"".join(runs)}"/></svg>')

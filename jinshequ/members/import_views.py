@@ -1,0 +1,212 @@
+"""Import pages: upload → detail (preview, errors, progress) → confirm; template and error report.
+
+The work happens in tasks (``members.tasks``); these views only store the upload, show the job and
+queue the next step. A job is visible to its creator only (everyone else gets 404). The detail
+page serves unit import jobs as well (``units.import_views`` handles their upload page).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import uuid
+from pathlib import Path
+
+from django import forms
+from django.contrib import messages
+from django.core.exceptions import PermissionDenied
+from django.core.files.base import File
+from django.core.paginator import Paginator
+from django.http import Http404, HttpResponse
+from django.shortcuts import redirect, render
+from django.utils import timezone
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+
+from jinshequ.accounts.perms import Perm, require_perm, user_has_perm
+from jinshequ.core.exports import content_disposition, xlsx_response
+from jinshequ.core.middleware import client_ip
+from jinshequ.core.xlsxsafe import UnsafeFile, check_file, check_upload
+from jinshequ.members.imports import (
+    ERROR_REPORT_HEADERS,
+    MemberImporter,
+    error_report_rows,
+    member_template_notes,
+    reap_stale_jobs,
+    template_bytes,
+)
+from jinshequ.members.models import ImportJob
+
+ERRORS_PER_PAGE = 100
+RECENT_JOBS = 10
+KIND_PERMS = {ImportJob.Kind.MEMBERS: Perm.MEMBER_IMPORT, ImportJob.Kind.UNITS: Perm.UNIT_IMPORT}
+
+
+class UploadForm(forms.Form):
+    file = forms.FileField(label="选择文件", widget=forms.ClearableFileInput(attrs={
+        "accept": ".xlsx,.csv,application/vnd.openxmlformats-officedocument.spreadsheetml.sheet,text/csv",
+        "class": "form-control"}))
+
+    def clean_file(self):
+        upload = self.cleaned_data["file"]
+        try:
+            check_upload(upload.name, upload.size)
+        except UnsafeFile as exc:
+            raise forms.ValidationError(exc.message, code=exc.code) from None
+        return upload
+
+
+def _store_upload(upload) -> tuple[str, str]:
+    """Save under ``MEDIA_ROOT/imports`` with a random name; return (storage name, sha256)."""
+    digest = hashlib.sha256()
+    for chunk in upload.chunks():
+        digest.update(chunk)
+    upload.seek(0)
+    suffix = Path(upload.name).suffix.lower()
+    return f"{uuid.uuid4().hex}{suffix}", digest.hexdigest()
+
+
+def handle_upload(request, kind: str):
+    """Shared by the member and unit upload pages. Returns (form, job or None)."""
+    form = UploadForm(request.POST, request.FILES)
+    if not form.is_valid():
+        return form, None
+    upload = form.cleaned_data["file"]
+    name, sha = _store_upload(upload)
+    job = ImportJob(kind=kind, created_by=request.user, file_name=Path(upload.name).name[:200],
+                    file_sha256=sha, file_size=upload.size, ip=client_ip(request),
+                    request_id=getattr(request, "request_id", "")[:32], heartbeat_at=timezone.now())
+    job.upload.save(name, File(upload), save=False)
+    try:
+        check_file(job.upload.path, upload.name)
+    except UnsafeFile as exc:
+        job.upload.delete(save=False)
+        form.add_error("file", forms.ValidationError(exc.message, code=exc.code))
+        return form, None
+    job.save()
+    from jinshequ.members.tasks import validate_import_job
+
+    validate_import_job.enqueue(job.pk)
+    return form, job
+
+
+def recent_jobs(user, kind: str):
+    reap_stale_jobs()
+    return list(ImportJob.objects.filter(created_by=user, kind=kind).defer("errors", "preview")[:RECENT_JOBS])
+
+
+def _get_job(request, pk) -> ImportJob:
+    job = ImportJob.objects.filter(pk=pk, created_by=request.user).first()
+    if job is None:
+        raise Http404
+    if not user_has_perm(request.user, KIND_PERMS.get(job.kind, Perm.MEMBER_IMPORT)):
+        raise Http404
+    return job
+
+
+@require_http_methods(["GET", "POST"])
+@require_perm(Perm.MEMBER_IMPORT)
+def import_upload(request):
+    form = UploadForm()
+    if request.method == "POST":
+        form, job = handle_upload(request, ImportJob.Kind.MEMBERS)
+        if job is not None:
+            return redirect("members:import_detail", pk=job.pk)
+    return render(request, "members/import_upload.html", {
+        "form": form, "columns": MemberImporter.columns, "jobs": recent_jobs(request.user, ImportJob.Kind.MEMBERS),
+        "max_mb": _max_mb(),
+    })
+
+
+def _max_mb() -> int:
+    from jinshequ.core.xlsxsafe import max_bytes
+
+    return max_bytes() // (1024 * 1024)
+
+
+@require_GET
+@require_perm(Perm.MEMBER_IMPORT)
+def import_template(request):
+    kind = request.GET.get("kind", ImportJob.Kind.MEMBERS)
+    if kind == ImportJob.Kind.UNITS:
+        if not user_has_perm(request.user, Perm.UNIT_IMPORT):
+            raise PermissionDenied
+        from jinshequ.units.imports import UnitImporter, unit_template_notes
+
+        data = template_bytes(UnitImporter, sheet="单位信息", notes=unit_template_notes())
+        filename = "单位导入模板.xlsx"
+    else:
+        data = template_bytes(MemberImporter, sheet="党员信息", notes=member_template_notes())
+        filename = "党员导入模板.xlsx"
+    response = HttpResponse(data, content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
+    response["Content-Disposition"] = content_disposition(filename)
+    return response
+
+
+@require_GET
+@require_perm(Perm.MEMBER_IMPORT)
+def import_detail(request, pk):
+    job = _get_job(request, pk)
+    if job.is_running and reap_stale_jobs():
+        job.refresh_from_db()
+    if request.htmx and request.GET.get("partial") == "progress":
+        response = render(request, "members/import_detail.html#progress", {"job": job})
+        if not job.is_running:
+            response["HX-Refresh"] = "true"  # the step finished: reload the whole page
+        return response
+    page = Paginator(job.errors, ERRORS_PER_PAGE).get_page(request.GET.get("page"))
+    planned = job.planned or {}
+    return render(request, "members/import_detail.html", {
+        "job": job, "page": page, "errors": page.object_list, "querystring_base": "",
+        "preview": job.preview, "planned": planned,
+        "can_import_all": job.status == ImportJob.Status.READY and not job.error_rows and job.valid_rows,
+        "can_import_valid": job.status == ImportJob.Status.READY and job.error_rows and job.valid_rows,
+        "nothing_to_do": job.status == ImportJob.Status.READY and job.valid_rows
+        and not planned.get("created") and not planned.get("updated"),
+        "upload_url": "units:import" if job.kind == ImportJob.Kind.UNITS else "members:import",
+        "is_units": job.kind == ImportJob.Kind.UNITS,
+    })
+
+
+@require_POST
+@require_perm(Perm.MEMBER_IMPORT)
+def import_confirm(request, pk):
+    job = _get_job(request, pk)
+    mode = request.POST.get("mode")
+    if mode not in ImportJob.Mode.values:
+        messages.error(request, "请选择导入方式。")
+        return redirect("members:import_detail", pk=job.pk)
+    if mode == ImportJob.Mode.ALL and job.error_rows:
+        messages.error(request, "文件中有错误，不能全部导入。请修正后重新上传，或选择“只导入无误的行”。")
+        return redirect("members:import_detail", pk=job.pk)
+    if not job.valid_rows:
+        messages.error(request, "没有可以导入的行。")
+        return redirect("members:import_detail", pk=job.pk)
+    started = ImportJob.objects.filter(pk=job.pk, status=ImportJob.Status.READY).update(
+        status=ImportJob.Status.APPLYING, mode=mode, ip=client_ip(request),
+        request_id=getattr(request, "request_id", "")[:32], heartbeat_at=timezone.now(), progress=0,
+        progress_total=job.valid_rows, message="")
+    if not started:
+        messages.warning(request, "这个导入已经开始或已结束，不能重复确认。")
+        return redirect("members:import_detail", pk=job.pk)
+    from jinshequ.members.tasks import apply_import_job
+
+    apply_import_job.enqueue(job.pk)
+    job.refresh_from_db()
+    if job.status == ImportJob.Status.DONE:
+        messages.success(request, _done_message(job))
+    return redirect("members:import_detail", pk=job.pk)
+
+
+def _done_message(job: ImportJob) -> str:
+    if not job.created_count and not job.updated_count:
+        return "导入完成：文件已导入过，没有变化。"
+    return f"导入完成：新增 {job.created_count} 条，更新 {job.updated_count} 条。"
+
+
+@require_GET
+@require_perm(Perm.MEMBER_IMPORT)
+def import_errors(request, pk):
+    job = _get_job(request, pk)
+    if not job.errors:
+        raise Http404
+    return xlsx_response(f"导入错误报告-{job.pk}", ERROR_REPORT_HEADERS, error_report_rows(job.errors))
+

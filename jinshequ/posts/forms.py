@@ -1,0 +1,133 @@
+from __future__ import annotations
+
+from django import forms
+from django.core.exceptions import ValidationError
+from django.utils import timezone
+
+from jinshequ.core.idcard import validate_phone
+from jinshequ.members.models import Skill
+from jinshequ.posts.models import PostCategory, Schedule
+from jinshequ.posts.services import MAX_CAPACITY
+
+
+class DateInput(forms.DateInput):
+    input_type = "date"
+
+    def __init__(self, attrs=None):
+        super().__init__(attrs, format="%Y-%m-%d")
+
+
+def _style(form: forms.Form) -> None:
+    for field in form.fields.values():
+        widget = field.widget
+        if isinstance(widget, forms.CheckboxInput | forms.CheckboxSelectMultiple):
+            widget.attrs.setdefault("class", "form-check-input")
+        elif isinstance(widget, forms.Select):
+            widget.attrs.setdefault("class", "form-select")
+        else:
+            widget.attrs.setdefault("class", "form-control")
+
+
+class CategoryForm(forms.Form):
+    name = forms.CharField(label="类别名称", max_length=30)
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        _style(self)
+
+
+class PostForm(forms.Form):
+    category = forms.ModelChoiceField(label="类别", queryset=PostCategory.objects.none(), empty_label="请选择类别")
+    title = forms.CharField(label="岗位名称", max_length=60)
+    description = forms.CharField(label="岗位说明", required=False, widget=forms.Textarea(attrs={"rows": 3}))
+    skills = forms.ModelMultipleChoiceField(label="所需特长", queryset=Skill.objects.none(), required=False,
+                                            widget=forms.CheckboxSelectMultiple,
+                                            help_text="不选表示不限特长。与党员登记的特长匹配时排在前面。")
+    schedule = forms.ChoiceField(label="服务时间", choices=Schedule.choices, initial=Schedule.FLEXIBLE)
+    capacity = forms.IntegerField(label="名额", min_value=1, max_value=MAX_CAPACITY, initial=5)
+    starts_on = forms.DateField(label="开始日期", widget=DateInput)
+    ends_on = forms.DateField(label="结束日期", required=False, widget=DateInput, help_text="留空表示长期有效。")
+
+    def __init__(self, *args, post=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        categories = PostCategory.objects.filter(is_active=True)
+        skills = Skill.objects.filter(is_active=True)
+        if post is not None:  # keep a now-inactive category or skill selectable on the post that has it
+            categories = PostCategory.objects.filter(pk__in=[*categories.values_list("pk", flat=True),
+                                                             post.category_id])
+            skills = Skill.objects.filter(pk__in=[*skills.values_list("pk", flat=True),
+                                                  *post.skills.values_list("pk", flat=True)])
+        self.fields["category"].queryset = categories.order_by("sort_order", "name")
+        self.fields["skills"].queryset = skills.order_by("sort_order", "name")
+        if post is None:
+            self.fields["starts_on"].initial = timezone.localdate()
+        _style(self)
+
+    def clean(self):
+        data = super().clean()
+        if data.get("starts_on") and data.get("ends_on") and data["ends_on"] < data["starts_on"]:
+            self.add_error("ends_on", "结束日期不能早于开始日期。")
+        return data
+
+
+class ReasonForm(forms.Form):
+    reason = forms.CharField(label="原因", min_length=2, max_length=200,
+                             error_messages={"required": "请写明原因。", "min_length": "原因至少 2 个字。"})
+
+
+class SettingsForm(forms.Form):
+    auto_approve_claims = forms.BooleanField(label="党员认领岗位后自动通过（不需社区审核）", required=False)
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        _style(self)
+
+
+class TeamForm(forms.Form):
+    name = forms.CharField(label="服务队名称", max_length=60)
+    description = forms.CharField(label="简介", required=False, widget=forms.Textarea(attrs={"rows": 2}))
+    category = forms.ModelChoiceField(label="服务类别", queryset=PostCategory.objects.none(), required=False,
+                                      empty_label="不限")
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["category"].queryset = PostCategory.objects.filter(is_active=True).order_by("sort_order")
+        _style(self)
+
+
+class HouseholdForm(forms.Form):
+    head_name = forms.CharField(label="户主姓名", max_length=40)
+    address = forms.CharField(label="住址", max_length=200, required=False,
+                              widget=forms.TextInput(attrs={"autocomplete": "off"}))
+    phone = forms.CharField(label="联系电话", max_length=20, required=False,
+                            widget=forms.TextInput(attrs={"inputmode": "tel", "autocomplete": "off"}))
+    situation = forms.CharField(label="困难情况", required=False, widget=forms.Textarea(attrs={"rows": 3}))
+    needs = forms.CharField(label="帮扶需求", required=False, widget=forms.Textarea(attrs={"rows": 2}))
+
+    def __init__(self, *args, household=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.household = household
+        if household is not None:
+            self.fields["address"].help_text = "出于隐私保护不回显原住址；留空表示不修改。"
+            self.fields["phone"].help_text = f"当前：{household.phone_masked or '未填写'}。留空表示不修改。"
+        _style(self)
+
+    def clean_phone(self):
+        value = self.cleaned_data.get("phone", "")
+        if not value:
+            return ""
+        try:
+            return validate_phone(value)
+        except ValidationError as exc:
+            raise ValidationError(exc.messages[0]) from None
+
+
+class PairingForm(forms.Form):
+    member = forms.ModelChoiceField(label="结对党员", queryset=None, empty_label="请选择本社区已报到的党员")
+    note = forms.CharField(label="备注", max_length=200, required=False)
+
+    def __init__(self, *args, members, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["member"].queryset = members
+        self.fields["member"].label_from_instance = lambda m: f"{m.name}（{m.work_unit.name}）"
+        _style(self)

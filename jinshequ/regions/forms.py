@@ -1,0 +1,29 @@
+from django import forms
+
+from jinshequ.regions.models import Region, RegionKind
+from jinshequ.regions.selectors import region_list_for_user
+
+
+class RegionForm(forms.Form):
+    name = forms.CharField(label="名称", max_length=100)
+    kind = forms.ChoiceField(label="层级", choices=RegionKind.choices)
+    parent = forms.ModelChoiceField(label="上级", queryset=Region.objects.none(), required=False,
+                                    empty_label="（无，作为市级）")
+    code = forms.CharField(label="编码", max_length=32, required=False)
+    address = forms.CharField(label="办公地址", max_length=200, required=False)
+    office_phone = forms.CharField(label="办公电话", max_length=32, required=False,
+                                   help_text="社区对外公开的办公电话，不是个人手机。")
+
+    def __init__(self, *args, user, region=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        parents = region_list_for_user(user).exclude(kind=RegionKind.COMMUNITY).filter(is_active=True)
+        if region is not None:
+            parents = parents.exclude(path__startswith=region.path)
+        self.fields["parent"].queryset = parents.order_by("path")
+        self.fields["parent"].label_from_instance = lambda r: f"{'　' * r.depth}{r.name}（{r.get_kind_display()}）"
+        if user.role != "city_admin":
+            self.fields["parent"].required = True
+            self.fields["parent"].empty_label = "请选择上级区域"
+        for field in self.fields.values():
+            field.widget.attrs.setdefault("class", "form-select" if isinstance(field.widget, forms.Select)
+                                          else "form-control")
