@@ -780,6 +780,35 @@ def test_no_shows_are_recorded_after_the_end_and_shown_to_the_community(aw):
     assert check_activities_integrity() == []
 
 
+def test_nightly_command_runs_every_job_and_reports_a_failing_one(aw, monkeypatch):
+    import io
+
+    from django.core.management.base import CommandError
+
+    from jinshequ.core.management.commands import nightly
+    from jinshequ.posts.models import IdempotencyKey
+
+    a = new_activity(aw, start_in=H * 24, hours=2)
+    sign(a, aw.a.members[0])
+    with at(a.ends_at + 31 * M).frozen():
+        out = io.StringIO()
+        call_command("nightly", stdout=out)
+    text = out.getvalue()
+    assert "activities closed: 1, no-shows recorded: 1" in text
+    assert "stale import jobs failed: 0" in text and "idempotency keys purged: 0" in text
+    assert Signup.objects.get(activity=a).status == SignupStatus.NO_SHOW
+
+    def broken():
+        raise RuntimeError("disk full")
+
+    monkeypatch.setattr(nightly, "JOBS", (("broken", broken), *nightly.JOBS[1:]))
+    out, err = io.StringIO(), io.StringIO()
+    with pytest.raises(CommandError, match="broken"):
+        call_command("nightly", stdout=out, stderr=err)
+    assert "broken: FAILED" in err.getvalue() and "idempotency keys purged" in out.getvalue()
+    assert IdempotencyKey.objects.count() == 0
+
+
 # --- scope -------------------------------------------------------------------------------------------------
 
 

@@ -783,6 +783,26 @@ def test_household_visible_only_to_its_admin_and_paired_members(reg_world, house
     assert "孙秀兰" not in client.get("/posts/households/mine/").content.decode()
 
 
+def test_household_reveals_share_the_per_user_reveal_budget(reg_world, household, login, client, settings):
+    """Household phones count toward the same hourly budget as members' ID numbers and phones (R21)."""
+    settings.JINSHEQU_REVEAL_PER_HOUR = 3
+    user = admin(reg_world.a)
+    login(user)
+    member = reg_world.a.members[1]
+    response = client.post(f"/members/{member.pk}/reveal/", {"field": "phone", "reason": "核对"})
+    assert response.status_code == 200
+    for _ in range(2):
+        assert client.post(f"/posts/households/{household.pk}/reveal/").status_code == 200
+    response = client.post(f"/posts/households/{household.pk}/reveal/")
+    body = response.content.decode()
+    assert response.status_code == 429 and household.plain_phone not in body and "查看次数已达上限" in body
+    assert AuditEvent.objects.filter(event="posts.household_revealed", actor=user).count() == 2
+    assert AuditEvent.objects.filter(event="security.reveal_limit", actor=user, success=False).count() == 1
+    # and the member reveal is refused too: one budget
+    response = client.post(f"/members/{member.pk}/reveal/", {"field": "phone", "reason": "再核对"})
+    assert response.status_code == 429
+
+
 def test_ending_the_pairing_hides_the_household(reg_world, household, login, client):
     w = reg_world
     pairing = ps.pairing_create(household=household, member=w.a.members[0], actor=admin(w.a))

@@ -258,11 +258,13 @@ def test_roster_page_masks_personal_data(side_a, client, login):
 # --- reminders and the inbox -------------------------------------------------------------------
 
 
-def test_reminders_create_inbox_rows_and_skip_within_24_hours(side_a, client, login, campaign):
+def test_reminders_create_inbox_rows_and_skip_within_24_hours(side_a, client, login, campaign,
+                                                               django_capture_on_commit_callbacks):
     a, extra = side_a
     outstanding = {a.members[2].pk, extra["钱过期"].pk, extra["孙撤销"].pk}
     login(a.users["unit_admin"])
-    response = client.post("/roster/remind/", {"unit": a.unit.pk}, follow=True)
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post("/roster/remind/", {"unit": a.unit.pk}, follow=True)
     assert "已向 3 名未报到党员发送提醒" in response.content.decode()
     notes = Notification.objects.filter(kind=REMINDER_KIND)
     assert set(notes.values_list("member_id", flat=True)) == outstanding
@@ -302,11 +304,14 @@ def test_member_inbox_lists_own_notifications_and_marks_all_read(side_a, client,
     other = make_member("别人", a.unit, a.community)
     rp._notify(other, kind="test", title="别人的通知")
     login(a.users["member"])
-    response = client.get("/roster/inbox/")
+    old = client.get("/roster/inbox/")  # the older address sends the member to the one inbox
+    assert old.status_code == 301 and old["Location"] == "/report/inbox/"
+    response = client.get("/report/inbox/")
     body = response.content.decode()
     assert response.status_code == 200 and "测试通知" in body and "别人的通知" not in body
-    assert response.context["unread"] == Notification.objects.filter(member=member, read_at__isnull=True).count() > 0
-    assert client.post("/roster/inbox/").status_code == 302
+    assert response.context["unread_count"] == Notification.objects.filter(member=member,
+                                                                            read_at__isnull=True).count() > 0
+    assert client.post("/report/inbox/").status_code == 302
     assert not Notification.objects.filter(member=member, read_at__isnull=True).exists()
     assert Notification.objects.filter(member=other, read_at__isnull=True).count() == 1
 
@@ -316,6 +321,7 @@ def test_inbox_is_for_members_only(world, client, login, role):
     user = world.city_admin if role == "city_admin" else world.a.users[role]
     login(user)
     assert client.get("/roster/inbox/").status_code == 403
+    assert client.get("/report/inbox/").status_code == 403
 
 
 # --- the SMS gateway adapter -------------------------------------------------------------------
@@ -364,10 +370,30 @@ def sms_senders(settings, gateway):
     notify._senders.cache_clear()
 
 
-def test_sms_gateway_receives_phone_and_text(side_a, client, login, sms_senders):
+def test_nothing_is_sent_for_a_rolled_back_change(side_a, sms_senders, django_capture_on_commit_callbacks):
+    from django.db import transaction
+
+    a, _ = side_a
+    with django_capture_on_commit_callbacks(execute=True) as callbacks:
+        try:
+            with transaction.atomic():
+                notify.notify_member(member=a.members[2], kind="test", title="不会发出")
+                raise RuntimeError("roll back")
+        except RuntimeError:
+            pass
+    assert callbacks == [] and sms_senders.received == []
+    assert not Notification.objects.filter(title="不会发出").exists()
+
+
+def test_sms_gateway_receives_phone_and_text(side_a, client, login, sms_senders, django_capture_on_commit_callbacks):
     a, extra = side_a
     login(a.users["unit_admin"])
-    client.post("/roster/remind/", {"unit": a.unit.pk})
+    with django_capture_on_commit_callbacks() as callbacks:
+        client.post("/roster/remind/", {"unit": a.unit.pk})
+    # nothing leaves the system before the reminders' transaction commits
+    assert sms_senders.received == [] and len(callbacks) == 3
+    for callback in callbacks:
+        callback()
     received = sms_senders.received
     assert len(received) == 3
     assert {r["json"]["phone"] for r in received} == {m.reveal_phone() for m in
@@ -377,11 +403,13 @@ def test_sms_gateway_receives_phone_and_text(side_a, client, login, sms_senders)
     assert set(Notification.objects.filter(kind=REMINDER_KIND).values_list("delivered_via", flat=True)) == {"log,sms"}
 
 
-def test_failing_gateway_records_error_and_keeps_inbox_row(side_a, client, login, sms_senders):
+def test_failing_gateway_records_error_and_keeps_inbox_row(side_a, client, login, sms_senders,
+                                                           django_capture_on_commit_callbacks):
     a, _ = side_a
     sms_senders.status = 500
     login(a.users["unit_admin"])
-    response = client.post("/roster/remind/", {"unit": a.unit.pk}, follow=True)
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post("/roster/remind/", {"unit": a.unit.pk}, follow=True)
     assert "已向 3 名未报到党员发送提醒" in response.content.decode()
     notes = Notification.objects.filter(kind=REMINDER_KIND)
     assert notes.count() == 3 and len(sms_senders.received) == 3
@@ -389,13 +417,14 @@ def test_failing_gateway_records_error_and_keeps_inbox_row(side_a, client, login
         assert note.delivered_via == "log" and note.delivery_error == "sms: HTTPError"
 
 
-def test_unreachable_gateway_records_error(side_a, settings):
+def test_unreachable_gateway_records_error(side_a, settings, django_capture_on_commit_callbacks):
     a, _ = side_a
     settings.JINSHEQU_NOTIFICATION_SENDERS = ["jinshequ.accounts.notify.SmsGatewaySender"]
     settings.JINSHEQU_SMS_GATEWAY_URL = "http://127.0.0.1:9/sms"  # discard port: connection refused
     notify._senders.cache_clear()
     try:
-        note = notify.notify_member(member=a.members[2], kind="test", title="标题", body="正文")
+        with django_capture_on_commit_callbacks(execute=True):
+            note = notify.notify_member(member=a.members[2], kind="test", title="标题", body="正文")
     finally:
         notify._senders.cache_clear()
     note.refresh_from_db()

@@ -59,15 +59,34 @@ def senders():
 
 
 def notify_member(*, member, kind: str, title: str, body: str = "", link: str = "") -> Notification:
+    """Write the inbox row now; deliver through the senders after the caller's transaction commits, in a
+    background task: a slow or failing SMS gateway never holds a transaction open or delays the page, and
+    nothing is sent for a change that was rolled back."""
     note = Notification.objects.create(member=member, user_id=member.user_id, kind=kind, title=title[:100],
                                        body=body, link=link[:200])
+    from django.db import transaction
+
+    from jinshequ.accounts.tasks import deliver_notification
+
+    transaction.on_commit(lambda: deliver_notification.enqueue(note.pk), robust=True)
+    return note
+
+
+def deliver(note_id: int) -> Notification | None:
+    """Send one inbox row through every configured sender and record which worked; a failing channel is
+    recorded, never raised (the inbox entry stays)."""
+    note = Notification.objects.select_related("member").filter(pk=note_id).first()
+    if note is None:
+        return None
     used, errors = [], []
     for sender in senders():
         try:
-            sender.send(note, member)
+            sender.send(note, note.member)
             used.append(sender.name)
         except Exception as exc:  # a failing channel must not lose the inbox entry
             logger.warning("notification %s via %s failed: %s", note.pk, sender.name, type(exc).__name__)
             errors.append(f"{sender.name}: {type(exc).__name__}")
-    Notification.objects.filter(pk=note.pk).update(delivered_via=",".join(used), delivery_error="; ".join(errors)[:200])
+    note.delivered_via, note.delivery_error = ",".join(used), "; ".join(errors)[:200]
+    Notification.objects.filter(pk=note.pk).update(delivered_via=note.delivered_via,
+                                                   delivery_error=note.delivery_error)
     return note

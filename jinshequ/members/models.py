@@ -281,6 +281,9 @@ class UnitChange(models.Model):
     class Meta:
         ordering = ["-changed_on", "-id"]
 
+    def __str__(self) -> str:
+        return f"{self.member_id}: {self.from_unit_id} → {self.to_unit_id} ({self.changed_on})"
+
 
 class ImportJob(models.Model):
     """One spreadsheet import (members or units): upload → validation → confirmation → apply.

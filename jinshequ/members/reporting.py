@@ -21,7 +21,7 @@ from django.core import signing
 from django.db import transaction
 from django.utils import timezone
 
-from jinshequ.accounts.models import Role
+from jinshequ.accounts.models import AuditEvent, Role
 from jinshequ.accounts.services import audit
 from jinshequ.campaigns.models import Campaign, current_campaign
 from jinshequ.members.models import (
@@ -301,6 +301,15 @@ def card_token(card: ContactCard) -> str:
     return signing.dumps({"c": card.number, "n": card.nonce}, salt=CARD_SALT, compress=True)
 
 
+CARD_MISSES_PER_HOUR = 20
+
+
+def _card_misses(actor) -> int:
+    since = timezone.now() - dt.timedelta(hours=1)
+    return AuditEvent.objects.filter(actor=actor, event="security.card_rejected", reason="unknown card number",
+                                     created_at__gte=since).count()
+
+
 def card_from_scan(value: str, *, actor=None, request=None) -> ContactCard:
     """Resolve a scanned QR token or a typed card number to the active card, or refuse.
 
@@ -308,8 +317,16 @@ def card_from_scan(value: str, *, actor=None, request=None) -> ContactCard:
     """
     value = (value or "").strip()
     if value.isdigit():
+        # A typed number can be guessed (a scanned token cannot): wrong numbers are logged and, past
+        # CARD_MISSES_PER_HOUR for one user, typed look-ups are refused for the rest of the hour.
+        if actor is not None and _card_misses(actor) >= CARD_MISSES_PER_HOUR:
+            audit(event="security.card_lookup_limit", actor=actor, request=request, success=False,
+                  object_type="members.contactcard", reason="too many unknown card numbers")
+            raise ReportingError("card_lookup_limit", "卡号输错次数过多，请一小时后再试，或直接扫描联系卡上的二维码。")
         card = ContactCard.objects.select_related("member").filter(number=value).first()
         if card is None:
+            audit(event="security.card_rejected", actor=actor, request=request, success=False,
+                  object_type="members.contactcard", reason="unknown card number")
             raise ReportingError("unknown_card", "没有这个卡号，请核对后重新输入。")
         if not card.is_active:
             audit(event="security.card_rejected", actor=actor, request=request, obj=card, success=False,

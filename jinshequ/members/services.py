@@ -139,9 +139,20 @@ def member_reactivate(*, member: Member, actor, request=None) -> Member:
     return member
 
 
+# Every audited reveal of a full phone or ID number counts toward one budget per user.
+REVEAL_EVENTS = ("member.revealed", "posts.household_revealed")
+
+
 def _reveal_count(actor, since: dt.datetime) -> int:
-    return AuditEvent.objects.filter(actor=actor, event="member.revealed", success=True,
+    return AuditEvent.objects.filter(actor=actor, event__in=REVEAL_EVENTS, success=True,
                                      created_at__gte=since).count()
+
+
+def reveal_limit_reached(actor) -> bool:
+    """True when ``actor`` has used up the hourly or daily reveal budget (R21)."""
+    now = timezone.now()
+    return (_reveal_count(actor, now - dt.timedelta(hours=1)) >= settings.JINSHEQU_REVEAL_PER_HOUR
+            or _reveal_count(actor, now - dt.timedelta(days=1)) >= settings.JINSHEQU_REVEAL_PER_DAY)
 
 
 @audited("member.revealed", object_kwarg="member")
@@ -155,9 +166,7 @@ def member_reveal(*, member: Member, field: str, reason: str, actor, request=Non
     reason = (reason or "").strip()
     if len(reason) < 2:
         raise ValidationError({"reason": "请填写查看原因。"})
-    now = timezone.now()
-    if (_reveal_count(actor, now - dt.timedelta(hours=1)) >= settings.JINSHEQU_REVEAL_PER_HOUR
-            or _reveal_count(actor, now - dt.timedelta(days=1)) >= settings.JINSHEQU_REVEAL_PER_DAY):
+    if reveal_limit_reached(actor):
         audit(event="security.reveal_limit", actor=actor, request=request, obj=member, success=False,
               reason="reveal rate limit reached")
         raise RevealLimitExceeded

@@ -26,7 +26,7 @@ from django.utils.safestring import mark_safe
 from django.utils.translation import gettext
 from django.views.decorators.http import require_POST
 
-from jinshequ.accounts.models import Notification, Role
+from jinshequ.accounts.models import Role
 from jinshequ.accounts.perms import Perm, require_perm, user_has_perm
 from jinshequ.accounts.services import audit
 from jinshequ.core.exports import xlsx_response
@@ -284,14 +284,5 @@ def exemption_revoke(request, pk):
 
 @require_perm(Perm.REPORT_SELF)
 def inbox(request):
-    member = Member.objects.filter(user=request.user).first()
-    if request.method == "POST":
-        if member is not None and reporting.notifications_mark_read(member=member):
-            messages.success(request, "已全部标为已读。")
-        return redirect("roster:inbox")
-    notes = Notification.objects.filter(member=member) if member is not None else Notification.objects.none()
-    page = Paginator(notes, 20).get_page(request.GET.get("page"))
-    return render(request, "roster/inbox.html", {
-        "member": member, "page": page, "notifications": page.object_list,
-        "unread": notes.filter(read_at__isnull=True).count(), "querystring_base": "",
-    })
+    """The member's inbox lives at /report/inbox/; this older address stays valid for links already sent."""
+    return redirect("report:inbox", permanent=True)

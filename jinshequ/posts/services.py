@@ -705,7 +705,14 @@ def household_set_active(*, household: Household, active: bool, actor, request=N
 
 
 def household_reveal_phone(*, household: Household, actor, request=None) -> str:
-    """The full phone for the community admin or a paired member (callers check scope); audited."""
+    """The full phone for the community admin or a paired member (callers check scope); audited, within the
+    same per-user reveal budget as members' ID numbers and phones (R21)."""
+    from jinshequ.members.services import RevealLimitExceeded, reveal_limit_reached
+
+    if reveal_limit_reached(actor):
+        audit(event="security.reveal_limit", actor=actor, request=request, obj=household, success=False,
+              object_repr=_household_repr(household), reason="reveal rate limit reached")
+        raise RevealLimitExceeded
     with transaction.atomic():
         phone = household_phone(household)
         audit(event="posts.household_revealed", actor=actor, request=request, obj=household,

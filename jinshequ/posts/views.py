@@ -21,6 +21,7 @@ from jinshequ.accounts.services import audit
 from jinshequ.core.exports import xlsx_response
 from jinshequ.core.idempotency import idempotent, new_idempotency_key
 from jinshequ.members.models import Member, MemberStatus
+from jinshequ.members.services import RevealLimitExceeded
 from jinshequ.posts import selectors as sel
 from jinshequ.posts import services
 from jinshequ.posts.forms import (
@@ -200,13 +201,18 @@ def household_reveal(request, pk):
     if not (user_has_perm(request.user, Perm.HOUSEHOLD_MANAGE) or user_has_perm(request.user, Perm.HOUSEHOLD_SELF)):
         raise PermissionDenied
     household = sel.household_get_for_user(user=request.user, pk=pk)
-    phone = services.household_reveal_phone(household=household, actor=request.user, request=request)
+    status = 200
+    try:
+        phone = services.household_reveal_phone(household=household, actor=request.user, request=request)
+    except RevealLimitExceeded:
+        phone, status = None, 429
+        messages.error(request, "查看次数已达上限（每小时 30 次，每天 200 次），请稍后再试。")
     if request.user.role == Role.COMMUNITY_ADMIN:
         response = render(request, "posts/household_detail.html",
-                          _household_admin_context(request, household, revealed_phone=phone))
+                          _household_admin_context(request, household, revealed_phone=phone), status=status)
     else:
         response = render(request, "posts/household_view.html",
-                          _household_view_context(request, household, revealed_phone=phone))
+                          _household_view_context(request, household, revealed_phone=phone), status=status)
     response["Cache-Control"] = "no-store"
     return response
 
