@@ -43,9 +43,14 @@ test: install-test
 lint: install-test
 	$(BIN)/ruff check .
 
+# Every benchmark; the city-scale ones share benchmarks/out/city.sqlite3 (built once, ~2 minutes).
 bench: install-test
 	$(BIN)/python benchmarks/import_members.py
 	$(BIN)/python benchmarks/pages.py
+	$(BIN)/python benchmarks/registration.py
+	$(BIN)/python benchmarks/service.py
+	$(BIN)/python benchmarks/manual_pdf.py
+	$(BIN)/python benchmarks/cards_pdf.py
 
 # Refresh the English catalogue from the Chinese source strings, then compile it (needs gettext).
 # Translate the new entries in jinshequ/locale/en/LC_MESSAGES/django.po and run it again; both the

@@ -11,12 +11,14 @@ from urllib.parse import urlencode
 
 from django.conf import settings
 from django.contrib.auth import logout
+from django.contrib.auth.middleware import LoginRequiredMiddleware as _DjangoLoginRequiredMiddleware
 from django.http import HttpResponse, JsonResponse
 from django.shortcuts import redirect
 from django.urls import reverse
 from django.utils import timezone
 
 from jinshequ.accounts.models import Role
+from jinshequ.core.middleware import session_cookie
 
 SESSION_LOGIN_AT = "jsq_login_at"
 SESSION_LAST_SEEN = "jsq_last_seen"
@@ -45,7 +47,8 @@ class SessionTimeoutMiddleware:
         self.get_response = get_response
 
     def __call__(self, request):
-        user = getattr(request, "user", None)
+        # without a session cookie nobody is signed in: skip loading the (anonymous) user
+        user = getattr(request, "user", None) if session_cookie(request) is not None else None
         if user is not None and user.is_authenticated:
             now = timezone.now().timestamp()
             why = session_expired(user, request.session, now)
@@ -74,3 +77,13 @@ class SessionTimeoutMiddleware:
             response["HX-Redirect"] = f"{login_url}?{query}"
             return response
         return redirect(f"{login_url}?{query}")
+
+
+class LoginRequiredMiddleware(_DjangoLoginRequiredMiddleware):
+    """Django's, asking the view first: a ``@login_not_required`` page (the login page, public pages, health
+    checks) does not need the user loaded to be let through."""
+
+    def process_view(self, request, view_func, view_args, view_kwargs):
+        if not getattr(view_func, "login_required", True):
+            return None
+        return super().process_view(request, view_func, view_args, view_kwargs)

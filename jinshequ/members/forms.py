@@ -5,8 +5,9 @@ from django.core.exceptions import ValidationError
 
 from jinshequ.accounts.models import Role
 from jinshequ.core.idcard import id_birth_date, id_gender, validate_id_number, validate_phone
+from jinshequ.core.widgets import FastSelect
 from jinshequ.members.models import Gender, MemberStatus, PartyStatus, Skill
-from jinshequ.regions.selectors import community_choices, region_list_for_user
+from jinshequ.regions.selectors import community_choices, community_pairs_for_user, region_list_for_user
 from jinshequ.units.selectors import unit_choices_for_user, unit_list_for_user
 
 SELECT_LIMIT = 400
@@ -125,23 +126,24 @@ class MemberFilterForm(forms.Form):
 
     def __init__(self, *args, user, **kwargs):
         super().__init__(*args, **kwargs)
-        communities = list(communities_for_form(user).values_list("pk", "name")) if user.role != Role.UNIT_ADMIN \
-            else []
+        communities = community_pairs_for_user(user) if user.role != Role.UNIT_ADMIN else []
         if communities and len(communities) <= SELECT_LIMIT:
             self.fields["community"] = forms.TypedChoiceField(
                 label="社区", required=False, coerce=int, empty_value=None,
-                choices=[("", "全部社区"), *communities], widget=forms.Select(attrs={"class": "form-select"}))
+                choices=[("", "全部社区"), *communities], widget=FastSelect(attrs={"class": "form-select"}))
         else:
             self.fields["community"].widget = forms.HiddenInput()
         units = unit_list_for_user(user) if user.role != Role.CITY_ADMIN else None
-        if units is not None and units.count() <= SELECT_LIMIT and units.exists():
+        # one query: a pick list when the scope has a few units, a name search beyond SELECT_LIMIT
+        pairs = list(units.order_by("name").values_list("pk", "name")[:SELECT_LIMIT + 1]) if units is not None else []
+        if 0 < len(pairs) <= SELECT_LIMIT:
             self.fields["unit"] = forms.TypedChoiceField(
                 label="单位", required=False, coerce=int, empty_value=None,
-                choices=[("", "全部单位"), *units.order_by("name").values_list("pk", "name")],
-                widget=forms.Select(attrs={"class": "form-select"}))
+                choices=[("", "全部单位"), *pairs], widget=FastSelect(attrs={"class": "form-select"}))
             del self.fields["unit_name"]
         for name in ("status", "party_status", "sort", "report"):
-            self.fields[name].widget.attrs["class"] = "form-select"
+            field = self.fields[name]
+            field.widget = FastSelect(attrs={"class": "form-select"}, choices=field.choices)
 
 
 class StatusForm(forms.Form):

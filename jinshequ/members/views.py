@@ -1,11 +1,14 @@
 from __future__ import annotations
 
+from types import SimpleNamespace
+
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
 from django.db import transaction
 from django.http import Http404
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.views.decorators.http import require_POST
 
 from jinshequ.accounts.models import Role
@@ -14,7 +17,7 @@ from jinshequ.accounts.services import audit
 from jinshequ.members import services
 from jinshequ.members.exports import member_export_headers, member_export_rows
 from jinshequ.members.forms import MemberFilterForm, MemberForm, RevealForm, SkillForm, StatusForm
-from jinshequ.members.models import Member, Skill
+from jinshequ.members.models import Gender, Member, MemberStatus, PartyStatus, Skill
 from jinshequ.members.selectors import (
     is_full_identifier,
     member_filter,
@@ -24,6 +27,9 @@ from jinshequ.members.selectors import (
 )
 
 PAGE_SIZE = 50
+# What a row of the list shows, read as plain values: no model instances for a 50-row page.
+LIST_VALUES = ("pk", "name", "is_leading_cadre", "gender", "id_number_masked", "phone_masked", "party_status", "status",
+               "work_unit__name", "community__name")
 
 
 def _filters(request):
@@ -52,12 +58,14 @@ def member_list(request):
         # Whole ID numbers and phones never go into URLs or access logs: use the POST look-up instead.
         messages.warning(request, "为保护个人信息，完整的身份证号或手机号请在“精确查找”中输入；这里可按后四位搜索。")
         data = {**data, "q": ""}
-    qs = _filtered(request, data)
-    page = Paginator(qs, PAGE_SIZE).get_page(request.GET.get("page"))
+    # counted on the model query (no joins), the page's rows read as values
+    page = Paginator(_filtered(request, data), PAGE_SIZE).get_page(request.GET.get("page"))
+    page.object_list = page.object_list.values(*LIST_VALUES)
     query = request.GET.copy()
     query.pop("page", None)
     context = {
-        "form": form, "page": page, "members": page.object_list,
+        "form": form, "page": page, "members": _with_labels(page.object_list),
+        "detail_base": reverse("members:detail", args=[0]).removesuffix("0/"),
         "querystring": query.urlencode(),
         "querystring_base": f"{query.urlencode()}&" if query else "",
         "filtered": any(data.get(k) for k in ("q", "unit", "unit_name", "community", "status", "party_status")),
@@ -65,6 +73,18 @@ def member_list(request):
     if request.htmx:
         return render(request, "members/member_list.html#results", context)
     return render(request, "members/member_list.html", context)
+
+
+def _with_labels(rows) -> list[SimpleNamespace]:
+    """The list's rows (``LIST_VALUES`` dicts) with their choice labels, looked up once per page
+    (``get_FOO_display`` re-translates every choice on each call)."""
+    labels = {name: {k: str(v) for k, v in choices.choices}
+              for name, choices in (("gender", Gender), ("party_status", PartyStatus), ("status", MemberStatus))}
+    return [SimpleNamespace(
+        **row, unit_name=row["work_unit__name"], community_name=row["community__name"],
+        gender_label=labels["gender"].get(row["gender"], row["gender"]),
+        party_status_label=labels["party_status"].get(row["party_status"], row["party_status"]),
+        status_label=labels["status"].get(row["status"], row["status"])) for row in rows]
 
 
 @require_POST
@@ -77,10 +97,11 @@ def member_lookup(request):
         messages.error(request, "请输入完整的 18 位身份证号或 11 位手机号。")
         members = Member.objects.none()
     else:
-        members = member_search(member_list_for_user(request.user), value).select_related("work_unit", "community")
+        members = member_search(member_list_for_user(request.user), value).values(*LIST_VALUES)
     page = Paginator(members, PAGE_SIZE).get_page(1)
     response = render(request, "members/member_list.html", {
-        "form": form, "page": page, "members": page.object_list, "querystring": "", "querystring_base": "",
+        "form": form, "page": page, "members": _with_labels(page.object_list),
+        "detail_base": reverse("members:detail", args=[0]).removesuffix("0/"), "querystring": "", "querystring_base": "",
         "filtered": True, "lookup": True})
     response["Cache-Control"] = "no-store"
     return response

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from django.core.cache import cache
 from django.db.models import QuerySet
 from django.http import Http404
 
@@ -23,6 +24,34 @@ def region_get_for_user(*, user, pk) -> Region:
         return region_list_for_user(user).get(pk=pk)
     except (Region.DoesNotExist, ValueError, TypeError):
         raise Http404 from None
+
+
+CHOICES_TTL = 300
+_VERSION_KEY = "regions:version"
+
+
+def regions_changed(**_kwargs) -> None:
+    """Invalidate cached pick lists (connected to Region saves and deletes; bulk loads call it themselves)."""
+    try:
+        cache.incr(_VERSION_KEY)
+    except ValueError:
+        cache.set(_VERSION_KEY, 1, None)
+
+
+def community_pairs_for_user(user) -> list[tuple[int, str]]:
+    """(id, name) of the active communities in the user's scope, for filter pick lists; cached for a few
+    minutes per scope (a city's 225 communities are otherwise a query and a list per page view)."""
+    version = cache.get_or_set(_VERSION_KEY, 1, None)
+    scope = "all" if user.role in (Role.CITY_ADMIN, Role.UNIT_ADMIN) else (
+        user.region.path if user.region_id else "none")
+    key = f"regions:communities:{version}:{scope}"
+    pairs = cache.get(key)
+    if pairs is None:
+        qs = community_choices() if scope == "all" else (
+            region_list_for_user(user).filter(kind=RegionKind.COMMUNITY, is_active=True).order_by("path"))
+        pairs = list(qs.values_list("pk", "name"))
+        cache.set(key, pairs, CHOICES_TTL)
+    return pairs
 
 
 def community_choices() -> QuerySet[Region]:

@@ -57,6 +57,9 @@ def region_update(*, region: Region, actor, request=None, **fields) -> Region:
         WorkUnit.objects.filter(region_path__startswith=old_path).update(
             region_path=Concat(Value(new_path), Substr(F("region_path"), len(old_path) + 1))
         )
+        from jinshequ.regions.selectors import regions_changed
+
+        regions_changed()
     changes = model_changes(region, old, EDITABLE)
     if changes:
         audit(event="region.updated", actor=actor, request=request, obj=region, changes=changes)

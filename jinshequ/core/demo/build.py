@@ -516,6 +516,9 @@ def build_demo(*, scale: str = "small", seed: int = DEFAULT_SEED, as_of: dt.date
     }
     audit(event=BUILT_EVENT, actor=None, object_type="demo", object_id=scale, object_repr=f"演示城市（{scale}）",
           changes={"scale": scale, "seed": seed, "as_of": as_of.isoformat(), **counts})
+    from jinshequ.regions.selectors import regions_changed
+
+    regions_changed()  # regions were bulk-inserted: no signals fired
     return DemoResult(created=True, scale=scale, seed=seed, seconds=time.perf_counter() - started,
                       counts=counts, accounts=accounts, phases=phases,
                       cpu_seconds=time.process_time() - cpu_started)
