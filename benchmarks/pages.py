@@ -4,7 +4,10 @@
 1. The member list page (50 rows, filtered by a unit and searched by a name fragment or pinyin
    initials; also unfiltered) through Django's test client, signed in as ``city_admin`` and as
    ``unit_admin``, against the raw SQL that fetches the same 50 rows and the count (``sqlite3``
-   on the same file). Target: page ≤ 3 × raw SQL + 10 ms (medians). The page's row ids must
+   on the same file). Target: page ≤ 3 × raw SQL + 10 ms, judged, as in ``registration.py`` and
+   ``service.py``, on the least CPU time of the runs (``time.process_time``: SQLite runs in-process, so
+   that is the whole cost; other programs on the machine inflate wall-clock time, never deflate the
+   least CPU time); wall-clock medians and p90 are printed beside it. The page's row ids must
    equal the raw SQL's. The raw SQL is what one would write by hand for the current schema
    (the unit subtree as an ``IN`` subquery, a prefix search as a range), so an ORM query shape
    that defeats the indexes shows up as a miss instead of hiding in both columns.
@@ -105,18 +108,20 @@ class Raw:
         return [r[0] for r in rows], count
 
 
-def timed(fn, n: int, warmup: int = 3) -> tuple[float, float, object]:
-    """Median and 90th percentile in ms of ``n`` calls after ``warmup``; and the last result."""
+def timed(fn, n: int, warmup: int = 3) -> tuple[float, float, float, object]:
+    """Median and 90th percentile wall-clock ms and least CPU ms of ``n`` calls after ``warmup``; the last
+    result."""
     result = None
     for _ in range(warmup):
         result = fn()
-    times = []
+    times, cpus = [], []
     for _ in range(n):
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         result = fn()
+        cpus.append(ms(time.process_time() - c0))
         times.append(ms(time.perf_counter() - t0))
     times.sort()
-    return statistics.median(times), times[int(0.9 * (len(times) - 1))], result
+    return statistics.median(times), times[int(0.9 * (len(times) - 1))], min(cpus), result
 
 
 def signed_in_client(username: str) -> Client:
@@ -134,7 +139,7 @@ def page_ids(content: bytes) -> list[int]:
 
 
 def bench_member_list(n: int) -> list[str]:
-    print("\n== 1. member list page (50 rows) vs raw SQL, medians of", n, "requests ==")
+    print("\n== 1. member list page (50 rows) vs raw SQL: least CPU time and wall-clock median of", n, "requests ==")
     city_admin = User.objects.get(username="city_admin")
     unit_admin = User.objects.select_related("work_unit").get(username="unit_admin")
     unit = unit_admin.work_unit
@@ -162,24 +167,25 @@ def bench_member_list(n: int) -> list[str]:
     raw = Raw()
     clients = {u.username: signed_in_client(u.username) for u in (city_admin, unit_admin)}
     problems = []
-    print(f"{'case':38} {'rows':>6} {'page ms':>8} {'p90':>6} {'raw ms':>7} {'ratio':>6} {'limit':>6} "
-          f"{'queries':>7}  ok")
+    print(f"{'case':38} {'rows':>6} {'page cpu':>8} {'raw cpu':>7} {'ratio':>6} {'limit':>6} {'page wall':>9} "
+          f"{'p90':>6} {'raw wall':>8} {'queries':>7}  ok")
     for label, user, params, where, sql_params in cases:
         client = clients[user.username]
-        page_med, page_p90, response = timed(lambda c=client, p=params: c.get("/members/", p), n)
-        raw_med, _, (raw_ids, raw_count) = timed(lambda w=where, s=sql_params: raw.fetch(w, s), n)
+        page_med, page_p90, page_cpu, response = timed(lambda c=client, p=params: c.get("/members/", p), n)
+        raw_med, _, raw_cpu, (raw_ids, raw_count) = timed(lambda w=where, s=sql_params: raw.fetch(w, s), n)
         with CaptureQueriesContext(connection) as queries:
             response = client.get("/members/", params)
-        limit = PAGE_FACTOR * raw_med + PAGE_SLACK_MS
-        ok = response.status_code == 200 and page_med <= limit
+        limit = PAGE_FACTOR * raw_cpu + PAGE_SLACK_MS
+        ok = response.status_code == 200 and page_cpu <= limit
         same_rows = page_ids(response.content) == raw_ids
-        print(f"{label:38} {raw_count:>6} {page_med:8.1f} {page_p90:6.1f} {raw_med:7.1f} "
-              f"{page_med / raw_med if raw_med else float('nan'):6.1f} {limit:6.1f} {len(queries):>7}  "
+        print(f"{label:38} {raw_count:>6} {page_cpu:8.1f} {raw_cpu:7.1f} "
+              f"{page_cpu / raw_cpu if raw_cpu else float('nan'):6.1f} {limit:6.1f} {page_med:9.1f} {page_p90:6.1f} "
+              f"{raw_med:8.1f} {len(queries):>7}  "
               f"{'yes' if ok else 'NO'}{'' if same_rows else '  (rows differ from raw SQL!)'}")
         if response.status_code != 200:
             problems.append(f"{label}: HTTP {response.status_code}")
-        elif page_med > limit:
-            problems.append(f"{label}: page {page_med:.1f} ms > {limit:.1f} ms")
+        elif page_cpu > limit:
+            problems.append(f"{label}: page {page_cpu:.1f} ms CPU > {limit:.1f} ms")
         if not same_rows:
             problems.append(f"{label}: page rows differ from the raw SQL rows")
     return problems
