@@ -38,3 +38,33 @@ def test_member_filter_keeps_the_chosen_community(world, login, client):
     login(world.city_admin)
     body = client.get("/members/", {"community": world.a.community.pk}).content.decode()
     assert f'<option value="{world.a.community.pk}" selected>{world.a.community.name}</option>' in body
+
+
+@pytest.mark.parametrize("hours", ["0.5", "1", "1.0", "2.25", "2.35", "3.05", "12", "0.04", "7.96"])
+def test_manual_hours_match_floatformat(hours):
+    from decimal import Decimal
+
+    from django.template.defaultfilters import floatformat
+
+    from jinshequ.activities.templatetags.manual_rows import hours_text
+
+    assert hours_text(Decimal(hours)) == str(floatformat(Decimal(hours), "-1"))
+
+
+def test_python_rendered_rows_escape_what_people_typed():
+    import datetime as dt
+    from types import SimpleNamespace
+
+    from jinshequ.activities.templatetags.manual_rows import manual_line_rows, manual_record_rows
+
+    evil = '<script>alert("x")</script>'
+    record = SimpleNamespace(pk=7, number="R-7", served_on=dt.date(2026, 5, 4), category=evil, hours=2,
+                             description=evil, people_helped=3, has_photo=True, status="verified", status_label="已审核",
+                             evidence=3, evidence_label="扫码签到")
+    html = manual_record_rows([record])
+    assert "<script>" not in html and html.count("&lt;script&gt;") == 2
+    assert "2026-05-04" in html and "服务 3 人" in html and 'href="/records/7/photo/"' in html
+    assert 'class="badge text-bg-success"' in html and 'class="badge ev ev-3"' in html
+    line = SimpleNamespace(number="A-1", when="2026-05-04", title=evil, detail=evil, state="已签到")
+    html = manual_line_rows([line])
+    assert "<script>" not in html and html.count("&lt;script&gt;") == 2

@@ -189,6 +189,8 @@ def _pairings(member: Member, viewer) -> tuple[list[Line], int]:
 
 def _activities(member: Member) -> tuple[list[Line], dict[int, int]]:
     rows = (Signup.objects.filter(member=member).select_related("activity", "activity__community", "attendance")
+            .only("status", "activity__title", "activity__starts_at", "activity__place", "activity__community__name",
+                  "attendance__checked_in_at", "attendance__checked_out_at")
             .order_by("activity__starts_at", "pk"))
     out, attended = [], {}
     for s in rows:

@@ -117,13 +117,24 @@ def signup_manage_get(*, user, pk) -> Signup:
         raise Http404 from None
 
 
-def with_counts(qs: QuerySet[Activity]) -> QuerySet[Activity]:
-    """Per activity: waitlisted, checked in, no-shows (one query with the list)."""
-    return qs.annotate(
-        n_waitlisted=Count("signups", filter=Q(signups__status=SignupStatus.WAITLISTED)),
-        n_attended=Count("signups", filter=Q(signups__status=SignupStatus.ATTENDED)),
-        n_no_show=Count("signups", filter=Q(signups__status=SignupStatus.NO_SHOW)),
-    )
+def attach_counts(activities: list[Activity]) -> list[Activity]:
+    """Set ``n_waitlisted``, ``n_attended`` and ``n_no_show`` on each activity of a page: one grouped query over
+    the page's sign-ups only (annotating the whole list made the paginator's count aggregate a year of
+    sign-ups)."""
+    counts = {pk: {} for pk in (a.pk for a in activities)}
+    if counts:
+        rows = (Signup.objects.filter(activity_id__in=list(counts),
+                                      status__in=(SignupStatus.WAITLISTED, SignupStatus.ATTENDED,
+                                                  SignupStatus.NO_SHOW))
+                .values_list("activity_id", "status").annotate(n=Count("id")).order_by())
+        for activity_id, status, n in rows:
+            counts[activity_id][status] = n
+    for a in activities:
+        c = counts[a.pk]
+        a.n_waitlisted = c.get(SignupStatus.WAITLISTED, 0)
+        a.n_attended = c.get(SignupStatus.ATTENDED, 0)
+        a.n_no_show = c.get(SignupStatus.NO_SHOW, 0)
+    return activities
 
 
 WHEN_CHOICES = {"upcoming": "未结束", "past": "已结束", "cancelled": "已取消", "all": "全部"}

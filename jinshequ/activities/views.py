@@ -285,14 +285,13 @@ def _team_choices(request):
 def manage(request):
     when = request.GET.get("when", "upcoming")
     when = when if when in sel.WHEN_CHOICES else "upcoming"
-    qs = sel.filter_activities(sel.with_counts(sel.activity_manage_list_for_user(request.user))
-                               .select_related("category", "team"),
+    qs = sel.filter_activities(sel.activity_manage_list_for_user(request.user).select_related("category", "team"),
                                when=when, category=request.GET.get("category", ""), q=request.GET.get("q", "").strip())
     page = Paginator(qs, PAGE_SIZE).get_page(request.GET.get("page"))
     query = request.GET.copy()
     query.pop("page", None)
     return render(request, "activities/manage_list.html", {
-        "page": page, "activities": page.object_list, "when": when, "when_choices": sel.WHEN_CHOICES,
+        "page": page, "activities": sel.attach_counts(list(page.object_list)), "when": when, "when_choices": sel.WHEN_CHOICES,
         "categories": PostCategory.objects.order_by("sort_order", "name"),
         "category": request.GET.get("category", ""), "q": request.GET.get("q", ""),
         "querystring_base": f"{query.urlencode()}&" if query else "", "is_admin": request.user.role == Role.COMMUNITY_ADMIN,
