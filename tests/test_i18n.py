@@ -60,6 +60,15 @@ def test_english_browser_still_gets_chinese_until_the_user_switches(client):
     assert "Sign in" not in visible_text(response.content)
 
 
+@pytest.mark.parametrize("cookie, lang", [("EN", "en"), ("zh_Hans", "zh-hans"), ("ZH-HANS", "zh-hans"),
+                                           ("fr", "zh-hans"), ("", "zh-hans")])
+def test_language_cookie_spellings(client, cookie, lang):
+    client.cookies[settings.LANGUAGE_COOKIE_NAME] = cookie
+    response = client.get("/accounts/login/")
+    assert f'<html lang="{lang}">' in response.content.decode()
+    assert response["Content-Language"] == lang and "Cookie" in response["Vary"]
+
+
 def test_set_language_turns_login_page_into_english(client):
     switch_language(client, "en", "/accounts/login/")
     assert client.cookies[settings.LANGUAGE_COOKIE_NAME].value == "en"

@@ -346,8 +346,10 @@ def test_community_admin_cannot_import_into_another_community(world, tmp_path):
 
 def test_existing_member_outside_scope_cannot_be_moved_in_by_import(world, tmp_path):
     other = world.b.members[1]
+    # joined at 20, so that the only problem with the row is the scope, whatever the member's birth date
+    joined = other.birth_date.replace(year=other.birth_date.year + 20, day=1).isoformat()
     rows = [member_row(IdSource(52), unit=UNIT_A, community=COMMUNITY_A, id_number=other.reveal_id_number(),
-                       姓名=other.name)]
+                       姓名=other.name, 入党日期=joined)]
     outcome = _import(write_xlsx(tmp_path / "m.xlsx", rows), user=world.a.users["community_admin"], apply=False)
     assert [(e["row"], e["column"]) for e in outcome.errors] == [(2, "身份证号")]
     assert "管辖范围以外" in outcome.errors[0]["message"]

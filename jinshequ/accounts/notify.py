@@ -13,9 +13,11 @@ import urllib.request
 from functools import lru_cache
 
 from django.conf import settings
+from django.db import transaction
 from django.utils.module_loading import import_string
 
 from jinshequ.accounts.models import Notification
+from jinshequ.accounts.tasks import deliver_notification
 
 logger = logging.getLogger("jinshequ.notify")
 
@@ -64,10 +66,6 @@ def notify_member(*, member, kind: str, title: str, body: str = "", link: str = 
     nothing is sent for a change that was rolled back."""
     note = Notification.objects.create(member=member, user_id=member.user_id, kind=kind, title=title[:100],
                                        body=body, link=link[:200])
-    from django.db import transaction
-
-    from jinshequ.accounts.tasks import deliver_notification
-
     transaction.on_commit(lambda: deliver_notification.enqueue(note.pk), robust=True)
     return note
 

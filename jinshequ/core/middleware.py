@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import contextvars
 import secrets
+from typing import NamedTuple
 
 import csp.constants as _csp_constants
 import csp.middleware as _csp_middleware
+from django.utils.functional import SimpleLazyObject, empty
 
 request_id_var: contextvars.ContextVar[str] = contextvars.ContextVar("request_id", default="-")
 
@@ -57,11 +59,14 @@ class NoStoreMiddleware:
         response = self.get_response(request)
         if response.has_header("Cache-Control"):
             return response
-        # no session cookie: certainly anonymous (and no need to load the user to know it)
-        if session_cookie(request) is not None or "_cached_user" in request.__dict__:
-            user = getattr(request, "user", None)
-            if user is not None and user.is_authenticated:
-                response["Cache-Control"] = "no-store"
+        user = request.__dict__.get("user")
+        # Not signed in before this request (no session cookie) and the lazy user never loaded (no login in
+        # this request either): certainly anonymous, without a session and a user query to find out.
+        if (user is None or (session_cookie(request) is None and isinstance(user, SimpleLazyObject)
+                             and user._wrapped is empty)):
+            return response
+        if user.is_authenticated:
+            response["Cache-Control"] = "no-store"
         return response
 
 
@@ -80,14 +85,17 @@ class LanguageMiddleware:
         self.get_response = get_response
         self.cookie_name = settings.LANGUAGE_COOKIE_NAME
         self.default = settings.LANGUAGE_CODE
-        self.supported = {code.lower(): code for code, _ in settings.LANGUAGES}
-        self.supported.update({code.lower().replace("_", "-"): code for code, _ in settings.LANGUAGES})
+        self.supported = {self._key(code): code for code, _ in settings.LANGUAGES}
+
+    @staticmethod
+    def _key(code: str) -> str:
+        return code.lower().replace("_", "-")  # "zh_Hans", "zh-hans" and "ZH-HANS" are one language
 
     def __call__(self, request):
         from django.utils import translation
 
         chosen = request.COOKIES.get(self.cookie_name)
-        language = self.supported.get(chosen.lower(), self.default) if chosen else self.default
+        language = self.supported.get(self._key(chosen), self.default) if chosen else self.default
         translation.activate(language)
         request.LANGUAGE_CODE = language
         response = self.get_response(request)
@@ -112,27 +120,35 @@ class CSPMiddleware(_csp_middleware.CSPMiddleware):
 
     _OVERRIDES = frozenset({"_csp_config", "_csp_update", "_csp_replace", "_csp_config_ro", "_csp_update_ro",
                             "_csp_replace_ro", "_csp_exempt", "_csp_exempt_ro"})
-    _static: tuple | None = None  # (settings' policy dict, header, excluded prefixes, report-only?)
+    class _Static(NamedTuple):
+        policy: dict  # the settings' dict the header was built from (identity: tests override settings)
+        header: str
+        excluded: tuple[str, ...]
+        report_only: bool
+
+    _static: _Static | None = None
 
     def process_response(self, request, response):
         from django.conf import settings
 
         policy = getattr(settings, "CONTENT_SECURITY_POLICY", None) or {}
         static = self._static
-        if static is None or static[0] is not policy:  # first response, or settings overridden (tests)
+        if static is None or static.policy is not policy:  # first response, or settings overridden (tests)
             from dataclasses import asdict
 
             from csp.utils import build_policy
 
             header = build_policy(**asdict(_csp_middleware.PolicyParts(config=None)))
-            static = self._static = (policy, header, tuple(policy.get("EXCLUDE_URL_PREFIXES", None) or ()),
-                                     bool(getattr(settings, "CONTENT_SECURITY_POLICY_REPORT_ONLY", None)))
-        if (static[3] or "_csp_nonce" in request.__dict__ or not self._OVERRIDES.isdisjoint(response.__dict__)
+            static = self._static = self._Static(
+                policy, header, tuple(policy.get("EXCLUDE_URL_PREFIXES", None) or ()),
+                bool(getattr(settings, "CONTENT_SECURITY_POLICY_REPORT_ONLY", None)))
+        if (static.report_only or "_csp_nonce" in request.__dict__
+                or not self._OVERRIDES.isdisjoint(response.__dict__)
                 or (response.status_code in (404, 500) and settings.DEBUG)):
             return super().process_response(request, response)
-        if static[1] and _csp_constants.HEADER not in response and not (
-                static[2] and request.path_info.startswith(static[2])):
-            response[_csp_constants.HEADER] = static[1]
+        if static.header and _csp_constants.HEADER not in response and not (
+                static.excluded and request.path_info.startswith(static.excluded)):
+            response[_csp_constants.HEADER] = static.header
         request.csp_nonce = _csp_middleware.CheckableLazyObject(self._csp_nonce_post_response)
         return response
 
@@ -149,7 +165,6 @@ class MessageMiddleware:
 
     def __call__(self, request):
         from django.contrib.messages.storage import default_storage
-        from django.utils.functional import SimpleLazyObject, empty
 
         request._messages = storage = SimpleLazyObject(lambda: default_storage(request))
         response = self.get_response(request)
@@ -160,4 +175,3 @@ class MessageMiddleware:
             if unstored and settings.DEBUG:
                 raise ValueError("Not all temporary messages could be stored.")
         return response
-

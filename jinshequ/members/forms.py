@@ -7,17 +7,10 @@ from jinshequ.accounts.models import Role
 from jinshequ.core.idcard import id_birth_date, id_gender, validate_id_number, validate_phone
 from jinshequ.core.widgets import FastSelect
 from jinshequ.members.models import Gender, MemberStatus, PartyStatus, Skill
-from jinshequ.regions.selectors import community_choices, community_pairs_for_user, region_list_for_user
+from jinshequ.regions.selectors import communities_for_user, community_pairs_for_user
 from jinshequ.units.selectors import unit_choices_for_user, unit_list_for_user
 
 SELECT_LIMIT = 400
-
-
-def communities_for_form(user):
-    """Communities a user may place a member in: their own scope, or every community for unit and city admins."""
-    if user.role in (Role.CITY_ADMIN, Role.UNIT_ADMIN):
-        return community_choices()
-    return region_list_for_user(user).filter(kind="community", is_active=True).order_by("path")
 
 
 class DateInput(forms.DateInput):
@@ -49,7 +42,7 @@ class MemberForm(forms.Form):
         super().__init__(*args, **kwargs)
         self.user, self.member = user, member
         self.fields["work_unit"].queryset = unit_choices_for_user(user).order_by("name")
-        self.fields["community"].queryset = communities_for_form(user)
+        self.fields["community"].queryset = communities_for_user(user)
         for name, field in self.fields.items():
             widget = field.widget
             if isinstance(widget, (forms.CheckboxInput, forms.CheckboxSelectMultiple)):

@@ -19,6 +19,7 @@ Row numbers are spreadsheet row numbers (the heading row is usually row 1).
 
 from __future__ import annotations
 
+import abc
 import contextlib
 import dataclasses
 import datetime as dt
@@ -227,7 +228,7 @@ def _no_progress(phase: str, done: int, total: int) -> None:
     return None
 
 
-class BaseImporter:
+class BaseImporter(abc.ABC):
     """Reading, heading matching and error collection shared by the member and unit importers."""
 
     kind: ClassVar[str] = ""
@@ -314,23 +315,27 @@ class BaseImporter:
             self.notices.append(f"以下列无法识别，已忽略：{'、'.join(unknown[:10])}{' 等' if len(unknown) > 10 else ''}。")
 
     # the passes, implemented by subclasses
-    def prepare(self) -> None:
+    def prepare(self) -> None:  # noqa: B027 - an optional hook: nothing to load by default
         """Load reference data (one query each) before cleaning rows."""
 
+    @abc.abstractmethod
     def clean_all(self) -> None:
-        raise NotImplementedError
+        """Validate every row; problems go to ``self.errors`` (row, column, reason)."""
 
-    def check_existing(self) -> None:
+    def check_existing(self) -> None:  # noqa: B027 - an optional hook: no database checks by default
         """Checks against rows already in the database (run again inside the apply transaction)."""
 
+    @abc.abstractmethod
     def build(self) -> None:
-        raise NotImplementedError
+        """Turn the clean rows into what ``save`` writes (creations and updates)."""
 
+    @abc.abstractmethod
     def save(self, *, actor, job: ImportJob | None) -> None:
-        raise NotImplementedError
+        """Write everything, inside the caller's single transaction."""
 
+    @abc.abstractmethod
     def counts(self) -> dict[str, int]:
-        raise NotImplementedError
+        """Rows created, updated and refused, for the summary."""
 
     def preview_rows(self) -> list[dict]:
         return []
@@ -788,7 +793,7 @@ class MemberImporter(BaseImporter):
         self._id_rows: list[tuple[int, str, str]] = []  # (row, id number, hash) of every valid ID
 
     # -- reference data -----------------------------------------------------------------
-    def prepare(self) -> None:
+    def prepare(self) -> None:  # noqa: B027 - an optional hook: nothing to load by default
         from jinshequ.regions.models import Region, RegionKind
         from jinshequ.regions.selectors import community_choices, region_list_for_user
         from jinshequ.units.models import WorkUnit
@@ -1054,7 +1059,7 @@ class MemberImporter(BaseImporter):
         return MemberRow(row, number, id_hash, fields, phone, skills)
 
     # -- checks against the database ---------------------------------------------------
-    def check_existing(self) -> None:
+    def check_existing(self) -> None:  # noqa: B027 - an optional hook: no database checks by default
         from jinshequ.members.selectors import member_list_for_user
 
         self.existing = {}

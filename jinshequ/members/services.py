@@ -24,6 +24,11 @@ PLAIN_FIELDS = (
 class RevealLimitExceeded(Exception):
     code = "reveal_limit"
 
+    @property
+    def message(self) -> str:
+        return (f"查看次数已达上限（每小时 {settings.JINSHEQU_REVEAL_PER_HOUR} 次，"
+                f"每天 {settings.JINSHEQU_REVEAL_PER_DAY} 次），请稍后再试。")
+
 
 def check_identity(*, id_number: str, birth_date: dt.date | None, gender: str | None,
                    exclude_pk: int | None = None) -> str:

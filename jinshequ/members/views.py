@@ -8,7 +8,6 @@ from django.core.paginator import Paginator
 from django.db import transaction
 from django.http import Http404
 from django.shortcuts import redirect, render
-from django.urls import reverse
 from django.views.decorators.http import require_POST
 
 from jinshequ.accounts.models import Role
@@ -64,8 +63,7 @@ def member_list(request):
     query = request.GET.copy()
     query.pop("page", None)
     context = {
-        "form": form, "page": page, "members": _with_labels(page.object_list),
-        "detail_base": reverse("members:detail", args=[0]).removesuffix("0/"),
+        "form": form, "page": page, "members": _list_rows(page.object_list),
         "querystring": query.urlencode(),
         "querystring_base": f"{query.urlencode()}&" if query else "",
         "filtered": any(data.get(k) for k in ("q", "unit", "unit_name", "community", "status", "party_status")),
@@ -75,7 +73,7 @@ def member_list(request):
     return render(request, "members/member_list.html", context)
 
 
-def _with_labels(rows) -> list[SimpleNamespace]:
+def _list_rows(rows) -> list[SimpleNamespace]:
     """The list's rows (``LIST_VALUES`` dicts) with their choice labels, looked up once per page
     (``get_FOO_display`` re-translates every choice on each call)."""
     labels = {name: {k: str(v) for k, v in choices.choices}
@@ -100,8 +98,7 @@ def member_lookup(request):
         members = member_search(member_list_for_user(request.user), value).values(*LIST_VALUES)
     page = Paginator(members, PAGE_SIZE).get_page(1)
     response = render(request, "members/member_list.html", {
-        "form": form, "page": page, "members": _with_labels(page.object_list),
-        "detail_base": reverse("members:detail", args=[0]).removesuffix("0/"), "querystring": "", "querystring_base": "",
+        "form": form, "page": page, "members": _list_rows(page.object_list), "querystring": "", "querystring_base": "",
         "filtered": True, "lookup": True})
     response["Cache-Control"] = "no-store"
     return response
@@ -230,10 +227,9 @@ def member_reveal(request, pk):
     try:
         value = services.member_reveal(member=member, field=form.cleaned_data["field"],
                                        reason=form.cleaned_data["reason"], actor=request.user, request=request)
-    except services.RevealLimitExceeded:
+    except services.RevealLimitExceeded as exc:
         return render(request, "members/member_detail.html",
-                      _detail_context(request, member, reveal_error="查看次数已达上限（每小时 30 次，每天 200 次），"
-                                                                     "请稍后再试。"), status=429)
+                      _detail_context(request, member, reveal_error=exc.message), status=429)
     revealed = {form.cleaned_data["field"]: value}
     response = render(request, "members/member_detail.html", _detail_context(request, member, revealed=revealed))
     response["Cache-Control"] = "no-store"

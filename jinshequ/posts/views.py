@@ -204,9 +204,9 @@ def household_reveal(request, pk):
     status = 200
     try:
         phone = services.household_reveal_phone(household=household, actor=request.user, request=request)
-    except RevealLimitExceeded:
+    except RevealLimitExceeded as exc:
         phone, status = None, 429
-        messages.error(request, "查看次数已达上限（每小时 30 次，每天 200 次），请稍后再试。")
+        messages.error(request, exc.message)
     if request.user.role == Role.COMMUNITY_ADMIN:
         response = render(request, "posts/household_detail.html",
                           _household_admin_context(request, household, revealed_phone=phone), status=status)

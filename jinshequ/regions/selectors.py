@@ -38,18 +38,27 @@ def regions_changed(**_kwargs) -> None:
         cache.set(_VERSION_KEY, 1, None)
 
 
+def _city_wide_communities(user) -> bool:
+    return user.role in (Role.CITY_ADMIN, Role.UNIT_ADMIN)
+
+
+def communities_for_user(user) -> QuerySet[Region]:
+    """Communities a user may pick (place a member in, filter by): their own scope, or every community for
+    city and unit admins (a unit's members live all over the city)."""
+    if _city_wide_communities(user):
+        return community_choices()
+    return region_list_for_user(user).filter(kind=RegionKind.COMMUNITY, is_active=True).order_by("path")
+
+
 def community_pairs_for_user(user) -> list[tuple[int, str]]:
-    """(id, name) of the active communities in the user's scope, for filter pick lists; cached for a few
-    minutes per scope (a city's 225 communities are otherwise a query and a list per page view)."""
+    """``communities_for_user`` as (id, name) pairs for filter pick lists, cached for a few minutes per scope
+    (a city's 225 communities are otherwise a query and a list per page view)."""
     version = cache.get_or_set(_VERSION_KEY, 1, None)
-    scope = "all" if user.role in (Role.CITY_ADMIN, Role.UNIT_ADMIN) else (
-        user.region.path if user.region_id else "none")
+    scope = "all" if _city_wide_communities(user) else (user.region.path if user.region_id else "none")
     key = f"regions:communities:{version}:{scope}"
     pairs = cache.get(key)
     if pairs is None:
-        qs = community_choices() if scope == "all" else (
-            region_list_for_user(user).filter(kind=RegionKind.COMMUNITY, is_active=True).order_by("path"))
-        pairs = list(qs.values_list("pk", "name"))
+        pairs = list(communities_for_user(user).values_list("pk", "name"))
         cache.set(key, pairs, CHOICES_TTL)
     return pairs
 

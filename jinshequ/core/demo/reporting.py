@@ -92,20 +92,22 @@ def _months_before(day: dt.date, months: int) -> dt.date:
     return dt.date(y, m, 1)
 
 
+def _campaign_year(first: dt.date, last: dt.date) -> int:
+    """A campaign is named after the year that holds most of it."""
+    return first.year if first.month <= 6 else last.year
+
+
 def _campaigns(as_of: dt.date) -> tuple[Campaign, Campaign]:
     """The current campaign (started ~8 months ago, report-in deadline passed) and last year's."""
     start = _months_before(as_of, 8)
     end = dt.date(start.year + 1, start.month, 1) - dt.timedelta(days=1)
     prev_start = dt.date(start.year - 1, start.month, 1)
     prev_end = start - dt.timedelta(days=1)
-    def year(first: dt.date, last: dt.date) -> int:  # named after the year that holds most of it
-        return first.year if first.month <= 6 else last.year
-
     previous = Campaign.objects.create(
-        name=f"{year(prev_start, prev_end)}年在职党员进社区", starts_on=prev_start, ends_on=prev_end,
+        name=f"{_campaign_year(prev_start, prev_end)}年在职党员进社区", starts_on=prev_start, ends_on=prev_end,
         report_deadline=prev_start + dt.timedelta(days=225), is_current=False)
     campaign = Campaign.objects.create(
-        name=f"{year(start, end)}年在职党员进社区", starts_on=start, ends_on=end,
+        name=f"{_campaign_year(start, end)}年在职党员进社区", starts_on=start, ends_on=end,
         report_deadline=start + dt.timedelta(days=225), is_current=True)
     return campaign, previous
 

@@ -4,6 +4,7 @@ third of the page's server time. The markup is the template's; every value is es
 from __future__ import annotations
 
 from django import template
+from django.urls import reverse
 from django.utils.html import escape
 from django.utils.safestring import mark_safe
 from django.utils.translation import gettext
@@ -12,11 +13,12 @@ register = template.Library()
 
 
 @register.simple_tag
-def member_rows(members, detail_base: str):
+def member_rows(members):
+    """The ``<tr>`` rows of the member list (``members.views._list_rows`` objects)."""
     t = {key: escape(gettext(text)) for key, text in (
         ("name", "姓名"), ("gender", "性别"), ("id", "身份证号"), ("phone", "手机号"), ("unit", "所在单位"),
         ("comm", "居住社区"), ("party", "党员状态"), ("status", "状态"), ("cadre", "领导干部"))}
-    base = escape(detail_base)
+    base = reverse("members:detail", args=[0]).removesuffix("0/")
     out = []
     for m in members:
         cadre = f' <span class="badge text-bg-warning">{t["cadre"]}</span>' if m.is_leading_cadre else ""
