@@ -13,7 +13,9 @@ middleware, the view, the template; the manual's reading is audited as in use) a
 no Django) fetching the same data, with the ratio. Pages:
 
 - ``/records/manual/<id>/``: the work manual of the member with the most records, read by the community
-  admin of the community the member reported to;
+  admin of the community the member reported to. The page shows the newest 100 records and 50 activity
+  sign-ups (the rest behind "显示更多") and the totals per year over all of them; the raw SQL reads the
+  same: the limited rows and the grouped totals;
 - ``/activities/manage/``: the activity list of the community with the most activities, as its community
   admin — the default view (activities not ended yet) and ``?when=past`` (the first page of a year's history);
 - ``/posts/coverage/``: the city's 全员认领 coverage, as the city admin.
@@ -35,6 +37,7 @@ import os
 import re
 import sys
 import time
+from decimal import Decimal
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -72,15 +75,20 @@ MANUAL_SQL = [
        WHERE tm.member_id = :m ORDER BY tm.joined_at, tm.id""",
     """SELECT p.id, p.started_on, p.ended_on, h.head_name, h.community_id FROM posts_pairing p
        JOIN posts_household h ON h.id = p.household_id WHERE p.member_id = :m ORDER BY p.started_on, p.id""",
+    # the page shows the newest PAGE_ACTIVITIES sign-ups and PAGE_RECORDS records (one more tells whether
+    # there are more), and totals over all of them
     """SELECT s.id, s.status, a.starts_at, a.title, a.place, c.name, at.checked_in_at, at.checked_out_at
        FROM activities_signup s JOIN activities_activity a ON a.id = s.activity_id
        JOIN regions_region c ON c.id = a.community_id LEFT JOIN activities_attendance at ON at.signup_id = s.id
-       WHERE s.member_id = :m ORDER BY a.starts_at, s.id""",
+       WHERE s.member_id = :m ORDER BY a.starts_at DESC, s.id DESC LIMIT :activities""",
+    """SELECT strftime('%Y', a.starts_at, '+8 hours') AS y, COUNT(*), COUNT(at.id)
+       FROM activities_signup s JOIN activities_activity a ON a.id = s.activity_id
+       LEFT JOIN activities_attendance at ON at.signup_id = s.id WHERE s.member_id = :m GROUP BY y""",
     """SELECT r.id, r.served_on, cat.name, r.hours, r.status, r.evidence, r.description, r.people_helped, c.name,
               r.photo, r.reject_reason
        FROM activities_servicerecord r JOIN posts_postcategory cat ON cat.id = r.category_id
        JOIN regions_region c ON c.id = r.community_id
-       WHERE r.member_id = :m ORDER BY r.served_on DESC, r.id DESC""",
+       WHERE r.member_id = :m ORDER BY r.served_on DESC, r.id DESC LIMIT :records""",
     # the totals per year, status and evidence level that the page shows above the lines
     """SELECT substr(served_on, 1, 4) AS y, status, evidence, COUNT(*), SUM(hours) FROM activities_servicerecord
        WHERE member_id = :m GROUP BY y, status, evidence""",
@@ -212,7 +220,7 @@ def main() -> int:
     from django.test import Client
 
     from jinshequ.accounts.models import Role
-    from jinshequ.activities.manual import build_manual
+    from jinshequ.activities.manual import PAGE_ACTIVITIES, PAGE_RECORDS, build_manual
     from jinshequ.posts.selectors import coverage_by_region
     from jinshequ.regions.models import Region
 
@@ -232,12 +240,20 @@ def main() -> int:
     client.force_login(admin)
     url = f"/records/manual/{top.pk}/"
     page = time_page(client, url, {}, args.rounds)
-    sql_wall, sql_cpu, raw = time_sql(DB_PATH, MANUAL_SQL, {"m": top.pk}, args.rounds)
+    limits = {"m": top.pk, "records": PAGE_RECORDS + 1, "activities": PAGE_ACTIVITIES + 1}
+    sql_wall, sql_cpu, raw = time_sql(DB_PATH, MANUAL_SQL, limits, args.rounds)
     content = client.get(url).content
-    book = build_manual(member=top, viewer=admin)
-    same = (page_refs(content, "SR") == {f"SR-{r[0]:06d}".encode() for r in raw[7]}
-            and len(raw[7]) == len(book.records) == top_n and len(raw[6]) == len(book.activities)
-            and sum(r[3] for r in raw[8]) == len(book.records))
+    book = build_manual(member=top, viewer=admin, records_limit=PAGE_RECORDS, activities_limit=PAGE_ACTIVITIES)
+    signups, signup_years, records, record_groups = raw[6], raw[7], raw[8], raw[9]
+    attended = {int(y): n for y, _, n in signup_years if n}
+    verified = sum(Decimal(str(h)) for _, status, _, _, h in record_groups if status == "verified")
+    same = (page_refs(content, "SR") == {f"SR-{r[0]:06d}".encode() for r in records[:PAGE_RECORDS]}
+            and page_refs(content, "ACT") == {f"ACT-{r[0]:06d}".encode() for r in signups[:PAGE_ACTIVITIES]}
+            and sum(r[3] for r in record_groups) == book.records_total == top_n
+            and f"共 {top_n} 条".encode() in content
+            and sum(n for _, n, _ in signup_years) == book.activities_total
+            and {y.year: y.activities_attended for y in book.years if y.activities_attended} == attended
+            and book.totals.verified_hours == verified)
     results.append((f"work manual ({top_n} records)", page, (sql_wall, sql_cpu), same))
 
     # -- 2. a community's activity list -------------------------------------------------------------

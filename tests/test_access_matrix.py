@@ -365,6 +365,8 @@ ROUTES: list[Route] = [
           args=lambda c: {"member_id": c.member(0).pk}),
     Route("records:manual_pdf", get=roles(MEMBER, COMMUNITY, UNIT, INSPECTOR),
           args=lambda c: {"member_id": c.member(0).pk}, binary=True),
+    Route("records:manual_more", get=roles(MEMBER, COMMUNITY, UNIT, INSPECTOR),
+          args=lambda c: {"member_id": c.member(0).pk, "section": "records"}),
     Route("records:certificates", get=roles(MEMBER, COMMUNITY, UNIT), post=roles(MEMBER, COMMUNITY, UNIT),
           args=lambda c: {"member_id": c.member(0).pk},
           data=lambda c: {"period_start": "2020-01-01", "period_end": timezone.localdate().isoformat()}),

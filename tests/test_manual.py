@@ -226,6 +226,10 @@ def test_min_evidence_filter_on_the_page(mw):
 
 
 def test_manual_queries_do_not_grow_with_the_number_of_records(mw):
+    """A few records: totals from the rows. More than a page: one grouped query more, and then no more
+    however many records there are."""
+    from jinshequ.activities.manual import PAGE_RECORDS
+
     m = mw.a.members[0]
     c = client_as(mw.a.users["unit_admin"])
     c.get(manual_url(m))  # warm up (session, caches)
@@ -236,13 +240,163 @@ def test_manual_queries_do_not_grow_with_the_number_of_records(mw):
         return len(ctx.captured_queries)
 
     small = count()
-    bulk_records(m, mw.a.community, 120, start_days=10)
+    bulk_records(m, mw.a.community, PAGE_RECORDS + 20, start_days=10)
     for i in range(3):  # more of every other section too
         a = make_activity(mw.a, days_ago=20 + i, title=f"活动{i}")
         Signup.objects.create(activity=a, member=m, status=SignupStatus.SIGNED, created_at=a.starts_at)
     large = count()
-    assert small == large, (small, large)
-    assert large <= 20
+    bulk_records(m, mw.a.community, 3 * PAGE_RECORDS, start_days=400)
+    larger = count()
+    assert small + 1 == large == larger, (small, large, larger)
+    assert larger <= 20
+
+
+# --- the page a part at a time ("显示更多") -------------------------------------------------------------
+
+
+def more_url(m, section, after, **params) -> str:
+    query = "&".join([f"after={after}", *[f"{k}={v}" for k, v in params.items()]])
+    return reverse("records:manual_more", args=[m.pk, section]) + "?" + query
+
+
+def next_cursor(html: str, section: str) -> str | None:
+    found = re.search(rf'hx-get="/records/manual/\d+/more/{section}/\?after=([^"&]+)', html)
+    return found.group(1) if found else None
+
+
+def numbers_in(html: str, prefix: str) -> list[str]:
+    return re.findall(rf"{prefix}-\d{{6}}", html)
+
+
+def test_the_page_shows_the_newest_records_and_the_rest_behind_show_more(mw):
+    """130 records over two years: 50 on the page, then 50 and 30 through "显示更多" — each record exactly once,
+    newest first, one heading per year; the year table covers all of them from the start."""
+    from jinshequ.activities.manual import PAGE_RECORDS
+
+    m = mw.a.members[0]
+    ServiceRecord.objects.filter(member=m).delete()
+    bulk_records(m, mw.a.community, 2 * PAGE_RECORDS + 30, start_days=200)  # spans a new year's day
+    expected = [f"SR-{pk:06d}" for pk in ServiceRecord.objects.filter(member=m).order_by("-served_on", "-pk")
+                .values_list("pk", flat=True)]
+    years = sorted({d.year for d in ServiceRecord.objects.filter(member=m).values_list("served_on", flat=True)},
+                   reverse=True)
+    assert len(years) == 2
+    c = client_as(mw.a.users["community_admin"])
+    html = c.get(manual_url(m)).content.decode()
+    shown = numbers_in(html, "SR")
+    assert shown == expected[:PAGE_RECORDS]
+    assert f"共 {len(expected)} 条" in html and f"显示更多（还有 {len(expected) - PAGE_RECORDS} 条）" in html
+    assert all(f'<td data-label="年度" class="fw-semibold">{y}</td>' in html for y in years)  # the year table
+    headings = re.findall(r'<tr class="year-row"[^>]*><th[^>]*>(\d{4}) 年', html)
+    cursor, seen = next_cursor(html, "records"), html
+    while cursor:
+        response = c.get(more_url(m, "records", cursor))
+        assert response.status_code == 200
+        part = response.content.decode()
+        assert "<html" not in part
+        seen += part
+        shown += numbers_in(part, "SR")
+        headings += re.findall(r'<tr class="year-row"[^>]*><th[^>]*>(\d{4}) 年', part)
+        cursor = next_cursor(part, "records")
+    assert shown == expected
+    assert [int(y) for y in headings] == years  # one heading per year, none repeated across parts
+    for year in years:
+        n = sum(1 for d in ServiceRecord.objects.filter(member=m).values_list("served_on", flat=True)
+                if d.year == year)
+        assert f"{year} 年（共 {n} 条）" in seen
+
+    everything = c.get(manual_url(m), {"all": "1"}).content.decode()  # without JavaScript
+    assert numbers_in(everything, "SR") == expected and "显示更多" not in everything
+
+
+def test_show_more_keeps_the_evidence_filter(mw):
+    from jinshequ.activities.manual import PAGE_RECORDS
+
+    m = mw.a.members[0]
+    bulk_records(m, mw.a.community, 5 * PAGE_RECORDS, start_days=10)
+    qs = ServiceRecord.objects.filter(member=m, evidence__gte=3).order_by("-served_on", "-pk")
+    expected = [f"SR-{pk:06d}" for pk in qs.values_list("pk", flat=True)]
+    assert len(expected) > PAGE_RECORDS
+    c = client_as(mw.a.users["member"])
+    html = c.get(manual_url(m), {"min_evidence": "3"}).content.decode()
+    shown, cursor = numbers_in(html, "SR"), next_cursor(html, "records")
+    assert "min_evidence=3" in html.split('class="more-row"')[1]
+    while cursor:
+        part = c.get(more_url(m, "records", cursor, min_evidence=3)).content.decode()
+        shown += numbers_in(part, "SR")
+        cursor = next_cursor(part, "records")
+    assert shown == expected
+
+
+def test_paged_totals_equal_the_whole_manuals(mw):
+    """The page reads the totals with grouped queries when it shows only part of the rows; the PDF adds up the
+    rows it has. Both give the same figures."""
+    from jinshequ.activities.manual import build_manual
+
+    m = mw.a.members[0]
+    bulk_records(m, mw.a.community, 40, start_days=300)
+    for i in range(6):
+        a = make_activity(mw.a, days_ago=30 + 70 * i, title=f"活动{i}")
+        s = Signup.objects.create(activity=a, member=m, status=SignupStatus.ATTENDED, created_at=a.starts_at)
+        if i % 2:
+            Attendance.objects.create(signup=s, checked_in_at=a.starts_at, method="qr")
+    viewer = mw.a.users["community_admin"]
+    for min_evidence in (None, 2):
+        whole = build_manual(member=m, viewer=viewer, min_evidence=min_evidence)
+        part = build_manual(member=m, viewer=viewer, min_evidence=min_evidence, records_limit=5,
+                            activities_limit=2)
+        assert part.records_next and part.activities_next and not whole.records_next
+        assert len(part.records) == 5 and len(part.activities) == 2
+        assert part.records_total == whole.records_total == len(whole.records)
+        assert part.activities_total == whole.activities_total == len(whole.activities) == 7
+        assert part.totals == whole.totals
+        assert [(y.year, y.records, y.activities_attended, y.totals) for y in part.years] == [
+            (y.year, y.records, y.activities_attended, y.totals) for y in whole.years]
+        assert sum(y.activities_attended for y in whole.years) == 4  # the fixture's and three of six
+
+
+def test_activities_a_page_at_a_time(mw):
+    from jinshequ.activities.manual import PAGE_ACTIVITIES
+
+    m = mw.a.members[0]
+    for i in range(PAGE_ACTIVITIES + 5):
+        a = make_activity(mw.a, days_ago=10 + i, title=f"读书会第{i}期")
+        Signup.objects.create(activity=a, member=m, status=SignupStatus.SIGNED, created_at=a.starts_at)
+    expected = [f"ACT-{pk:06d}" for pk in Signup.objects.filter(member=m)
+                .order_by("-activity__starts_at", "-pk").values_list("pk", flat=True)]
+    c = client_as(mw.a.users["unit_admin"])
+    html = c.get(manual_url(m)).content.decode()
+    assert numbers_in(html, "ACT") == expected[:PAGE_ACTIVITIES]
+    assert f"共 {len(expected)} 次报名" in html
+    part = c.get(more_url(m, "activities", next_cursor(html, "activities"))).content.decode()
+    assert numbers_in(part, "ACT") == expected[PAGE_ACTIVITIES:] and next_cursor(part, "activities") is None
+
+
+def test_show_more_is_audited_scoped_and_refuses_bad_input(mw):
+    from jinshequ.activities.manual import PAGE_RECORDS
+
+    m = mw.a.members[0]
+    bulk_records(m, mw.a.community, PAGE_RECORDS + 1, start_days=10)
+    own = client_as(mw.a.users["member"])
+    cursor = next_cursor(own.get(manual_url(m)).content.decode(), "records")
+    assert own.get(more_url(m, "records", cursor)).status_code == 200
+    assert not AuditEvent.objects.filter(event="manual.viewed").exists()  # the member reading their own
+
+    inspector = client_as(mw.a.users["inspector"])
+    assert inspector.get(more_url(m, "records", cursor)).status_code == 200
+    row = AuditEvent.objects.get(event="manual.viewed")
+    assert (row.actor_id, row.object_id, row.changes) == (mw.a.users["inspector"].pk, str(m.pk),
+                                                         {"format": "html", "section": "records"})
+    for user in (mw.b.users["community_admin"], mw.b.users["inspector"]):
+        assert client_as(user).get(more_url(m, "records", cursor)).status_code == 404
+    assert client_as(mw.city_admin).get(more_url(m, "records", cursor)).status_code == 403
+    assert inspector.get(more_url(m, "photos", cursor)).status_code == 404
+    for bad in ("x", "20261301.5", "20260101", "20260101.abc", "2026010112000000000000.1"):
+        response = inspector.get(more_url(m, "records", bad))
+        assert response.status_code == 400, bad
+        assert "请刷新页面后重试" in response.content.decode()
+    assert inspector.get(more_url(m, "activities", "20260101.5")).status_code == 400
+    assert AuditEvent.objects.filter(event="manual.viewed").count() == 1  # refusals read nothing
 
 
 def test_the_manual_list_page_for_staff(mw):

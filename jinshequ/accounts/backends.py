@@ -25,3 +25,12 @@ class UsernameOrPhoneBackend(ModelBackend):
         if user.check_password(password or "") and self.user_can_authenticate(user):
             return user
         return None
+
+    def get_user(self, user_id):
+        """The signed-in user with the anchor of their scope (region, work unit) in the same query: nearly
+        every page reads one of them (scope rules, the menu's role label)."""
+        try:
+            user = User._default_manager.select_related("region", "work_unit").get(pk=user_id)
+        except User.DoesNotExist:
+            return None
+        return user if self.user_can_authenticate(user) else None

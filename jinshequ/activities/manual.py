@@ -7,6 +7,9 @@ can be checked against each other: the number is the row's id.
 
 ``build_manual`` runs a fixed number of queries (one per section), however many records the member has:
 the PDF of a member with 500 records is one query for the records, and rows are built from ``values_list``.
+The totals per year come from grouped queries, never from the rows, so the web page can show the records and
+activity sign-ups a page at a time (``records_limit``/``activities_limit``, newest first, continued from a
+keyset cursor by ``manual_more``) while its year table still covers everything. The PDF is always whole.
 
 Households are private (``posts.selectors.household_list_for_user``): their names appear only to the member
 paired with them and to the household's community admin; any other reader sees "结对帮扶 1 户".
@@ -18,10 +21,12 @@ import datetime as dt
 from dataclasses import dataclass, field
 from decimal import Decimal
 
+from django.db.models import Count, Q, Sum
+from django.db.models.functions import ExtractYear
 from django.utils import timezone
 
 from jinshequ.accounts.services import audit
-from jinshequ.activities.models import EvidenceLevel, RecordStatus, ServiceRecord, Signup
+from jinshequ.activities.models import EvidenceLevel, RecordStatus, ServiceRecord, Signup, SignupStatus
 from jinshequ.activities.records_selectors import (
     PREFIX_CLAIM,
     PREFIX_PAIRING,
@@ -33,12 +38,14 @@ from jinshequ.activities.records_selectors import (
     evidence_weights,
     ref,
 )
-from jinshequ.members.models import ContactCard, Member, Registration
-from jinshequ.posts.models import Pairing, PostClaim, TeamMembership
+from jinshequ.members.models import ContactCard, Member, Registration, RegistrationMethod, RegistrationStatus
+from jinshequ.posts.models import ClaimStatus, Pairing, PostClaim, TeamMembership
 from jinshequ.posts.selectors import household_list_for_user
 
-EVIDENCE_LABELS = {k: str(v) for k, v in EvidenceLevel.choices}
-STATUS_LABELS = {k: str(v) for k, v in RecordStatus.choices}
+# The web page shows this many service records and activity sign-ups at first, and as many again per "显示更多".
+PAGE_RECORDS = 50
+PAGE_ACTIVITIES = 50
+
 # Four characters each, so the printed record lines keep their columns.
 EVIDENCE_SHORT = {1: "本人填报", 2: "社区确认", 3: "现场扫码", 4: "对象确认", 5: "督查核实"}
 
@@ -96,7 +103,19 @@ class Manual:
     totals: Totals
     weights: dict[int, Decimal]
     min_evidence: int | None
+    records_total: int = 0  # the member's records (after the evidence filter), shown or not
+    activities_total: int = 0
+    records_next: str = ""  # cursor of the records after the last one shown; "" when all are shown
+    activities_next: str = ""
     generated_at: dt.datetime = field(default_factory=timezone.now)
+
+    @property
+    def year_counts(self) -> dict[int, int]:
+        return {y.year: y.records for y in self.years}
+
+    @property
+    def complete(self) -> bool:
+        return not self.records_next and not self.activities_next
 
     @property
     def records_by_year(self) -> list[tuple[int, list[RecordLine]]]:
@@ -112,7 +131,8 @@ class Manual:
 
     @property
     def weight_rows(self) -> list[tuple[int, str, Decimal]]:
-        return [(level, EVIDENCE_LABELS[level], self.weights[level]) for level in sorted(self.weights, reverse=True)]
+        labels = _labels(EvidenceLevel.choices)
+        return [(level, labels[level], self.weights[level]) for level in sorted(self.weights, reverse=True)]
 
     @property
     def weight_rows_short(self) -> list[tuple[int, str, Decimal]]:
@@ -131,125 +151,275 @@ def _period(start, end) -> str:
     return f"{_d(start)} 至 {_d(end)}" if end else f"{_d(start)} 起"
 
 
+def _labels(choices) -> dict:
+    """Choice labels in the active language (looked up per call, not at import)."""
+    return {k: str(v) for k, v in choices}
+
+
+# The small sections are read as values (no model instances): a handful of rows each, but four of them
+# on every reading of the manual.
 def _registrations(member: Member) -> list[Line]:
-    rows = (Registration.objects.filter(member=member).select_related("community", "community__parent")
-            .order_by("submitted_at", "pk"))
+    rows = (Registration.objects.filter(member=member).order_by("submitted_at", "pk")
+            .values_list("pk", "status", "method", "submitted_at", "confirmed_on", "ended_on", "end_reason",
+                         "reject_reason", "community__name", "community__parent__name"))
+    statuses, methods = _labels(RegistrationStatus.choices), _labels(RegistrationMethod.choices)
     out = []
-    for r in rows:
-        street = r.community.parent.name if r.community.parent_id else ""
-        when = _period(r.confirmed_on, r.ended_on) if r.confirmed_on else _d(r.submitted_at)
-        detail = r.get_method_display()
-        if r.ended_on and r.end_reason:
-            detail += f"；结束原因：{r.end_reason}"
-        if r.reject_reason:
-            detail += f"；退回原因：{r.reject_reason}"
-        out.append(Line(ref(PREFIX_REGISTRATION, r.pk), when, f"{street} {r.community.name}".strip(), detail,
-                        r.get_status_display()))
+    for pk, status, method, submitted, confirmed, ended, end_reason, reject_reason, community, street in rows:
+        when = _period(confirmed, ended) if confirmed else _d(submitted)
+        detail = methods.get(method, method)
+        if ended and end_reason:
+            detail += f"；结束原因：{end_reason}"
+        if reject_reason:
+            detail += f"；退回原因：{reject_reason}"
+        out.append(Line(ref(PREFIX_REGISTRATION, pk), when, f"{street or ''} {community}".strip(), detail,
+                        statuses.get(status, status)))
     return out
 
 
 def _claims(member: Member) -> list[Line]:
-    rows = (PostClaim.objects.filter(member=member).select_related("post", "post__category", "post__community")
-            .order_by("created_at", "pk"))
+    rows = (PostClaim.objects.filter(member=member).order_by("created_at", "pk")
+            .values_list("pk", "status", "created_at", "decided_at", "ended_at", "end_reason", "post__title",
+                         "post__category__name", "post__community__name"))
+    statuses = _labels(ClaimStatus.choices)
     out = []
-    for c in rows:
-        start = c.decided_at or c.created_at
-        detail = f"{c.post.category.name} · {c.post.community.name}"
-        if c.end_reason:
-            detail += f"；{c.end_reason}"
-        out.append(Line(ref(PREFIX_CLAIM, c.pk), _period(start, c.ended_at), c.post.title, detail,
-                        c.get_status_display()))
+    for pk, status, created, decided, ended, end_reason, title, category, community in rows:
+        detail = f"{category} · {community}"
+        if end_reason:
+            detail += f"；{end_reason}"
+        out.append(Line(ref(PREFIX_CLAIM, pk), _period(decided or created, ended), title, detail,
+                        statuses.get(status, status)))
     return out
 
 
 def _teams(member: Member) -> list[Line]:
-    rows = (TeamMembership.objects.filter(member=member).select_related("team", "team__community")
-            .order_by("joined_at", "pk"))
-    return [Line(ref(PREFIX_TEAM, m.pk), _period(m.joined_at, m.left_at), m.team.name, m.team.community.name,
-                 "已退出" if m.left_at else "在队") for m in rows]
+    rows = (TeamMembership.objects.filter(member=member).order_by("joined_at", "pk")
+            .values_list("pk", "joined_at", "left_at", "team__name", "team__community__name"))
+    return [Line(ref(PREFIX_TEAM, pk), _period(joined, left), team, community, "已退出" if left else "在队")
+            for pk, joined, left, team, community in rows]
 
 
 def _pairings(member: Member, viewer) -> tuple[list[Line], int]:
-    rows = list(Pairing.objects.filter(member=member).select_related("household").order_by("started_on", "pk"))
+    rows = list(Pairing.objects.filter(member=member).order_by("started_on", "pk")
+                .values_list("pk", "household_id", "started_on", "ended_on", "household__head_name"))
     visible = set()
     if rows:
-        visible = set(household_list_for_user(viewer).filter(pk__in={p.household_id for p in rows})
+        visible = set(household_list_for_user(viewer).filter(pk__in={row[1] for row in rows})
                       .values_list("pk", flat=True))
     out, hidden = [], 0
-    for p in rows:
-        if p.household_id in visible:
-            title = f"结对帮扶：{p.household.head_name}户"
+    for pk, household_id, started, ended, head_name in rows:
+        if household_id in visible:
+            title = f"结对帮扶：{head_name}户"
         else:
             title = "结对帮扶 1 户"
             hidden += 1
-        out.append(Line(ref(PREFIX_PAIRING, p.pk), _period(p.started_on, p.ended_on), title, "",
-                        "已结束" if p.ended_on else "帮扶中"))
+        out.append(Line(ref(PREFIX_PAIRING, pk), _period(started, ended), title, "", "已结束" if ended else "帮扶中"))
     return out, hidden
 
 
-def _activities(member: Member) -> tuple[list[Line], dict[int, int]]:
-    rows = (Signup.objects.filter(member=member).select_related("activity", "activity__community", "attendance")
-            .only("status", "activity__title", "activity__starts_at", "activity__place", "activity__community__name",
-                  "attendance__checked_in_at", "attendance__checked_out_at")
-            .order_by("activity__starts_at", "pk"))
+class BadCursor(ValueError):
+    """A "显示更多" cursor that does not parse (edited by hand): the view answers 400."""
+
+
+def _signup_cursor(starts_at: dt.datetime, pk: int) -> str:
+    return f"{starts_at.astimezone(dt.UTC):%Y%m%d%H%M%S%f}.{pk}"
+
+
+def _parse_signup_cursor(cursor: str) -> Q:
+    try:
+        stamp, pk = cursor.split(".")
+        when = dt.datetime.strptime(stamp, "%Y%m%d%H%M%S%f").replace(tzinfo=dt.UTC)
+        pk = int(pk)
+    except ValueError:
+        raise BadCursor(cursor) from None
+    return Q(activity__starts_at__lt=when) | Q(activity__starts_at=when, pk__lt=pk)
+
+
+def _record_cursor(served_on: dt.date, pk: int) -> str:
+    return f"{served_on:%Y%m%d}.{pk}"
+
+
+def _parse_record_cursor(cursor: str) -> Q:
+    try:
+        day, pk = cursor.split(".")
+        served_on = dt.date.fromisoformat(day)
+        pk = int(pk)
+    except ValueError:
+        raise BadCursor(cursor) from None
+    return Q(served_on__lt=served_on) | Q(served_on=served_on, pk__lt=pk)
+
+
+def _read_page(rows, limit: int | None, cursor_of) -> tuple[list, str]:
+    """All of ``rows`` (a values queryset) when ``limit`` is None; else the first ``limit`` of them and, when
+    there are more, the cursor (``cursor_of``) of the last one read (one row more tells)."""
+    if limit is None:
+        return list(rows), ""
+    rows = list(rows[:limit + 1])
+    if len(rows) <= limit:
+        return rows, ""
+    return rows[:limit], cursor_of(rows[limit - 1])
+
+
+def _activities(member: Member, *, limit: int | None = None,
+                after: str = "") -> tuple[list[Line], str, dict[int, int]]:
+    """The member's activity sign-ups, newest first: ``limit`` of them after the cursor ``after`` (all when
+    ``limit`` is None), the cursor of the next one ("" when there is none), and the activities attended
+    per year among the rows read."""
+    qs = Signup.objects.filter(member=member)
+    if after:
+        qs = qs.filter(_parse_signup_cursor(after))
+    rows = qs.order_by("-activity__starts_at", "-pk").values_list(
+        "pk", "status", "activity__title", "activity__starts_at", "activity__place", "activity__community__name",
+        "attendance__checked_in_at", "attendance__checked_out_at")
+    rows, more = _read_page(rows, limit, lambda row: _signup_cursor(row[3], row[0]))
+    labels = _labels(SignupStatus.choices)
     out, attended = [], {}
-    for s in rows:
-        a = s.activity
-        start = timezone.localtime(a.starts_at)
-        detail = f"{a.community.name} · {a.place}"
-        att = getattr(s, "attendance", None)
-        if att is not None:
-            detail += f"；签到 {timezone.localtime(att.checked_in_at):%H:%M}"
-            if att.checked_out_at:
-                detail += f"，签退 {timezone.localtime(att.checked_out_at):%H:%M}"
+    for pk, status, title, starts_at, place, community, checked_in, checked_out in rows:
+        start = timezone.localtime(starts_at)
+        detail = f"{community} · {place}"
+        if checked_in is not None:
             attended[start.year] = attended.get(start.year, 0) + 1
-        out.append(Line(ref(PREFIX_SIGNUP, s.pk), f"{start:%Y-%m-%d %H:%M}", a.title, detail, s.get_status_display()))
-    return out, attended
+            detail += f"；签到 {timezone.localtime(checked_in):%H:%M}"
+            if checked_out:
+                detail += f"，签退 {timezone.localtime(checked_out):%H:%M}"
+        out.append(Line(ref(PREFIX_SIGNUP, pk), f"{start:%Y-%m-%d %H:%M}", title, detail,
+                        labels.get(status, status)))
+    return out, more, attended
 
 
-def _records(member: Member, min_evidence: int | None) -> list[RecordLine]:
+def _activity_years(member: Member) -> tuple[dict[int, int], int]:
+    """Activities attended per year (local time) and the number of sign-ups, in one grouped query."""
+    rows = (Signup.objects.filter(member=member).annotate(year=ExtractYear("activity__starts_at"))
+            .order_by().values("year").annotate(n=Count("pk"), attended=Count("attendance")))
+    attended, total = {}, 0
+    for row in rows:
+        total += row["n"]
+        if row["attended"]:
+            attended[row["year"]] = row["attended"]
+    return attended, total
+
+
+def _member_records(member: Member, min_evidence: int | None):
     qs = ServiceRecord.objects.filter(member=member)
     if min_evidence:
         qs = qs.filter(evidence__gte=min_evidence)
+    return qs
+
+
+def _records(member: Member, min_evidence: int | None, *, limit: int | None = None,
+             after: str = "") -> tuple[list[RecordLine], str]:
+    """The member's service records, newest first: ``limit`` of them after the cursor ``after`` (all when
+    ``limit`` is None), and the cursor of the next one ("" when there is none)."""
+    qs = _member_records(member, min_evidence)
+    if after:
+        qs = qs.filter(_parse_record_cursor(after))
     rows = qs.order_by("-served_on", "-pk").values_list(
         "pk", "served_on", "category__name", "hours", "status", "evidence", "description", "people_helped",
         "community__name", "photo", "reject_reason")
+    rows, more = _read_page(rows, limit, lambda row: _record_cursor(row[1], row[0]))
+    statuses, levels = _labels(RecordStatus.choices), _labels(EvidenceLevel.choices)
     return [RecordLine(number=ref(PREFIX_RECORD, pk), pk=pk, served_on=served_on, category=cat, hours=hours,
-                       status=status, status_label=STATUS_LABELS.get(status, status), evidence=evidence,
-                       evidence_label=EVIDENCE_LABELS.get(evidence, str(evidence)),
+                       status=status, status_label=statuses.get(status, status), evidence=evidence,
+                       evidence_label=levels.get(evidence, str(evidence)),
                        evidence_short=EVIDENCE_SHORT.get(evidence, str(evidence)), description=description,
                        people_helped=people, community=community, has_photo=bool(photo), reject_reason=reason)
-            for pk, served_on, cat, hours, status, evidence, description, people, community, photo, reason in rows]
+            for pk, served_on, cat, hours, status, evidence, description, people, community, photo, reason
+            in rows], more
 
 
-def build_manual(*, member: Member, viewer, min_evidence: int | None = None) -> Manual:
+def _record_years(member: Member, min_evidence: int | None,
+                  weights: dict[int, Decimal]) -> tuple[dict[int, YearTotals], Totals]:
+    """Totals per year and overall, in one query grouped by month (``yyyymm``), status and evidence level."""
+    rows = (_member_records(member, min_evidence).order_by().values("month", "status", "evidence")
+            .annotate(h=Sum("hours"), n=Count("pk")))
+    per_year: dict[int, YearTotals] = {}
+    totals = Totals()
+    for row in rows:
+        year = row["month"] // 100
+        entry = per_year.get(year) or per_year.setdefault(year, YearTotals(year, Totals()))
+        entry.records += row["n"]
+        for t in (entry.totals, totals):
+            t.add(status=row["status"], evidence=row["evidence"], hours=row["h"], count=row["n"], weights=weights)
+    return per_year, totals
+
+
+def _record_years_from(records: list[RecordLine],
+                       weights: dict[int, Decimal]) -> tuple[dict[int, YearTotals], Totals]:
+    """The same totals as ``_record_years``, from rows already read (all of them)."""
+    per_year: dict[int, YearTotals] = {}
+    totals = Totals()
+    for r in records:
+        year = r.served_on.year
+        entry = per_year.get(year) or per_year.setdefault(year, YearTotals(year, Totals()))
+        entry.records += 1
+        for t in (entry.totals, totals):
+            t.add(status=r.status, evidence=r.evidence, hours=r.hours, count=1, weights=weights)
+    return per_year, totals
+
+
+def more_lines(*, member: Member, section: str, after: str, min_evidence: int | None = None):
+    """The next page of a section of the web page ("显示更多"): ``(lines, next cursor)``. ``section`` is
+    "records" or "activities"; a cursor that does not parse raises ``BadCursor``."""
+    if section == "records":
+        return _records(member, min_evidence, limit=PAGE_RECORDS, after=after)
+    lines, more, _ = _activities(member, limit=PAGE_ACTIVITIES, after=after)
+    return lines, more
+
+
+def lines_left(*, member: Member, section: str, after: str, min_evidence: int | None = None) -> int:
+    """How many records or sign-ups come after the cursor ``after`` (0 for "")."""
+    if not after:
+        return 0
+    if section == "records":
+        return _member_records(member, min_evidence).filter(_parse_record_cursor(after)).count()
+    return Signup.objects.filter(member=member).filter(_parse_signup_cursor(after)).count()
+
+
+def record_year_counts(*, member: Member, min_evidence: int | None = None) -> dict[int, int]:
+    """The number of records per year (the headings of a "显示更多" page)."""
+    out: dict[int, int] = {}
+    for month, n in (_member_records(member, min_evidence).order_by().values("month").annotate(n=Count("pk"))
+                     .values_list("month", "n")):
+        out[month // 100] = out.get(month // 100, 0) + n
+    return out
+
+
+def build_manual(*, member: Member, viewer, min_evidence: int | None = None, records_limit: int | None = None,
+                 activities_limit: int | None = None) -> Manual:
     """Everything in one member's manual, as ``viewer`` may see it (a fixed number of queries).
 
     ``member`` must come from ``manual_member_get_for_user`` (with ``work_unit`` and ``community`` selected).
+    With ``records_limit``/``activities_limit`` only the newest so many records/sign-ups are read (the web
+    page; ``records_next``/``activities_next`` continue them); the totals always cover all of them.
     """
     weights = evidence_weights()
     card = ContactCard.objects.filter(member=member, is_active=True).first()
     pairings, hidden = _pairings(member, viewer)
-    activities, attended = _activities(member)
-    records = _records(member, min_evidence)
-    totals = Totals()
-    per_year: dict[int, YearTotals] = {}
-    for r in records:
-        year = per_year.setdefault(r.served_on.year, YearTotals(r.served_on.year, Totals()))
-        year.records += 1
-        year.totals.add(status=r.status, evidence=r.evidence, hours=r.hours, count=1, weights=weights)
-        totals.add(status=r.status, evidence=r.evidence, hours=r.hours, count=1, weights=weights)
+    # Totals come from the rows when all of them were read (the PDF; most members on the web page), else
+    # from grouped queries.
+    activities, activities_next, attended = _activities(member, limit=activities_limit)
+    if activities_next:
+        attended, activities_total = _activity_years(member)
+    else:
+        activities_total = len(activities)
+    records, records_next = _records(member, min_evidence, limit=records_limit)
+    if records_next:
+        per_year, totals = _record_years(member, min_evidence, weights)
+    else:
+        per_year, totals = _record_years_from(records, weights)
     for year, n in attended.items():
         per_year.setdefault(year, YearTotals(year, Totals())).activities_attended = n
     return Manual(member=member, card=card, registrations=_registrations(member), claims=_claims(member),
                   teams=_teams(member), pairings=pairings, pairings_hidden=hidden, activities=activities,
                   records=records, years=sorted(per_year.values(), key=lambda y: -y.year), totals=totals,
-                  weights=weights, min_evidence=min_evidence)
+                  weights=weights, min_evidence=min_evidence, records_total=sum(y.records for y in per_year.values()),
+                  activities_total=activities_total, records_next=records_next, activities_next=activities_next)
 
 
-def manual_read_audit(*, member: Member, viewer, request=None, fmt: str = "html") -> None:
-    """Readings by anyone other than the member themself go to the audit log (``manual.viewed``)."""
+def manual_read_audit(*, member: Member, viewer, request=None, fmt: str = "html", section: str = "") -> None:
+    """Readings by anyone other than the member themself go to the audit log (``manual.viewed``); a
+    "显示更多" page names its ``section``."""
     if member.user_id is not None and member.user_id == getattr(viewer, "pk", None):
         return
+    changes = {"format": fmt, "section": section} if section else {"format": fmt}
     audit(event="manual.viewed", actor=viewer, request=request, obj=member, object_repr=member.name,
-          changes={"format": fmt})
+          changes=changes)

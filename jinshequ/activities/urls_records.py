@@ -24,6 +24,7 @@ urlpatterns = [
     path("manual/", v.my_manual, name="my_manual"),
     path("manual/<int:member_id>/", v.manual, name="manual"),
     path("manual/<int:member_id>/pdf/", v.manual_pdf, name="manual_pdf"),
+    path("manual/<int:member_id>/more/<slug:section>/", v.manual_more, name="manual_more"),
     # service certificates (服务证明)
     path("certificates/<int:member_id>/", v.certificates, name="certificates"),
     path("certificates/pdf/<int:pk>/", v.certificate_pdf, name="certificate_pdf"),

@@ -16,15 +16,17 @@ from django.contrib.auth.decorators import login_not_required
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.db.models import Q
-from django.http import FileResponse, Http404
+from django.http import FileResponse, Http404, HttpResponseBadRequest
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.safestring import mark_safe
+from django.utils.translation import gettext
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from jinshequ.accounts.models import Role
 from jinshequ.accounts.perms import Perm, require_perm, user_has_perm
+from jinshequ.activities import manual as mn
 from jinshequ.activities import records as svc
 from jinshequ.activities import records_selectors as sel
 from jinshequ.activities.forms_records import (
@@ -348,14 +350,47 @@ def my_manual(request):
 @require_GET
 @require_perm(Perm.MANUAL_VIEW)
 def manual(request, member_id):
+    """The manual as a page: the newest records and activity sign-ups, continued by "显示更多" (htmx, or
+    ``?all=1`` without JavaScript: everything at once); the year table always covers everything."""
     member = sel.manual_member_get_for_user(user=request.user, pk=member_id)
     min_evidence = sel.clean_min_evidence(request.GET.get("min_evidence"))
-    book = build_manual(member=member, viewer=request.user, min_evidence=min_evidence)
+    show_all = request.GET.get("all") == "1"
+    book = build_manual(member=member, viewer=request.user, min_evidence=min_evidence,
+                        records_limit=None if show_all else mn.PAGE_RECORDS,
+                        activities_limit=None if show_all else mn.PAGE_ACTIVITIES)
     manual_read_audit(member=member, viewer=request.user, request=request, fmt="html")
     return render(request, "records/manual.html", {
-        "book": book, "member": member, "is_owner": member.user_id == request.user.pk,
+        "book": book, "member": member, "is_owner": member.user_id == request.user.pk, "show_all": show_all,
         "can_certify": user_has_perm(request.user, Perm.CERTIFICATE_ISSUE),
+        "records_left": book.records_total - len(book.records),
+        "activities_left": book.activities_total - len(book.activities),
         "evidence_choices": RecordFilterForm.base_fields["min_evidence"].choices})
+
+
+@require_GET
+@require_perm(Perm.MANUAL_VIEW)
+def manual_more(request, member_id, section):
+    """The next rows of the manual page's records or activities ("显示更多", htmx): ``<tr>`` rows and, when
+    more remain, the next "显示更多" row. Audited as a reading, like the page."""
+    if section not in ("records", "activities"):
+        raise Http404
+    member = sel.manual_member_get_for_user(user=request.user, pk=member_id)
+    min_evidence = sel.clean_min_evidence(request.GET.get("min_evidence"))
+    after = request.GET.get("after", "")
+    try:
+        lines, after_next = mn.more_lines(member=member, section=section, after=after,
+                                          min_evidence=min_evidence)
+        left = mn.lines_left(member=member, section=section, after=after_next, min_evidence=min_evidence)
+    except mn.BadCursor:
+        return HttpResponseBadRequest(gettext("“显示更多”的位置参数无效，请刷新页面后重试。"),
+                                      content_type="text/plain; charset=utf-8")
+    manual_read_audit(member=member, viewer=request.user, request=request, fmt="html", section=section)
+    context = {"member": member, "section": section, "lines": lines, "next": after_next, "left": left,
+               "min_evidence": min_evidence, "colspan": 7 if section == "records" else 4}
+    if section == "records":
+        context["year_counts"] = mn.record_year_counts(member=member, min_evidence=min_evidence)
+        context["prev_year"] = int(after[:4]) if after else None
+    return render(request, "records/_manual_more.html", context)
 
 
 @require_GET

@@ -159,3 +159,43 @@ def test_certificate_check_page_on_a_phone(new_page, records_world):
     page.goto("/records/certificate/forged-token/")
     expect(page.get_by_text("证明无效", exact=True)).to_be_visible()
     shot(page, "records_certificate_invalid_360")
+
+
+def test_manual_shows_more_records_in_place_on_a_phone(new_page, records_world):
+    """A member with more records than a page: "显示更多" adds the next ones under the first, in place
+    (htmx, no navigation), and disappears when all are shown; the year heading starts the older year."""
+    import datetime as dt
+
+    from django.utils import timezone
+
+    from jinshequ.activities.manual import PAGE_RECORDS
+    from jinshequ.activities.models import RecordStatus, ServiceRecord
+    from jinshequ.posts.models import PostCategory
+
+    w = records_world
+    m = w.a.members[0]
+    category = PostCategory.objects.get(name="助老助残")
+    today = timezone.localdate()
+    start = dt.date(today.year, 1, 1) + dt.timedelta(days=PAGE_RECORDS // 2)  # a page spans the new year
+    days = [start - dt.timedelta(days=i) for i in range(PAGE_RECORDS + 10)]
+    ServiceRecord.objects.bulk_create(
+        ServiceRecord(member=m, community=w.a.community, category=category, served_on=day,
+                      month=day.year * 100 + day.month, hours="2", description=f"第{i + 1}次入户走访",
+                      status=RecordStatus.VERIFIED, evidence=2, created_at=timezone.now())
+        for i, day in enumerate(days))
+    page = new_page(viewport=PHONE)
+    login(page, w.a.users["member"].username)
+    page.goto("/records/manual/")
+    records = page.locator("#records tbody tr:not(.year-row):not(.more-row)")
+    expect(records).to_have_count(PAGE_RECORDS)
+    more = page.locator("#records .more-row a")
+    expect(more).to_have_text("显示更多（还有 10 条）")
+    url = page.url
+    more.click()
+    expect(records).to_have_count(PAGE_RECORDS + 10)
+    expect(page.locator("#records .more-row")).to_have_count(0)
+    assert page.url == url
+    expect(page.locator("#records tr.year-row")).to_have_count(2)
+    expect(page.locator(f"#records-{start.year - 1}")).to_contain_text(f"{start.year - 1} 年（共 {10 + PAGE_RECORDS - PAGE_RECORDS // 2 - 1} 条）")
+    assert horizontal_overflow(page) == 0
+    shot(page, "records_manual_more_360")

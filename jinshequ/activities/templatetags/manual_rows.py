@@ -10,7 +10,7 @@ from html import escape
 from django import template
 from django.urls import reverse
 from django.utils.safestring import mark_safe
-from django.utils.translation import gettext
+from django.utils.translation import gettext, ngettext
 
 register = template.Library()
 
@@ -31,16 +31,26 @@ def _status_badge(status: str, label) -> str:
 
 
 @register.simple_tag
-def manual_record_rows(rows):
-    """The ``<tr>`` rows of one year's service records (``RecordLine`` objects)."""
+def manual_record_rows(rows, year_counts=None, prev_year=None):
+    """The ``<tr>`` rows of service records (``RecordLine`` objects, newest first). With ``year_counts``
+    (year → number of records) a heading row starts each year, except the year ``prev_year`` that the rows
+    continue (a "显示更多" page)."""
     t = {key: escape(gettext(text)) for key, text in (
         ("number", "编号"), ("date", "日期"), ("category", "类别"), ("hours", "时长"), ("content", "服务内容"),
         ("status", "状态"), ("evidence", "证据"), ("photo", "照片"))}
     helped = gettext("服务 %(n)s 人")
     detail_base = reverse("records:detail", args=[0]).removesuffix("0/")
     out = []
+    year = prev_year
     for r in rows:
         pk = int(r.pk)
+        if year_counts is not None and r.served_on.year != year:
+            year = r.served_on.year
+            n = year_counts.get(year, 0)
+            heading = escape(ngettext("%(year)s 年（共 %(n)s 条）", "%(year)s 年（共 %(n)s 条）", n)
+                             % {"year": year, "n": n})
+            out.append(f'<tr class="year-row" id="records-{year}"><th colspan="7" scope="rowgroup">{heading}</th>'
+                       '</tr>')
         extra = ""
         if r.people_helped:
             extra += f'<span class="small text-muted">（{escape(helped % {"n": r.people_helped})}）</span>'
@@ -73,4 +83,24 @@ def manual_line_rows(lines):
             f'<td data-label="{t["when"]}">{escape(str(line.when))}</td>'
             f'<td data-label="{t["content"]}" class="min-w-0 cell-block">{escape(str(line.title))}{detail}</td>'
             f'<td data-label="{t["state"]}">{escape(str(line.state))}</td></tr>')
+    return mark_safe("\n".join(out))  # noqa: S308 - every value above is escaped
+
+
+@register.simple_tag
+def manual_year_rows(years):
+    """The ``<tr>`` rows of the year table (``YearTotals``): verified, weighted, per evidence level, pending,
+    activities attended."""
+    t = {key: escape(gettext(text)) for key, text in (
+        ("year", "年度"), ("verified", "已核实（小时）"), ("weighted", "折算（小时）"), ("pending", "待审核（小时）"),
+        ("attended", "参加活动"))}
+    out = []
+    for y in years:
+        levels = "".join(f'<td data-label="{escape(str(label))}">{hours_text(hours)}</td>'
+                         for _, label, hours in y.totals.evidence_rows)
+        out.append(
+            f'<tr><td data-label="{t["year"]}" class="fw-semibold">{int(y.year)}</td>'
+            f'<td data-label="{t["verified"]}">{hours_text(y.totals.verified_hours)}</td>'
+            f'<td data-label="{t["weighted"]}">{hours_text(y.totals.weighted_display)}</td>{levels}'
+            f'<td data-label="{t["pending"]}">{hours_text(y.totals.pending_hours)}</td>'
+            f'<td data-label="{t["attended"]}">{int(y.activities_attended)}</td></tr>')
     return mark_safe("\n".join(out))  # noqa: S308 - every value above is escaped
