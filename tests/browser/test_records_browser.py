@@ -191,6 +191,20 @@ def test_manual_shows_more_records_in_place_on_a_phone(new_page, records_world):
     more = page.locator("#records .more-row a")
     expect(more).to_have_text("显示更多（还有 10 条）")
     url = page.url
+    # a position that does not parse (an edited link): the reason appears beside the button, nothing else
+    page.evaluate("""() => {
+        const bad = document.createElement("a");
+        bad.id = "bad-more"; bad.href = "#"; bad.textContent = "bad";
+        bad.setAttribute("hx-get", location.pathname.replace(/manual\\/.*$/, "manual/%d/more/records/?after=x"));
+        bad.setAttribute("hx-target", "closest tr"); bad.setAttribute("hx-swap", "outerHTML");
+        document.querySelector("#records .more-row td").appendChild(bad);
+        htmx.process(bad);
+    }""".replace("%d", str(m.pk)))
+    page.locator("#bad-more").click()
+    expect(page.locator("#records .more-row .load-error")).to_have_text(
+        "“显示更多”的位置参数无效，请刷新页面后重试。")
+    expect(records).to_have_count(PAGE_RECORDS)
+    page.evaluate("document.querySelector('#bad-more').remove()")
     more.click()
     expect(records).to_have_count(PAGE_RECORDS + 10)
     expect(page.locator("#records .more-row")).to_have_count(0)
