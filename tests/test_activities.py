@@ -36,6 +36,7 @@ from jinshequ.activities.models import (
     Signup,
     SignupStatus,
 )
+from jinshequ.activities.records_integrity import check_records_integrity
 from jinshequ.activities.services import ActivityError
 from jinshequ.members import reporting as rp
 from jinshequ.posts import services as ps
@@ -653,6 +654,45 @@ def test_admin_confirms_attendance_without_checkout_as_evidence_2(aw):
     s1.refresh_from_db()
     assert s1.status == SignupStatus.ATTENDED
     assert check_activities_integrity() == []
+
+
+def _logged(member, day, hours, status=RecordStatus.PENDING):
+    """A record the member logged themself on ``day`` (made directly: the day rule is what is tested)."""
+    return ServiceRecord.objects.create(
+        member=member, community=member.community, category=PostCategory.objects.first(), served_on=day,
+        month=day.year * 100 + day.month, hours=Decimal(hours), description="入户走访", status=status,
+        reject_reason="重复填报" if status == RecordStatus.REJECTED else "", created_at=timezone.now())
+
+
+def test_activity_hours_keep_the_day_within_24_hours(aw):
+    """Records from check-outs and confirmations count toward the same 24 hours a day as records members log:
+    what does not fit is not recorded (check-out says so), an admin's confirmation beyond it is refused."""
+    a = new_activity(aw, start_in=H * 24, hours=2)
+    m0, m1, m2 = aw.a.members
+    day = timezone.localtime(a.starts_at).date()
+    _logged(m0, day, "23")                                      # 1 hour left
+    _logged(m1, day, "24")                                      # nothing left
+    _logged(m1, day, "5", status=RecordStatus.REJECTED)         # rejected records do not count
+    _logged(m2, day, "23.5")
+    for m in (m0, m1, m2):
+        sign(a, m)
+    with at(a.starts_at).frozen() as clock:
+        for m in (m0, m1, m2):
+            acts.attendance_check_in(activity=a, member=m, actor=None)
+        clock.advance(minutes=120)
+        r0 = acts.attendance_check_out(activity=a, member=m0, actor=None)
+        r1 = acts.attendance_check_out(activity=a, member=m1, actor=None)
+    assert r0.record.hours == Decimal("1") and r0.day_full and "当天累计已达 24 小时上限" in r0.message
+    assert r1.record is None and r1.day_full and "当天已记录满 24 小时" in r1.message
+    assert AuditEvent.objects.filter(event="activities.checked_out", changes__day_full=True).count() == 2
+    signup = Signup.objects.get(activity=a, member=m2)
+    with at(a.ends_at + H).frozen():
+        with pytest.raises(ActivityError) as err:
+            acts.attendance_confirm(signup=signup, actor=admin(aw.a))   # the whole 2 hours
+        assert err.value.code == "day_over_24" and "最多还能记录 0.5 小时" in err.value.message
+        record = acts.attendance_confirm(signup=signup, hours=Decimal("0.5"), actor=admin(aw.a))
+    assert record.hours == Decimal("0.5")
+    assert check_records_integrity() == [] and check_activities_integrity() == []
 
 
 # --- the calendar ----------------------------------------------------------------------------------------

@@ -72,6 +72,8 @@ from jinshequ.activities.models import (
     Signup,
     SignupStatus,
 )
+from jinshequ.activities.records import MAX_DAY_HOURS
+from jinshequ.activities.records_selectors import hours_on_day
 from jinshequ.members.models import Member, MemberStatus
 from jinshequ.members.reporting import current_registration
 from jinshequ.posts.models import Post, PostCategory, ServiceTeam
@@ -115,6 +117,7 @@ class CheckResult:
     replayed: bool = False
     walk_in: bool = False
     record: ServiceRecord | None = None
+    day_full: bool = False  # the day's 24 hours left less than the activity's (or nothing) to record
 
     @property
     def message(self) -> str:
@@ -127,7 +130,11 @@ class CheckResult:
         if not self.created:
             return f"您已于 {local(self.attendance.checked_out_at):%H:%M} 签退，无需重复签退。"
         if self.record is None:
+            if self.day_full:
+                return "签退成功。您当天已记录满 24 小时服务时长，本次未再记录。"
             return "签退成功。签到时长不足 15 分钟，未记录服务时长。"
+        if self.day_full:
+            return f"签退成功，记录服务时长 {self.record.hours} 小时（当天累计已达 24 小时上限）。"
         return f"签退成功，记录服务时长 {self.record.hours} 小时。"
 
 
@@ -618,15 +625,19 @@ def attendance_check_out(*, activity: Activity, member: Member, method: str = "q
     attendance.save(update_fields=["checked_out_at"])
     checked = (attendance.checked_out_at - attendance.checked_in_at).total_seconds()
     capped = min(checked, (activity.ends_at - activity.starts_at).total_seconds())
-    record = None
+    record, day_full = None, False
     if capped >= MIN_RECORD_SECONDS and not ServiceRecord.objects.filter(member=member, activity=activity).exists():
-        record = _record_create(activity=activity, member=member, hours=min(Decimal(24), half_hours(capped)),
-                                evidence=EvidenceLevel.VENUE_QR, verified_by=None, now=now)
+        hours = min(Decimal(24), half_hours(capped))
+        room = _day_room(member, activity)
+        day_full = hours > room  # the day's other records leave less: record what fits, if anything
+        if min(hours, room) >= Decimal("0.5"):
+            record = _record_create(activity=activity, member=member, hours=min(hours, room),
+                                    evidence=EvidenceLevel.VENUE_QR, verified_by=None, now=now)
     audit(event="activities.checked_out", actor=actor, request=request, obj=signup,
           object_repr=f"{member.name} @ {activity.title}",
           changes={"method": method, "hours": str(record.hours) if record else "0",
-                   "record": record.pk if record else None})
-    return CheckResult("out", signup, attendance, created=True, record=record)
+                   "record": record.pk if record else None, **({"day_full": True} if day_full else {})})
+    return CheckResult("out", signup, attendance, created=True, record=record, day_full=day_full)
 
 
 def attendance_scan(*, activity: Activity, member: Member, mode: str, method: str = "qr", nonce: str = "", actor,
@@ -636,6 +647,15 @@ def attendance_scan(*, activity: Activity, member: Member, mode: str, method: st
                                     request=request)
     return attendance_check_in(activity=activity, member=member, method=method, nonce=nonce, actor=actor,
                                request=request)
+
+
+def _day_room(member: Member, activity: Activity) -> Decimal:
+    """Hours left on the activity's day for the member: one day holds at most 24 hours of records (not
+    rejected ones), as for records members log themselves. The member row is locked first, so a record
+    logged at the same moment cannot take the same hours (the order of ``records.record_create``)."""
+    Member.objects.select_for_update().filter(pk=member.pk).exists()
+    served_on = timezone.localtime(activity.starts_at).date()
+    return max(Decimal(0), MAX_DAY_HOURS - hours_on_day(member, served_on))
 
 
 def _record_create(*, activity: Activity, member: Member, hours: Decimal, evidence: int, verified_by,
@@ -671,6 +691,12 @@ def attendance_confirm(*, signup: Signup, actor, request=None, hours: Decimal | 
     hours = Decimal(hours)
     if hours < Decimal("0.5") or hours > limit or (hours * 2) % 1:
         raise ActivityError("bad_hours", f"服务时长应为 0.5 到 {limit} 小时之间、以 0.5 小时为单位。")
+    room = _day_room(signup.member, activity)
+    if hours > room:
+        day = timezone.localtime(activity.starts_at)
+        raise ActivityError("day_over_24", f"{signup.member.name}在{day.year}年{day.month}月{day.day}日已记录 "
+                                           f"{MAX_DAY_HOURS - room} 小时，一天最多 24 小时，"
+                                           + (f"最多还能记录 {room} 小时。" if room >= Decimal("0.5") else "不能再记录。"))
     old = signup.status
     if signup.status != SignupStatus.ATTENDED:
         signup.status = SignupStatus.ATTENDED
