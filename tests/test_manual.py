@@ -223,6 +223,9 @@ def test_min_evidence_filter_on_the_page(mw):
     m, (r1, r2) = mw.a.members[0], mw.things["records"]
     text = client_as(mw.a.users["member"]).get(manual_url(m), {"min_evidence": "2"}).content.decode()
     assert f"SR-{r1.pk:06d}" in text and f"SR-{r2.pk:06d}" not in text
+    assert re.findall(r'<option value="(\d*)" selected>', text) == ["2"]  # the filter shows what it applies
+    text = client_as(mw.a.users["member"]).get(manual_url(m)).content.decode()
+    assert re.findall(r'<option value="(\d*)" selected>', text) == [""]
 
 
 def test_manual_queries_do_not_grow_with_the_number_of_records(mw):
@@ -249,6 +252,22 @@ def test_manual_queries_do_not_grow_with_the_number_of_records(mw):
     larger = count()
     assert small + 1 == large == larger, (small, large, larger)
     assert larger <= 20
+
+
+def test_manual_page_in_english_and_the_booklet_in_chinese(mw, settings):
+    """The page follows the reader's language (periods, check-in times, pairings); the printed booklet
+    stays Chinese whatever the reader uses the site in."""
+    m = mw.a.members[0]
+    c = client_as(mw.a.users["unit_admin"])
+    c.cookies[settings.LANGUAGE_COOKIE_NAME] = "en"
+    text = c.get(manual_url(m)).content.decode()
+    assert "Work manual" in text or "work manual" in text
+    assert "; checked in " in text and ", checked out " in text and "Pairing: 1 household" in text
+    assert re.search(r"from \d{4}-\d{2}-\d{2}", text)
+    assert "签到" not in text and "结对帮扶 1 户" not in text and "不限" not in text
+    if shutil.which("pdftotext"):
+        flat = "".join(pdf_text(c.get(reverse("records:manual_pdf", args=[m.pk])).content).split())
+        assert "签到" in flat and "结对帮扶1户" in flat and "checkedin" not in flat
 
 
 # --- the page a part at a time ("显示更多") -------------------------------------------------------------

@@ -11,6 +11,7 @@ from decimal import Decimal
 
 from django import forms
 from django.utils import timezone
+from django.utils.translation import gettext
 
 from jinshequ.activities.models import EvidenceLevel, RecordStatus
 from jinshequ.activities.records import DESCRIPTION_MAX, MAX_PEOPLE_HELPED, RATINGS, RecordError
@@ -86,12 +87,14 @@ class ReasonForm(forms.Form):
 
 
 STATUS_CHOICES = [("", "全部状态"), *RecordStatus.choices]
-EVIDENCE_CHOICES = [("", "不限"), *[(str(v), f"≥ {label}") for v, label in EvidenceLevel.choices]]
+def evidence_choices() -> list[tuple[str, str]]:
+    """The minimum-evidence filter's options, in the active language (built when used, not at import)."""
+    return [("", gettext("不限")), *[(str(v), f"≥ {label}") for v, label in EvidenceLevel.choices]]
 
 
 class RecordFilterForm(forms.Form):
     status = forms.ChoiceField(label="状态", choices=STATUS_CHOICES, required=False)
-    min_evidence = forms.ChoiceField(label="最低证据等级", choices=EVIDENCE_CHOICES, required=False)
+    min_evidence = forms.ChoiceField(label="最低证据等级", choices=evidence_choices, required=False)
     date_from = forms.DateField(label="服务日期自", required=False, widget=DateInput)
     date_to = forms.DateField(label="至", required=False, widget=DateInput)
     q = forms.CharField(label="党员姓名或记录编号", required=False, max_length=40)

@@ -20,10 +20,12 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass, field
 from decimal import Decimal
+from functools import cached_property
 
 from django.db.models import Count, Q, Sum
 from django.db.models.functions import ExtractYear
 from django.utils import timezone
+from django.utils.translation import gettext
 
 from jinshequ.accounts.services import audit
 from jinshequ.activities.models import EvidenceLevel, RecordStatus, ServiceRecord, Signup, SignupStatus
@@ -129,7 +131,7 @@ class Manual:
         return (len(self.registrations) + len(self.claims) + len(self.teams) + len(self.pairings)
                 + len(self.activities) + len(self.records))
 
-    @property
+    @cached_property
     def weight_rows(self) -> list[tuple[int, str, Decimal]]:
         labels = _labels(EvidenceLevel.choices)
         return [(level, labels[level], self.weights[level]) for level in sorted(self.weights, reverse=True)]
@@ -148,7 +150,9 @@ def _d(value) -> str:
 
 
 def _period(start, end) -> str:
-    return f"{_d(start)} 至 {_d(end)}" if end else f"{_d(start)} 起"
+    if end:
+        return gettext("%(start)s 至 %(end)s") % {"start": _d(start), "end": _d(end)}
+    return gettext("%(start)s 起") % {"start": _d(start)}
 
 
 def _labels(choices) -> dict:
@@ -168,9 +172,9 @@ def _registrations(member: Member) -> list[Line]:
         when = _period(confirmed, ended) if confirmed else _d(submitted)
         detail = methods.get(method, method)
         if ended and end_reason:
-            detail += f"；结束原因：{end_reason}"
+            detail += gettext("；结束原因：%(reason)s") % {"reason": end_reason}
         if reject_reason:
-            detail += f"；退回原因：{reject_reason}"
+            detail += gettext("；退回原因：%(reason)s") % {"reason": reject_reason}
         out.append(Line(ref(PREFIX_REGISTRATION, pk), when, f"{street or ''} {community}".strip(), detail,
                         statuses.get(status, status)))
     return out
@@ -194,7 +198,8 @@ def _claims(member: Member) -> list[Line]:
 def _teams(member: Member) -> list[Line]:
     rows = (TeamMembership.objects.filter(member=member).order_by("joined_at", "pk")
             .values_list("pk", "joined_at", "left_at", "team__name", "team__community__name"))
-    return [Line(ref(PREFIX_TEAM, pk), _period(joined, left), team, community, "已退出" if left else "在队")
+    left_label, in_label = gettext("已退出"), gettext("在队")
+    return [Line(ref(PREFIX_TEAM, pk), _period(joined, left), team, community, left_label if left else in_label)
             for pk, joined, left, team, community in rows]
 
 
@@ -208,11 +213,12 @@ def _pairings(member: Member, viewer) -> tuple[list[Line], int]:
     out, hidden = [], 0
     for pk, household_id, started, ended, head_name in rows:
         if household_id in visible:
-            title = f"结对帮扶：{head_name}户"
+            title = gettext("结对帮扶：%(name)s户") % {"name": head_name}
         else:
-            title = "结对帮扶 1 户"
+            title = gettext("结对帮扶 1 户")
             hidden += 1
-        out.append(Line(ref(PREFIX_PAIRING, pk), _period(started, ended), title, "", "已结束" if ended else "帮扶中"))
+        out.append(Line(ref(PREFIX_PAIRING, pk), _period(started, ended), title, "",
+                        gettext("已结束") if ended else gettext("帮扶中")))
     return out, hidden
 
 
@@ -278,9 +284,9 @@ def _activities(member: Member, *, limit: int | None = None,
         detail = f"{community} · {place}"
         if checked_in is not None:
             attended[start.year] = attended.get(start.year, 0) + 1
-            detail += f"；签到 {timezone.localtime(checked_in):%H:%M}"
+            detail += gettext("；签到 %(time)s") % {"time": f"{timezone.localtime(checked_in):%H:%M}"}
             if checked_out:
-                detail += f"，签退 {timezone.localtime(checked_out):%H:%M}"
+                detail += gettext("，签退 %(time)s") % {"time": f"{timezone.localtime(checked_out):%H:%M}"}
         out.append(Line(ref(PREFIX_SIGNUP, pk), f"{start:%Y-%m-%d %H:%M}", title, detail,
                         labels.get(status, status)))
     return out, more, attended

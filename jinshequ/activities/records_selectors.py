@@ -112,9 +112,18 @@ def manual_members_for_user(user) -> QuerySet[Member]:
     return qs.none()
 
 
-def manual_member_get_for_user(*, user, pk) -> Member:
+# What the manual's web page shows of the member (its heading); the PDF's cover shows more.
+MANUAL_PAGE_FIELDS = ("name", "user_id", "work_unit__name", "community__name")
+
+
+def manual_member_get_for_user(*, user, pk, only: tuple[str, ...] = ()) -> Member:
+    """A member whose manual ``user`` may read (404 otherwise), with unit and community; ``only`` limits
+    the columns read (``MANUAL_PAGE_FIELDS`` for the web page)."""
+    qs = manual_members_for_user(user).select_related("work_unit", "community")
+    if only:
+        qs = qs.only(*only)
     try:
-        return manual_members_for_user(user).select_related("work_unit", "community").get(pk=pk)
+        return qs.get(pk=pk)
     except (Member.DoesNotExist, ValueError, TypeError):
         raise Http404 from None
 

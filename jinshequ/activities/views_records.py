@@ -19,7 +19,7 @@ from django.db.models import Q
 from django.http import FileResponse, Http404, HttpResponseBadRequest
 from django.shortcuts import redirect, render
 from django.urls import reverse
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.utils.safestring import mark_safe
 from django.utils.translation import gettext
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
@@ -352,7 +352,7 @@ def my_manual(request):
 def manual(request, member_id):
     """The manual as a page: the newest records and activity sign-ups, continued by "显示更多" (htmx, or
     ``?all=1`` without JavaScript: everything at once); the year table always covers everything."""
-    member = sel.manual_member_get_for_user(user=request.user, pk=member_id)
+    member = sel.manual_member_get_for_user(user=request.user, pk=member_id, only=sel.MANUAL_PAGE_FIELDS)
     min_evidence = sel.clean_min_evidence(request.GET.get("min_evidence"))
     show_all = request.GET.get("all") == "1"
     book = build_manual(member=member, viewer=request.user, min_evidence=min_evidence,
@@ -364,7 +364,8 @@ def manual(request, member_id):
         "can_certify": user_has_perm(request.user, Perm.CERTIFICATE_ISSUE),
         "records_left": book.records_total - len(book.records),
         "activities_left": book.activities_total - len(book.activities),
-        "evidence_choices": RecordFilterForm.base_fields["min_evidence"].choices})
+        "evidence_options": [(value, label, str(value) == str(min_evidence or ""))
+                             for value, label in RecordFilterForm.base_fields["min_evidence"].choices]})
 
 
 @require_GET
@@ -374,7 +375,7 @@ def manual_more(request, member_id, section):
     more remain, the next "显示更多" row. Audited as a reading, like the page."""
     if section not in ("records", "activities"):
         raise Http404
-    member = sel.manual_member_get_for_user(user=request.user, pk=member_id)
+    member = sel.manual_member_get_for_user(user=request.user, pk=member_id, only=sel.MANUAL_PAGE_FIELDS)
     min_evidence = sel.clean_min_evidence(request.GET.get("min_evidence"))
     after = request.GET.get("after", "")
     try:
@@ -400,17 +401,19 @@ def manual_pdf(request, member_id):
     未领卡 — a GET never issues a card."""
     member = sel.manual_member_get_for_user(user=request.user, pk=member_id)
     min_evidence = sel.clean_min_evidence(request.GET.get("min_evidence"))
-    book = build_manual(member=member, viewer=request.user, min_evidence=min_evidence)
-    try:
-        pdf = render_pdf("pdf/manual.html", {
-            "book": book, "member": member, "printed_at": timezone.localtime(),
-            "card_qr": qr_png_uri(card_token(book.card), fast=False) if book.card else "",
-            "card_number": " ".join(book.card.number[i:i + 3] for i in range(0, 9, 3)) if book.card else "",
-            "registration": next((r for r in book.registrations if r.state == "已报到"), None),
-            "min_evidence_label": dict(EvidenceLevel.choices).get(min_evidence, "") if min_evidence else "",
-        })
-    except PdfFontMissing as exc:
-        return _font_missing(request, exc)
+    # The booklet is printed in Chinese, whatever language the reader uses the site in.
+    with translation.override("zh-hans"):
+        book = build_manual(member=member, viewer=request.user, min_evidence=min_evidence)
+        try:
+            pdf = render_pdf("pdf/manual.html", {
+                "book": book, "member": member, "printed_at": timezone.localtime(),
+                "card_qr": qr_png_uri(card_token(book.card), fast=False) if book.card else "",
+                "card_number": " ".join(book.card.number[i:i + 3] for i in range(0, 9, 3)) if book.card else "",
+                "registration": next((r for r in book.registrations if r.state == "已报到"), None),
+                "min_evidence_label": dict(EvidenceLevel.choices).get(min_evidence, "") if min_evidence else "",
+            })
+        except PdfFontMissing as exc:
+            return _font_missing(request, exc)
     manual_read_audit(member=member, viewer=request.user, request=request, fmt="pdf")
     return pdf_response(pdf, f"工作手册-{member.name}-{timezone.localdate():%Y%m%d}.pdf")
 
