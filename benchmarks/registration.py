@@ -109,20 +109,6 @@ def bench_user(username: str, role: str, **anchor):
     return user
 
 
-def machine_pace(rounds: int = 7) -> float:
-    """The least CPU time, in ms, of a fixed pure-Python loop (a million additions): printed beside the
-    figures so a slow phase of a shared machine shows (about 45 ms when this machine is quiet; the page
-    timings grow with it, the "+ 10 ms" of the targets does not)."""
-    best = float("inf")
-    for _ in range(rounds):
-        started = time.process_time()
-        total = 0
-        for i in range(1_000_000):
-            total += i
-        best = min(best, time.process_time() - started)
-    return best * 1000
-
-
 def _measure(fn, rounds: int) -> tuple[float, float]:
     """Median wall-clock time and least CPU time of ``fn`` in ms. The verdict uses CPU time
     (``time.process_time``: this process only; SQLite runs in-process), the least of the rounds, as

@@ -48,7 +48,6 @@ from benchmarks.registration import (  # noqa: E402
     OUT,
     bench_user,
     ensure_statistics,
-    machine_pace,
     setup_django,
     time_page,
     time_sql,
@@ -291,10 +290,9 @@ def main() -> int:
     pdf_wall, pdf_cpu, pdf_size = time_pdf(client, f"/records/manual/{pdf_member.pk}/pdf/")
 
     load = os.getloadavg()[0]
-    pace = machine_pace()
     print()
-    print(f"load average {load:.1f} on {os.cpu_count()} CPUs; machine pace {pace:.0f} ms (a million additions); "
-          f"{args.rounds} runs each: least CPU time, median wall-clock time, in ms")
+    print(f"load average {load:.1f} on {os.cpu_count()} CPUs; {args.rounds} runs each: least CPU time, median "
+          "wall-clock time, in ms")
     print(f"{'page':<36} {'queries':>7} {'page cpu':>9} {'SQL cpu':>8} {'ratio':>6} {'budget':>7} "
           f"{'page wall':>10} {'SQL wall':>9}  same data")
     missed = []
