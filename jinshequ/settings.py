@@ -228,6 +228,9 @@ CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"
 if os.environ.get("REDIS_URL"):
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache",
                           "LOCATION": os.environ["REDIS_URL"]}}
+# Per process, whatever "default" is: markup that only a new release changes (the menu per role), so a
+# restart is its invalidation and no other process or release can see it.
+CACHES["process"] = {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "process"}
 
 LOGGING = {
     "version": 1,
