@@ -40,6 +40,7 @@ from jinshequ.activities.records_selectors import (
     evidence_weights,
     ref,
 )
+from jinshequ.core.prepared import PreparedValues
 from jinshequ.members.models import ContactCard, Member, Registration, RegistrationMethod, RegistrationStatus
 from jinshequ.posts.models import ClaimStatus, Pairing, PostClaim, TeamMembership
 from jinshequ.posts.selectors import household_list_for_user
@@ -162,10 +163,24 @@ def _labels(choices) -> dict:
 
 # The small sections are read as values (no model instances): a handful of rows each, but four of them
 # on every reading of the manual.
+_REGISTRATION_ROWS = PreparedValues(lambda member_id: (
+    Registration.objects.filter(member_id=member_id).order_by("submitted_at", "pk")
+    .values_list("pk", "status", "method", "submitted_at", "confirmed_on", "ended_on", "end_reason", "reject_reason",
+                 "community__name", "community__parent__name")))
+_CLAIM_ROWS = PreparedValues(lambda member_id: (
+    PostClaim.objects.filter(member_id=member_id).order_by("created_at", "pk")
+    .values_list("pk", "status", "created_at", "decided_at", "ended_at", "end_reason", "post__title",
+                 "post__category__name", "post__community__name")))
+_TEAM_ROWS = PreparedValues(lambda member_id: (
+    TeamMembership.objects.filter(member_id=member_id).order_by("joined_at", "pk")
+    .values_list("pk", "joined_at", "left_at", "team__name", "team__community__name")))
+_PAIRING_ROWS = PreparedValues(lambda member_id: (
+    Pairing.objects.filter(member_id=member_id).order_by("started_on", "pk")
+    .values_list("pk", "household_id", "started_on", "ended_on", "household__head_name")))
+
+
 def _registrations(member: Member) -> list[Line]:
-    rows = (Registration.objects.filter(member=member).order_by("submitted_at", "pk")
-            .values_list("pk", "status", "method", "submitted_at", "confirmed_on", "ended_on", "end_reason",
-                         "reject_reason", "community__name", "community__parent__name"))
+    rows = _REGISTRATION_ROWS(member.pk)
     statuses, methods = _labels(RegistrationStatus.choices), _labels(RegistrationMethod.choices)
     out = []
     for pk, status, method, submitted, confirmed, ended, end_reason, reject_reason, community, street in rows:
@@ -181,9 +196,7 @@ def _registrations(member: Member) -> list[Line]:
 
 
 def _claims(member: Member) -> list[Line]:
-    rows = (PostClaim.objects.filter(member=member).order_by("created_at", "pk")
-            .values_list("pk", "status", "created_at", "decided_at", "ended_at", "end_reason", "post__title",
-                         "post__category__name", "post__community__name"))
+    rows = _CLAIM_ROWS(member.pk)
     statuses = _labels(ClaimStatus.choices)
     out = []
     for pk, status, created, decided, ended, end_reason, title, category, community in rows:
@@ -196,16 +209,14 @@ def _claims(member: Member) -> list[Line]:
 
 
 def _teams(member: Member) -> list[Line]:
-    rows = (TeamMembership.objects.filter(member=member).order_by("joined_at", "pk")
-            .values_list("pk", "joined_at", "left_at", "team__name", "team__community__name"))
+    rows = _TEAM_ROWS(member.pk)
     left_label, in_label = gettext("已退出"), gettext("在队")
     return [Line(ref(PREFIX_TEAM, pk), _period(joined, left), team, community, left_label if left else in_label)
             for pk, joined, left, team, community in rows]
 
 
 def _pairings(member: Member, viewer) -> tuple[list[Line], int]:
-    rows = list(Pairing.objects.filter(member=member).order_by("started_on", "pk")
-                .values_list("pk", "household_id", "started_on", "ended_on", "household__head_name"))
+    rows = _PAIRING_ROWS(member.pk)
     visible = set()
     if rows:
         visible = set(household_list_for_user(viewer).filter(pk__in={row[1] for row in rows})
@@ -254,6 +265,30 @@ def _parse_record_cursor(cursor: str) -> Q:
     return Q(served_on__lt=served_on) | Q(served_on=served_on, pk__lt=pk)
 
 
+def _signup_rows(member_id):
+    return (Signup.objects.filter(member_id=member_id).order_by("-activity__starts_at", "-pk").values_list(
+        "pk", "status", "activity__title", "activity__starts_at", "activity__place", "activity__community__name",
+        "attendance__checked_in_at", "attendance__checked_out_at"))
+
+
+def _record_rows(records):
+    return records.order_by("-served_on", "-pk").values_list(
+        "pk", "served_on", "category__name", "hours", "status", "evidence", "description", "people_helped",
+        "community__name", "photo", "reject_reason")
+
+
+def _record_groups(records):
+    return (records.order_by().values("month", "status", "evidence").annotate(h=Sum("hours"), n=Count("pk"))
+            .values_list("month", "status", "evidence", "h", "n"))
+
+
+# The page's first part of each long section, and the year totals, on every reading of a manual.
+_FIRST_SIGNUP_ROWS = PreparedValues(lambda member_id: _signup_rows(member_id)[:PAGE_ACTIVITIES + 1])
+_FIRST_RECORD_ROWS = PreparedValues(
+    lambda member_id: _record_rows(ServiceRecord.objects.filter(member_id=member_id))[:PAGE_RECORDS + 1])
+_RECORD_GROUPS = PreparedValues(lambda member_id: _record_groups(ServiceRecord.objects.filter(member_id=member_id)))
+
+
 def _read_page(rows, limit: int | None, cursor_of) -> tuple[list, str]:
     """All of ``rows`` (a values queryset) when ``limit`` is None; else the first ``limit`` of them and, when
     there are more, the cursor (``cursor_of``) of the last one read (one row more tells)."""
@@ -270,12 +305,12 @@ def _activities(member: Member, *, limit: int | None = None,
     """The member's activity sign-ups, newest first: ``limit`` of them after the cursor ``after`` (all when
     ``limit`` is None), the cursor of the next one ("" when there is none), and the activities attended
     per year among the rows read."""
-    qs = Signup.objects.filter(member=member)
-    if after:
-        qs = qs.filter(_parse_signup_cursor(after))
-    rows = qs.order_by("-activity__starts_at", "-pk").values_list(
-        "pk", "status", "activity__title", "activity__starts_at", "activity__place", "activity__community__name",
-        "attendance__checked_in_at", "attendance__checked_out_at")
+    if limit == PAGE_ACTIVITIES and not after:
+        rows = _FIRST_SIGNUP_ROWS(member.pk)  # the page's first part, the same query prepared
+    else:
+        rows = _signup_rows(member.pk)
+        if after:
+            rows = rows.filter(_parse_signup_cursor(after))
     rows, more = _read_page(rows, limit, lambda row: _signup_cursor(row[3], row[0]))
     labels = _labels(SignupStatus.choices)
     out, attended = [], {}
@@ -315,12 +350,12 @@ def _records(member: Member, min_evidence: int | None, *, limit: int | None = No
              after: str = "") -> tuple[list[RecordLine], str]:
     """The member's service records, newest first: ``limit`` of them after the cursor ``after`` (all when
     ``limit`` is None), and the cursor of the next one ("" when there is none)."""
-    qs = _member_records(member, min_evidence)
-    if after:
-        qs = qs.filter(_parse_record_cursor(after))
-    rows = qs.order_by("-served_on", "-pk").values_list(
-        "pk", "served_on", "category__name", "hours", "status", "evidence", "description", "people_helped",
-        "community__name", "photo", "reject_reason")
+    if limit == PAGE_RECORDS and not after and not min_evidence:
+        rows = _FIRST_RECORD_ROWS(member.pk)  # the page's first part, the same query prepared
+    else:
+        rows = _record_rows(_member_records(member, min_evidence))
+        if after:
+            rows = rows.filter(_parse_record_cursor(after))
     rows, more = _read_page(rows, limit, lambda row: _record_cursor(row[1], row[0]))
     statuses, levels = _labels(RecordStatus.choices), _labels(EvidenceLevel.choices)
     return [RecordLine(number=ref(PREFIX_RECORD, pk), pk=pk, served_on=served_on, category=cat, hours=hours,
@@ -335,16 +370,18 @@ def _records(member: Member, min_evidence: int | None, *, limit: int | None = No
 def _record_years(member: Member, min_evidence: int | None,
                   weights: dict[int, Decimal]) -> tuple[dict[int, YearTotals], Totals]:
     """Totals per year and overall, in one query grouped by month (``yyyymm``), status and evidence level."""
-    rows = (_member_records(member, min_evidence).order_by().values("month", "status", "evidence")
-            .annotate(h=Sum("hours"), n=Count("pk")))
+    if min_evidence:
+        rows = _record_groups(_member_records(member, min_evidence))
+    else:
+        rows = _RECORD_GROUPS(member.pk)
     per_year: dict[int, YearTotals] = {}
     totals = Totals()
-    for row in rows:
-        year = row["month"] // 100
+    for month, status, evidence, hours, n in rows:
+        year = month // 100
         entry = per_year.get(year) or per_year.setdefault(year, YearTotals(year, Totals()))
-        entry.records += row["n"]
+        entry.records += n
         for t in (entry.totals, totals):
-            t.add(status=row["status"], evidence=row["evidence"], hours=row["h"], count=row["n"], weights=weights)
+            t.add(status=status, evidence=evidence, hours=hours, count=n, weights=weights)
     return per_year, totals
 
 
