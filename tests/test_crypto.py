@@ -267,3 +267,16 @@ def test_no_canary_in_ciphertexts(world):
     blobs = "".join(f"{m.id_number_enc}{m.phone_enc}{m.id_number_hash}{m.phone_hash}" for m in Member.objects.all())
     assert canary_hits(blobs) == set()
     assert len(canaries()) >= 6
+
+
+def test_file_content_round_trips_and_binds_its_purpose():
+    data = os.urandom(3000) + "张三 110101199003077777".encode()
+    blob = crypto.encrypt_bytes(data, purpose="import_upload")
+    assert blob.startswith(crypto.current_prefix().encode()) and data not in blob
+    assert crypto.encrypt_bytes(data, purpose="import_upload") != blob  # a fresh nonce each time
+    assert crypto.decrypt_bytes(blob, purpose="import_upload") == data
+    for bad in (blob[:-1] + bytes([blob[-1] ^ 1]), blob.replace(b":", b";", 1), b"", b"a1:nokey:xxxx"):
+        with pytest.raises(crypto.DecryptionError):
+            crypto.decrypt_bytes(bad, purpose="import_upload")
+    with pytest.raises(crypto.DecryptionError):
+        crypto.decrypt_bytes(blob, purpose="something_else")

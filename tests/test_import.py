@@ -9,6 +9,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -463,6 +464,25 @@ def test_failed_validation_deletes_the_upload(world, login, client, tmp_path):
     assert "导入失败" in page and "缺少必填列" in page
 
 
+def test_an_upload_that_cannot_be_decrypted_fails_its_job_and_is_deleted(world, tmp_path):
+    """A stored upload damaged (or encrypted under a key no longer configured) fails its job with a reason
+    and is removed; nothing is read from it."""
+    from jinshequ.members.imports import run_job_validation, store_upload
+
+    path = write_xlsx(tmp_path / "m.xlsx", member_rows(2, unit=UNIT_A, community=COMMUNITY_A, seed=67))
+    job = ImportJob(created_by=world.a.users["community_admin"], file_name="m.xlsx")
+    store_upload(job, "q.xlsx", Path(path).read_bytes())
+    job.save()
+    stored = Path(job.upload.path)
+    blob = bytearray(stored.read_bytes())
+    blob[-1] ^= 0x01  # one bit of the authentication tag
+    stored.write_bytes(bytes(blob))
+    run_job_validation(job.pk)
+    job.refresh_from_db()
+    assert job.status == ImportJob.Status.FAILED and "无法解密" in job.message
+    assert not job.upload and not stored.exists() and job.total_rows == 0
+
+
 def test_queued_job_of_a_user_without_the_permission_does_nothing(world, tmp_path):
     from django.core.files import File
 
@@ -602,6 +622,7 @@ def test_upload_detail_confirm_flow(world, tmp_path, login, client):
     rows = member_rows(25, unit=UNIT_A, community=COMMUNITY_A, seed=81)
     rows[3]["身份证号"] = _bad_checksum(rows[3]["身份证号"])
     path = write_xlsx(tmp_path / "上传.xlsx", rows)
+    plain_copies = set(Path(tempfile.gettempdir()).glob("jsq-import-*"))
     with open(path, "rb") as fh:
         response = client.post(reverse("members:import"), {"file": fh})
     assert response.status_code == 302
@@ -611,6 +632,14 @@ def test_upload_detail_confirm_flow(world, tmp_path, login, client):
     assert job.file_name == "上传.xlsx" and job.created_by == admin
     stored = Path(job.upload.path)
     assert stored.is_file() and "上传" not in job.upload.name and stored.parent.name == "imports"
+    # Kept encrypted while the job waits: not a ZIP, no member's ID number, the same file once decrypted.
+    from jinshequ.core import crypto
+    from jinshequ.members.imports import UPLOAD_PURPOSE
+
+    blob = stored.read_bytes()
+    assert not blob.startswith(b"PK") and rows[0]["身份证号"].encode() not in blob
+    assert crypto.decrypt_bytes(blob, purpose=UPLOAD_PURPOSE) == Path(path).read_bytes()
+    assert set(Path(tempfile.gettempdir()).glob("jsq-import-*")) == plain_copies  # the plain copies are gone
 
     detail = client.get(response["Location"])
     body = detail.content.decode()

@@ -213,6 +213,25 @@ def decrypt(token: str, *, purpose: str) -> str:
         raise DecryptionError("cannot decrypt field value") from exc
 
 
+def encrypt_bytes(data: bytes, *, purpose: str) -> bytes:
+    """Encrypt a file's content: ``b"<cipher>:<key id>:" + nonce || ciphertext+tag`` (``purpose`` bound)."""
+    ring = keyring()
+    blob = _cipher(ring.cipher, ring.current_kid, ring.keys[ring.current_kid]).encrypt(data, purpose.encode())
+    return f"{ring.cipher}:{ring.current_kid}:".encode() + blob
+
+
+def decrypt_bytes(blob: bytes, *, purpose: str) -> bytes:
+    """Decrypt content made by ``encrypt_bytes``; any failure raises ``DecryptionError``."""
+    try:
+        cipher_name, kid, body = blob.split(b":", 2)
+        cipher_name, kid = cipher_name.decode("ascii"), kid.decode("ascii")
+        if cipher_name not in CIPHERS:
+            raise KeyError(cipher_name)
+        return _cipher(cipher_name, kid, keyring().keys[kid]).decrypt(body, purpose.encode())
+    except Exception as exc:  # any failure is the same failure to callers
+        raise DecryptionError("cannot decrypt file content") from exc
+
+
 def key_id_of(token: str) -> str:
     return token.split(":", 2)[1]
 

@@ -14,7 +14,6 @@ from pathlib import Path
 from django import forms
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
-from django.core.files.base import File
 from django.core.paginator import Paginator
 from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
@@ -30,7 +29,9 @@ from jinshequ.members.imports import (
     MemberImporter,
     error_report_rows,
     member_template_notes,
+    plain_copy,
     reap_stale_jobs,
+    store_upload,
     template_bytes,
 )
 from jinshequ.members.models import ImportJob
@@ -54,33 +55,27 @@ class UploadForm(forms.Form):
         return upload
 
 
-def _store_upload(upload) -> tuple[str, str]:
-    """Save under ``MEDIA_ROOT/imports`` with a random name; return (storage name, sha256)."""
-    digest = hashlib.sha256()
-    for chunk in upload.chunks():
-        digest.update(chunk)
-    upload.seek(0)
-    suffix = Path(upload.name).suffix.lower()
-    return f"{uuid.uuid4().hex}{suffix}", digest.hexdigest()
-
-
 def handle_upload(request, kind: str):
-    """Shared by the member and unit upload pages. Returns (form, job or None)."""
+    """Shared by the member and unit upload pages. Returns (form, job or None).
+
+    The file is checked in a private temporary copy, then kept encrypted under ``MEDIA_ROOT/imports`` with a
+    random name (``imports.store_upload``); the readers get a plain copy only while they read it."""
     form = UploadForm(request.POST, request.FILES)
     if not form.is_valid():
         return form, None
     upload = form.cleaned_data["file"]
-    name, sha = _store_upload(upload)
-    job = ImportJob(kind=kind, created_by=request.user, file_name=Path(upload.name).name[:200],
-                    file_sha256=sha, file_size=upload.size, ip=client_ip(request),
-                    request_id=getattr(request, "request_id", "")[:32], heartbeat_at=timezone.now())
-    job.upload.save(name, File(upload), save=False)
+    data = b"".join(upload.chunks())
+    suffix = Path(upload.name).suffix.lower()
     try:
-        check_file(job.upload.path, upload.name)
+        with plain_copy(data, suffix) as path:
+            check_file(path, upload.name)
     except UnsafeFile as exc:
-        job.upload.delete(save=False)
         form.add_error("file", forms.ValidationError(exc.message, code=exc.code))
         return form, None
+    job = ImportJob(kind=kind, created_by=request.user, file_name=Path(upload.name).name[:200],
+                    file_sha256=hashlib.sha256(data).hexdigest(), file_size=len(data), ip=client_ip(request),
+                    request_id=getattr(request, "request_id", "")[:32], heartbeat_at=timezone.now())
+    store_upload(job, f"{uuid.uuid4().hex}{suffix}", data)
     job.save()
     from jinshequ.members.tasks import validate_import_job
 

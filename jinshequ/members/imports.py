@@ -29,7 +29,9 @@ import gc
 import hashlib
 import io
 import logging
+import os
 import re
+import tempfile
 import unicodedata
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator
@@ -38,6 +40,7 @@ from typing import Any, ClassVar
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
+from django.core.files.base import ContentFile
 from django.db import DatabaseError, connection, connections, transaction
 from django.db.models import Q
 from django.utils import timezone
@@ -564,8 +567,45 @@ def importer_for(kind: str) -> type[BaseImporter]:
     return MemberImporter
 
 
-def _job_path(job: ImportJob) -> Path:
-    return Path(job.upload.path)
+UPLOAD_SUFFIX = ".enc"  # stored uploads are encrypted (core.crypto); the readers get a plain copy briefly
+UPLOAD_PURPOSE = "import_upload"
+
+
+def store_upload(job: ImportJob, name: str, data: bytes) -> None:
+    """Keep an upload (members' ID numbers and phones in plain text) encrypted at rest under
+    ``MEDIA_ROOT/imports`` while its job waits for validation and confirmation."""
+    job.upload.save(name + UPLOAD_SUFFIX, ContentFile(crypto.encrypt_bytes(data, purpose=UPLOAD_PURPOSE)),
+                    save=False)
+
+
+@contextlib.contextmanager
+def plain_copy(data: bytes, suffix: str) -> Iterator[Path]:
+    """``data`` in a private temporary file (mode 0600) for the file readers, removed when they are done."""
+    fd, name = tempfile.mkstemp(prefix="jsq-import-", suffix=suffix)
+    try:
+        with os.fdopen(fd, "wb") as out:
+            out.write(data)
+        yield Path(name)
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(name)
+
+
+@contextlib.contextmanager
+def _job_file(job: ImportJob) -> Iterator[Path]:
+    """The job's upload as a plain file, only while a pass reads it (an unencrypted upload as it is)."""
+    name = job.upload.name
+    if not name.endswith(UPLOAD_SUFFIX):
+        yield Path(job.upload.path)
+        return
+    with job.upload.open("rb") as fh:
+        blob = fh.read()
+    try:
+        data = crypto.decrypt_bytes(blob, purpose=UPLOAD_PURPOSE)
+    except crypto.DecryptionError:
+        raise UnsafeFile("unreadable", "上传的文件无法解密（密钥可能已更换），请重新上传。") from None
+    with plain_copy(data, Path(name.removesuffix(UPLOAD_SUFFIX)).suffix) as path:
+        yield path
 
 
 def _job_user_may_import(job: ImportJob) -> bool:
@@ -588,7 +628,8 @@ def run_job_validation(job_id: int) -> None:
     progress = JobProgress(job)
     importer = importer_for(job.kind)(user=job.created_by, progress=progress)
     try:
-        outcome = run_import(importer, _job_path(job), job.file_name, apply=False)
+        with _job_file(job) as path:
+            outcome = run_import(importer, path, job.file_name, apply=False)
     except UnsafeFile as exc:
         _fail(job, exc.message)
         return
@@ -626,8 +667,9 @@ def run_job_apply(job_id: int, *, echo: Callable[[str], None] | None = None) -> 
     importer = importer_for(job.kind)(user=job.created_by, progress=progress)
     only_valid = job.mode == ImportJob.Mode.VALID_ONLY
     try:
-        run_import(importer, _job_path(job), job.file_name, apply=True, only_valid=only_valid,
-                   actor=job.created_by, job=job)
+        with _job_file(job) as path:
+            run_import(importer, path, job.file_name, apply=True, only_valid=only_valid, actor=job.created_by,
+                       job=job)
     except ImportHasErrors:
         # The data changed since the preview: show the new errors and let the user decide again.
         outcome = Outcome(total_rows=len(importer.rows))

@@ -288,7 +288,7 @@ class UnitChange(models.Model):
 class ImportJob(models.Model):
     """One spreadsheet import (members or units): upload → validation → confirmation → apply.
 
-    The uploaded file is kept under ``MEDIA_ROOT/imports`` until the import is done. ``errors``
+    The uploaded file is kept encrypted under ``MEDIA_ROOT/imports`` until the import is done. ``errors``
     holds one entry per problem: ``{"row", "column", "value" (masked), "message"}``; ``preview``
     the first valid rows, masked. While a worker validates or applies it refreshes
     ``heartbeat_at``; a job whose heartbeat went stale is marked failed (``imports.reap_stale_jobs``).
