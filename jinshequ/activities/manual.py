@@ -7,9 +7,10 @@ can be checked against each other: the number is the row's id.
 
 ``build_manual`` runs a fixed number of queries (one per section), however many records the member has:
 the PDF of a member with 500 records is one query for the records, and rows are built from ``values_list``.
-The totals per year come from grouped queries, never from the rows, so the web page can show the records and
-activity sign-ups a page at a time (``records_limit``/``activities_limit``, newest first, continued from a
-keyset cursor by ``manual_more``) while its year table still covers everything. The PDF is always whole.
+The web page shows the records and activity sign-ups a part at a time (``records_limit``/``activities_limit``,
+newest first, continued from a keyset cursor by ``more_page``); its totals per year then come from grouped
+queries, so the year table still covers everything (from the rows themselves when all were read, as for the
+PDF, which is always whole).
 
 Households are private (``posts.selectors.household_list_for_user``): their names appear only to the member
 paired with them and to the household's community admin; any other reader sees "结对帮扶 1 户".
@@ -117,8 +118,12 @@ class Manual:
         return {y.year: y.records for y in self.years}
 
     @property
-    def complete(self) -> bool:
-        return not self.records_next and not self.activities_next
+    def records_left(self) -> int:
+        return self.records_total - len(self.records)
+
+    @property
+    def activities_left(self) -> int:
+        return self.activities_total - len(self.activities)
 
     @property
     def records_by_year(self) -> list[tuple[int, list[RecordLine]]]:
@@ -367,17 +372,18 @@ def _records(member: Member, min_evidence: int | None, *, limit: int | None = No
             in rows], more
 
 
-def _record_years(member: Member, min_evidence: int | None,
-                  weights: dict[int, Decimal]) -> tuple[dict[int, YearTotals], Totals]:
-    """Totals per year and overall, in one query grouped by month (``yyyymm``), status and evidence level."""
+def _record_group_rows(member: Member, min_evidence: int | None) -> list[tuple]:
+    """``(month, status, evidence, hours, count)`` of the member's records, in one grouped query."""
     if min_evidence:
-        rows = _record_groups(_member_records(member, min_evidence))
-    else:
-        rows = _RECORD_GROUPS(member.pk)
+        return list(_record_groups(_member_records(member, min_evidence)))
+    return _RECORD_GROUPS(member.pk)
+
+
+def _year_totals(groups, weights: dict[int, Decimal]) -> tuple[dict[int, YearTotals], Totals]:
+    """Totals per year and overall from ``(year, status, evidence, hours, count)`` groups."""
     per_year: dict[int, YearTotals] = {}
     totals = Totals()
-    for month, status, evidence, hours, n in rows:
-        year = month // 100
+    for year, status, evidence, hours, n in groups:
         entry = per_year.get(year) or per_year.setdefault(year, YearTotals(year, Totals()))
         entry.records += n
         for t in (entry.totals, totals):
@@ -385,45 +391,30 @@ def _record_years(member: Member, min_evidence: int | None,
     return per_year, totals
 
 
-def _record_years_from(records: list[RecordLine],
-                       weights: dict[int, Decimal]) -> tuple[dict[int, YearTotals], Totals]:
-    """The same totals as ``_record_years``, from rows already read (all of them)."""
-    per_year: dict[int, YearTotals] = {}
-    totals = Totals()
-    for r in records:
-        year = r.served_on.year
-        entry = per_year.get(year) or per_year.setdefault(year, YearTotals(year, Totals()))
-        entry.records += 1
-        for t in (entry.totals, totals):
-            t.add(status=r.status, evidence=r.evidence, hours=r.hours, count=1, weights=weights)
-    return per_year, totals
+@dataclass
+class MorePage:
+    """The next part of the web page's records or activity sign-ups ("显示更多")."""
+
+    section: str  # "records" or "activities"
+    lines: list  # RecordLine or Line
+    next: str  # cursor of the part after this one; "" when this is the last
+    left: int  # records or sign-ups after this part
+    year_counts: dict[int, int] | None  # records per year, for the year headings (records only)
+    prev_year: int | None  # the year the part continues, whose heading is already on the page
 
 
-def more_lines(*, member: Member, section: str, after: str, min_evidence: int | None = None):
-    """The next page of a section of the web page ("显示更多"): ``(lines, next cursor)``. ``section`` is
-    "records" or "activities"; a cursor that does not parse raises ``BadCursor``."""
+def more_page(*, member: Member, section: str, after: str, min_evidence: int | None = None) -> MorePage:
+    """The part of ``section`` after the cursor ``after``; a cursor that does not parse raises ``BadCursor``."""
     if section == "records":
-        return _records(member, min_evidence, limit=PAGE_RECORDS, after=after)
+        lines, more = _records(member, min_evidence, limit=PAGE_RECORDS, after=after)
+        left = _member_records(member, min_evidence).filter(_parse_record_cursor(more)).count() if more else 0
+        year_counts: dict[int, int] = {}
+        for month, *_, n in _record_group_rows(member, min_evidence):
+            year_counts[month // 100] = year_counts.get(month // 100, 0) + n
+        return MorePage(section, lines, more, left, year_counts, int(after[:4]) if after else None)
     lines, more, _ = _activities(member, limit=PAGE_ACTIVITIES, after=after)
-    return lines, more
-
-
-def lines_left(*, member: Member, section: str, after: str, min_evidence: int | None = None) -> int:
-    """How many records or sign-ups come after the cursor ``after`` (0 for "")."""
-    if not after:
-        return 0
-    if section == "records":
-        return _member_records(member, min_evidence).filter(_parse_record_cursor(after)).count()
-    return Signup.objects.filter(member=member).filter(_parse_signup_cursor(after)).count()
-
-
-def record_year_counts(*, member: Member, min_evidence: int | None = None) -> dict[int, int]:
-    """The number of records per year (the headings of a "显示更多" page)."""
-    out: dict[int, int] = {}
-    for month, n in (_member_records(member, min_evidence).order_by().values("month").annotate(n=Count("pk"))
-                     .values_list("month", "n")):
-        out[month // 100] = out.get(month // 100, 0) + n
-    return out
+    left = Signup.objects.filter(member=member).filter(_parse_signup_cursor(more)).count() if more else 0
+    return MorePage(section, lines, more, left, None, None)
 
 
 def build_manual(*, member: Member, viewer, min_evidence: int | None = None, records_limit: int | None = None,
@@ -446,9 +437,11 @@ def build_manual(*, member: Member, viewer, min_evidence: int | None = None, rec
         activities_total = len(activities)
     records, records_next = _records(member, min_evidence, limit=records_limit)
     if records_next:
-        per_year, totals = _record_years(member, min_evidence, weights)
+        groups = ((month // 100, status, evidence, hours, n)
+                  for month, status, evidence, hours, n in _record_group_rows(member, min_evidence))
     else:
-        per_year, totals = _record_years_from(records, weights)
+        groups = ((r.served_on.year, r.status, r.evidence, r.hours, 1) for r in records)
+    per_year, totals = _year_totals(groups, weights)
     for year, n in attended.items():
         per_year.setdefault(year, YearTotals(year, Totals())).activities_attended = n
     return Manual(member=member, card=card, registrations=_registrations(member), claims=_claims(member),

@@ -116,8 +116,12 @@ def _fmt_hours(value: Decimal) -> str:
     return f"{value:f}"
 
 
-def _lock_member(member: Member) -> Member:
-    return Member.objects.select_for_update().get(pk=member.pk)
+def day_hours_locked(member: Member, day: dt.date) -> Decimal:
+    """The hours the member already has on ``day`` (records not rejected), with the member row locked until the
+    transaction ends: every writer of a record (logged by the member, or from an activity) takes this lock
+    first, so two of them cannot both take a day's last hours (at most ``MAX_DAY_HOURS`` a day)."""
+    Member.objects.select_for_update().filter(pk=member.pk).exists()
+    return hours_on_day(member, day)
 
 
 # --- photos ---------------------------------------------------------------------------------------------
@@ -229,8 +233,7 @@ def record_create(*, member: Member, served_on: dt.date, hours, category: PostCa
     saved_name = None
     try:
         with transaction.atomic():
-            _lock_member(member)
-            already = hours_on_day(member, served_on)
+            already = day_hours_locked(member, served_on)
             if already + hours > MAX_DAY_HOURS:
                 raise RecordError("day_over_24",
                                   f"{served_on.year}年{served_on.month}月{served_on.day}日已记录 {_fmt_hours(already)} 小时，"

@@ -72,8 +72,7 @@ from jinshequ.activities.models import (
     Signup,
     SignupStatus,
 )
-from jinshequ.activities.records import MAX_DAY_HOURS
-from jinshequ.activities.records_selectors import hours_on_day
+from jinshequ.activities.records import MAX_DAY_HOURS, day_hours_locked
 from jinshequ.members.models import Member, MemberStatus
 from jinshequ.members.reporting import current_registration
 from jinshequ.posts.models import Post, PostCategory, ServiceTeam
@@ -650,12 +649,10 @@ def attendance_scan(*, activity: Activity, member: Member, mode: str, method: st
 
 
 def _day_room(member: Member, activity: Activity) -> Decimal:
-    """Hours left on the activity's day for the member: one day holds at most 24 hours of records (not
-    rejected ones), as for records members log themselves. The member row is locked first, so a record
-    logged at the same moment cannot take the same hours (the order of ``records.record_create``)."""
-    Member.objects.select_for_update().filter(pk=member.pk).exists()
+    """Hours left for the member on the activity's day, under the same 24-hour rule and lock as the records
+    members log themselves (``records.day_hours_locked``)."""
     served_on = timezone.localtime(activity.starts_at).date()
-    return max(Decimal(0), MAX_DAY_HOURS - hours_on_day(member, served_on))
+    return max(Decimal(0), MAX_DAY_HOURS - day_hours_locked(member, served_on))
 
 
 def _record_create(*, activity: Activity, member: Member, hours: Decimal, evidence: int, verified_by,

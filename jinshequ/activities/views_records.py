@@ -362,8 +362,6 @@ def manual(request, member_id):
     return render(request, "records/manual.html", {
         "book": book, "member": member, "is_owner": member.user_id == request.user.pk, "show_all": show_all,
         "can_certify": user_has_perm(request.user, Perm.CERTIFICATE_ISSUE),
-        "records_left": book.records_total - len(book.records),
-        "activities_left": book.activities_total - len(book.activities),
         "evidence_options": [(value, label, str(value) == str(min_evidence or ""))
                              for value, label in RecordFilterForm.base_fields["min_evidence"].choices]})
 
@@ -377,21 +375,15 @@ def manual_more(request, member_id, section):
         raise Http404
     member = sel.manual_member_get_for_user(user=request.user, pk=member_id, only=sel.MANUAL_PAGE_FIELDS)
     min_evidence = sel.clean_min_evidence(request.GET.get("min_evidence"))
-    after = request.GET.get("after", "")
     try:
-        lines, after_next = mn.more_lines(member=member, section=section, after=after,
-                                          min_evidence=min_evidence)
-        left = mn.lines_left(member=member, section=section, after=after_next, min_evidence=min_evidence)
+        part = mn.more_page(member=member, section=section, after=request.GET.get("after", ""),
+                            min_evidence=min_evidence)
     except mn.BadCursor:
         return HttpResponseBadRequest(gettext("“显示更多”的位置参数无效，请刷新页面后重试。"),
                                       content_type="text/plain; charset=utf-8")
     manual_read_audit(member=member, viewer=request.user, request=request, fmt="html", section=section)
-    context = {"member": member, "section": section, "lines": lines, "next": after_next, "left": left,
-               "min_evidence": min_evidence, "colspan": 7 if section == "records" else 4}
-    if section == "records":
-        context["year_counts"] = mn.record_year_counts(member=member, min_evidence=min_evidence)
-        context["prev_year"] = int(after[:4]) if after else None
-    return render(request, "records/_manual_more.html", context)
+    return render(request, "records/_manual_more.html", {"member": member, "part": part,
+                                                          "min_evidence": min_evidence})
 
 
 @require_GET

@@ -191,43 +191,45 @@ def current_prefix() -> str:
     return f"{ring.cipher}:{ring.current_kid}:"
 
 
+def _seal(data: bytes, purpose: str) -> tuple[str, bytes]:
+    """``data`` encrypted under the current cipher and key: (``"<cipher>:<key id>:"``, nonce || ciphertext+tag)."""
+    ring = keyring()
+    blob = _cipher(ring.cipher, ring.current_kid, ring.keys[ring.current_kid]).encrypt(data, purpose.encode())
+    return f"{ring.cipher}:{ring.current_kid}:", blob
+
+
+def _open(cipher_name: str, kid: str, blob: bytes, purpose: str) -> bytes:
+    if cipher_name not in CIPHERS:
+        raise KeyError(cipher_name)
+    return _cipher(cipher_name, kid, keyring().keys[kid]).decrypt(blob, purpose.encode())
+
+
 def encrypt(value: str, *, purpose: str) -> str:
     """Encrypt ``value``; ``purpose`` (e.g. ``"id_number"``) is bound as associated data."""
-    ring = keyring()
-    blob = _cipher(ring.cipher, ring.current_kid, ring.keys[ring.current_kid]).encrypt(
-        value.encode(), purpose.encode()
-    )
-    return f"{ring.cipher}:{ring.current_kid}:{base64.urlsafe_b64encode(blob).decode().rstrip('=')}"
+    prefix, blob = _seal(value.encode(), purpose)
+    return prefix + base64.urlsafe_b64encode(blob).decode().rstrip("=")
 
 
 def decrypt(token: str, *, purpose: str) -> str:
     """Decrypt a value made by ``encrypt``; any failure raises ``DecryptionError``."""
     try:
         cipher_name, kid, b64 = token.split(":", 2)
-        key = keyring().keys[kid]
-        if cipher_name not in CIPHERS:
-            raise KeyError(cipher_name)
-        blob = base64.urlsafe_b64decode(b64 + "=" * (-len(b64) % 4))
-        return _cipher(cipher_name, kid, key).decrypt(blob, purpose.encode()).decode()
+        return _open(cipher_name, kid, base64.urlsafe_b64decode(b64 + "=" * (-len(b64) % 4)), purpose).decode()
     except Exception as exc:  # any failure is the same failure to callers
         raise DecryptionError("cannot decrypt field value") from exc
 
 
 def encrypt_bytes(data: bytes, *, purpose: str) -> bytes:
     """Encrypt a file's content: ``b"<cipher>:<key id>:" + nonce || ciphertext+tag`` (``purpose`` bound)."""
-    ring = keyring()
-    blob = _cipher(ring.cipher, ring.current_kid, ring.keys[ring.current_kid]).encrypt(data, purpose.encode())
-    return f"{ring.cipher}:{ring.current_kid}:".encode() + blob
+    prefix, blob = _seal(data, purpose)
+    return prefix.encode() + blob
 
 
 def decrypt_bytes(blob: bytes, *, purpose: str) -> bytes:
     """Decrypt content made by ``encrypt_bytes``; any failure raises ``DecryptionError``."""
     try:
         cipher_name, kid, body = blob.split(b":", 2)
-        cipher_name, kid = cipher_name.decode("ascii"), kid.decode("ascii")
-        if cipher_name not in CIPHERS:
-            raise KeyError(cipher_name)
-        return _cipher(cipher_name, kid, keyring().keys[kid]).decrypt(body, purpose.encode())
+        return _open(cipher_name.decode("ascii"), kid.decode("ascii"), body, purpose)
     except Exception as exc:  # any failure is the same failure to callers
         raise DecryptionError("cannot decrypt file content") from exc
 

@@ -7,10 +7,6 @@ page serves unit import jobs as well (``units.import_views`` handles their uploa
 
 from __future__ import annotations
 
-import hashlib
-import uuid
-from pathlib import Path
-
 from django import forms
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
@@ -23,15 +19,14 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from jinshequ.accounts.perms import Perm, require_perm, user_has_perm
 from jinshequ.core.exports import content_disposition, xlsx_response
 from jinshequ.core.middleware import client_ip
-from jinshequ.core.xlsxsafe import UnsafeFile, check_file, check_upload
+from jinshequ.core.xlsxsafe import UnsafeFile, check_upload
 from jinshequ.members.imports import (
     ERROR_REPORT_HEADERS,
     MemberImporter,
     error_report_rows,
+    import_job_create,
     member_template_notes,
-    plain_copy,
     reap_stale_jobs,
-    store_upload,
     template_bytes,
 )
 from jinshequ.members.models import ImportJob
@@ -56,30 +51,18 @@ class UploadForm(forms.Form):
 
 
 def handle_upload(request, kind: str):
-    """Shared by the member and unit upload pages. Returns (form, job or None).
-
-    The file is checked in a private temporary copy, then kept encrypted under ``MEDIA_ROOT/imports`` with a
-    random name (``imports.store_upload``); the readers get a plain copy only while they read it."""
+    """Shared by the member and unit upload pages. Returns (form, job or None)."""
     form = UploadForm(request.POST, request.FILES)
     if not form.is_valid():
         return form, None
     upload = form.cleaned_data["file"]
-    data = b"".join(upload.chunks())
-    suffix = Path(upload.name).suffix.lower()
     try:
-        with plain_copy(data, suffix) as path:
-            check_file(path, upload.name)
+        job = import_job_create(kind=kind, user=request.user, file_name=upload.name,
+                                data=b"".join(upload.chunks()), ip=client_ip(request),
+                                request_id=getattr(request, "request_id", ""))
     except UnsafeFile as exc:
         form.add_error("file", forms.ValidationError(exc.message, code=exc.code))
         return form, None
-    job = ImportJob(kind=kind, created_by=request.user, file_name=Path(upload.name).name[:200],
-                    file_sha256=hashlib.sha256(data).hexdigest(), file_size=len(data), ip=client_ip(request),
-                    request_id=getattr(request, "request_id", "")[:32], heartbeat_at=timezone.now())
-    store_upload(job, f"{uuid.uuid4().hex}{suffix}", data)
-    job.save()
-    from jinshequ.members.tasks import validate_import_job
-
-    validate_import_job.enqueue(job.pk)
     return form, job
 
 

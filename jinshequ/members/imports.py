@@ -33,6 +33,7 @@ import os
 import re
 import tempfile
 import unicodedata
+import uuid
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
@@ -589,6 +590,24 @@ def plain_copy(data: bytes, suffix: str) -> Iterator[Path]:
     finally:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(name)
+
+
+def import_job_create(*, kind: str, user, file_name: str, data: bytes, ip: str = "",
+                      request_id: str = "") -> ImportJob:
+    """Accept an uploaded spreadsheet: check it as a whole (``UnsafeFile``) in a private temporary copy, keep
+    it encrypted under a random name (``store_upload``), create its job and queue the validation."""
+    suffix = Path(file_name).suffix.lower()
+    with plain_copy(data, suffix) as path:
+        check_file(path, file_name)
+    job = ImportJob(kind=kind, created_by=user, file_name=Path(file_name).name[:200],
+                    file_sha256=hashlib.sha256(data).hexdigest(), file_size=len(data), ip=ip[:45],
+                    request_id=request_id[:32], heartbeat_at=timezone.now())
+    store_upload(job, f"{uuid.uuid4().hex}{suffix}", data)
+    job.save()
+    from jinshequ.members.tasks import validate_import_job
+
+    validate_import_job.enqueue(job.pk)
+    return job
 
 
 @contextlib.contextmanager
