@@ -287,9 +287,19 @@ def numbers_in(html: str, prefix: str) -> list[str]:
     return re.findall(rf"{prefix}-\d{{6}}", html)
 
 
-def test_the_page_shows_the_newest_records_and_the_rest_behind_show_more(mw):
+@pytest.fixture
+def in_september(clock):
+    """15 September in Shanghai: the days 200–329 back (27 February to 21 October of the year before) span a
+    new year's day, whatever the real date."""
+    from tests.conftest import shanghai
+
+    return clock(shanghai(2026, 9, 15))
+
+
+def test_the_page_shows_the_newest_records_and_the_rest_behind_show_more(in_september, mw):
     """130 records over two years: 50 on the page, then 50 and 30 through "显示更多" — each record exactly once,
-    newest first, one heading per year; the year table covers all of them from the start."""
+    newest first, one heading per year; the year table covers all of them from the start. The clock stands in
+    mid-September, so the records 200–329 days back always span a new year's day."""
     from jinshequ.activities.manual import PAGE_RECORDS
 
     m = mw.a.members[0]

@@ -3,6 +3,7 @@ from django.contrib.auth import password_validation
 from django.utils.translation import gettext_lazy as _
 
 from jinshequ.accounts.models import AuditEvent, Role
+from jinshequ.core.widgets import DateInput
 
 
 class LoginForm(forms.Form):
@@ -40,8 +41,8 @@ class AuditFilterForm(forms.Form):
     q = forms.CharField(label="关键词", required=False)
     event = forms.ChoiceField(label="事件", required=False)
     actor_role = forms.ChoiceField(label="角色", required=False, choices=[("", "全部角色"), *Role.choices])
-    date_from = forms.DateField(label="开始日期", required=False, widget=forms.DateInput(attrs={"type": "date"}))
-    date_to = forms.DateField(label="结束日期", required=False, widget=forms.DateInput(attrs={"type": "date"}))
+    date_from = forms.DateField(label="开始日期", required=False, widget=DateInput)
+    date_to = forms.DateField(label="结束日期", required=False, widget=DateInput)
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)

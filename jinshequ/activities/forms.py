@@ -5,14 +5,8 @@ from decimal import Decimal
 from django import forms
 
 from jinshequ.activities.services import MAX_CAPACITY
+from jinshequ.core.widgets import DateTimeInput
 from jinshequ.posts.models import Post, PostCategory, ServiceTeam
-
-
-class DateTimeLocalInput(forms.DateTimeInput):
-    input_type = "datetime-local"
-
-    def __init__(self, attrs=None):
-        super().__init__(attrs, format="%Y-%m-%dT%H:%M")
 
 
 def _style(form: forms.Form) -> None:
@@ -32,8 +26,8 @@ class ActivityForm(forms.Form):
     capacity = forms.IntegerField(label="名额", min_value=1, max_value=MAX_CAPACITY, initial=20,
                                   help_text="报满后再报名的党员进入候补，有人取消时自动递补。")
     place = forms.CharField(label="地点", max_length=100)
-    starts_at = forms.DateTimeField(label="开始时间", widget=DateTimeLocalInput)
-    ends_at = forms.DateTimeField(label="结束时间", widget=DateTimeLocalInput)
+    starts_at = forms.DateTimeField(label="开始时间", widget=DateTimeInput)
+    ends_at = forms.DateTimeField(label="结束时间", widget=DateTimeInput)
     team = forms.ModelChoiceField(label="服务队", queryset=ServiceTeam.objects.none(), required=False,
                                   empty_label="（社区组织）", help_text="由服务队组织的活动，队长也可以管理。")
     post = forms.ModelChoiceField(label="相关岗位", queryset=Post.objects.none(), required=False, empty_label="（无）")

@@ -15,6 +15,7 @@ from django.utils.translation import gettext
 
 from jinshequ.activities.models import EvidenceLevel, RecordStatus
 from jinshequ.activities.records import DESCRIPTION_MAX, MAX_PEOPLE_HELPED, RATINGS, RecordError
+from jinshequ.core.widgets import DateInput
 from jinshequ.posts.models import PostCategory
 
 # Which form field a service error belongs to (the rest go on top of the form).
@@ -26,13 +27,6 @@ ERROR_FIELDS = {
     "bad_people": "people_helped",
     "bad_period": "period_end", "wrong_code": "code", "reason_required": "reason",
 }
-
-
-class DateInput(forms.DateInput):
-    input_type = "date"
-
-    def __init__(self, attrs=None):
-        super().__init__(attrs, format="%Y-%m-%d")
 
 
 def _style(form: forms.Form) -> None:

@@ -5,9 +5,7 @@ from decimal import Decimal
 from django import forms
 from django.core.exceptions import ValidationError
 
-
-class DateInput(forms.DateInput):
-    input_type = "date"
+from jinshequ.core.widgets import DateInput
 
 
 class CampaignForm(forms.Form):

@@ -7,6 +7,7 @@ import re
 import unicodedata
 
 from django.core.exceptions import ValidationError
+from django.utils import timezone
 
 WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
 CHECK_CHARS = "10X98765432"
@@ -47,7 +48,7 @@ def validate_id_number(value: str) -> str:
         born = id_birth_date(number)
     except ValueError:
         raise ValidationError("身份证号中的出生日期不存在。", code="id_date") from None
-    if born.year < 1900 or born > dt.date.today():  # noqa: DTZ011 (a calendar date)
+    if born.year < 1900 or born > timezone.localdate():  # today in Shanghai, not on the server's clock
         raise ValidationError("身份证号中的出生日期不合理。", code="id_date")
     if check_char(number[:17]) != number[17]:
         raise ValidationError("身份证号校验位不正确，请核对是否输错。", code="id_checksum")

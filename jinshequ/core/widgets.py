@@ -33,3 +33,27 @@ class FastSelect(forms.Select):
                 parts.append(f'<option value="{escape(key)}">{escape(str(label))}</option>')
         parts.append("</select>")
         return mark_safe("".join(parts))  # noqa: S308 - every value above is escaped
+
+
+class DateInput(forms.DateInput):
+    """The browser's date picker, always written as an ISO date.
+
+    ``<input type="date">`` accepts only ``2026-07-15`` whatever the page's language, while Django writes a
+    date in the active language's first input format (``2026/07/15`` in Chinese). The browser silently drops
+    such a value, so a form submitted unchanged would save the date as empty. Every date field of the project
+    uses this widget (a test checks it).
+    """
+
+    input_type = "date"
+
+    def __init__(self, attrs=None):
+        super().__init__(attrs, format="%Y-%m-%d")
+
+
+class DateTimeInput(forms.DateTimeInput):
+    """The browser's date-and-time picker (``datetime-local``), always written as ``2026-07-15T09:30``."""
+
+    input_type = "datetime-local"
+
+    def __init__(self, attrs=None):
+        super().__init__(attrs, format="%Y-%m-%dT%H:%M")

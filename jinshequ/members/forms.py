@@ -5,16 +5,12 @@ from django.core.exceptions import ValidationError
 
 from jinshequ.accounts.models import Role
 from jinshequ.core.idcard import id_birth_date, id_gender, validate_id_number, validate_phone
-from jinshequ.core.widgets import FastSelect
+from jinshequ.core.widgets import DateInput, FastSelect
 from jinshequ.members.models import Gender, MemberStatus, PartyStatus, Skill
 from jinshequ.regions.selectors import communities_for_user, community_pairs_for_user
 from jinshequ.units.selectors import unit_choices_for_user, unit_list_for_user
 
 SELECT_LIMIT = 400
-
-
-class DateInput(forms.DateInput):
-    input_type = "date"
 
 
 class MemberForm(forms.Form):

@@ -24,6 +24,7 @@ from jinshequ.accounts.models import Role
 from jinshequ.accounts.perms import Perm, require_perm, user_has_perm
 from jinshequ.accounts.services import audit
 from jinshequ.core.pdf import PdfFontMissing, cjk_font_available, pdf_response, qr_svg, render_pdf
+from jinshequ.core.widgets import DateInput
 from jinshequ.members import cards as card_prints
 from jinshequ.members import reporting
 from jinshequ.members.models import MemberStatus
@@ -216,9 +217,9 @@ def card_reissue(request, member_id):
 
 class ReceiptFilterForm(forms.Form):
     since = forms.DateField(label="确认日期自", required=False,
-                            widget=forms.DateInput(attrs={"type": "date", "class": "form-control"}))
+                            widget=DateInput(attrs={"class": "form-control"}))
     until = forms.DateField(label="至", required=False,
-                            widget=forms.DateInput(attrs={"type": "date", "class": "form-control"}))
+                            widget=DateInput(attrs={"class": "form-control"}))
 
 
 def _receipt_context(regs) -> dict:

@@ -33,6 +33,7 @@ from jinshequ.accounts.perms import Perm, require_perm
 from jinshequ.accounts.services import audit
 from jinshequ.campaigns.models import current_campaign
 from jinshequ.core.pinyin import name_pinyin
+from jinshequ.core.widgets import DateInput
 from jinshequ.members import reporting
 from jinshequ.members.models import (
     Member,
@@ -464,9 +465,9 @@ class LedgerFilterForm(forms.Form):
     method = forms.ChoiceField(label=_("方式"), required=False, choices=[("", _("全部")), *RegistrationMethod.choices],
                                widget=forms.Select(attrs={"class": "form-select"}))
     date_from = forms.DateField(label=_("报到日期自"), required=False,
-                                widget=forms.DateInput(attrs={"type": "date", "class": "form-control"}))
+                                widget=DateInput(attrs={"class": "form-control"}))
     date_to = forms.DateField(label=_("报到日期至"), required=False,
-                              widget=forms.DateInput(attrs={"type": "date", "class": "form-control"}))
+                              widget=DateInput(attrs={"class": "form-control"}))
 
 
 def _ledger_community(request) -> Region | None:

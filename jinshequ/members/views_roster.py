@@ -30,6 +30,7 @@ from jinshequ.accounts.models import Role
 from jinshequ.accounts.perms import Perm, require_perm, user_has_perm
 from jinshequ.accounts.services import audit
 from jinshequ.core.exports import xlsx_response
+from jinshequ.core.widgets import DateInput
 from jinshequ.members import reporting
 from jinshequ.members.models import Exemption, ExemptionReason, Member, MemberStatus
 from jinshequ.members.reporting_selectors import ReportStatus, filter_report_status
@@ -215,8 +216,7 @@ def remind(request):
 class ExemptionForm(forms.Form):
     reason = forms.ChoiceField(label="原因", choices=ExemptionReason.choices,
                                widget=forms.Select(attrs={"class": "form-select"}))
-    valid_until = forms.DateField(label="有效期至", widget=forms.DateInput(attrs={"type": "date",
-                                                                                 "class": "form-control"}))
+    valid_until = forms.DateField(label="有效期至", widget=DateInput(attrs={"class": "form-control"}))
     note = forms.CharField(label="说明", max_length=200, required=False,
                            widget=forms.TextInput(attrs={"class": "form-control",
                                                          "placeholder": "如：外派至某地挂职，预计年底返回"}))

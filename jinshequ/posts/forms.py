@@ -5,16 +5,10 @@ from django.core.exceptions import ValidationError
 from django.utils import timezone
 
 from jinshequ.core.idcard import validate_phone
+from jinshequ.core.widgets import DateInput
 from jinshequ.members.models import Skill
 from jinshequ.posts.models import PostCategory, Schedule
 from jinshequ.posts.services import MAX_CAPACITY
-
-
-class DateInput(forms.DateInput):
-    input_type = "date"
-
-    def __init__(self, attrs=None):
-        super().__init__(attrs, format="%Y-%m-%d")
 
 
 def _style(form: forms.Form) -> None:
