@@ -7,7 +7,7 @@ SCALE ?= small
 export PYTHONDONTWRITEBYTECODE := 1
 export DATABASE_URL
 
-.PHONY: demo test install install-test assets lint bench messages clean
+.PHONY: demo test test-faketime test-properties install install-test assets lint bench messages clean system-test system-demo
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -33,18 +33,34 @@ install: $(VENV)/.installed assets
 install-test: $(VENV)/.installed-test assets
 assets: jinshequ/static/vendor/.built
 
-demo: install
+# Debian packages (PDF fonts, Chromium, poppler, faketime): installed when run as root, else the command is shown.
+system-test:
+	@scripts/system-packages test
+system-demo:
+	@scripts/system-packages demo
+
+demo: system-demo install
 	$(BIN)/jinshequ demo --scale $(SCALE) --port $(PORT)
 
-test: install-test
+test: system-test install-test
 	$(BIN)/jinshequ check_system --for-tests
 	$(BIN)/python -m pytest -q $(PYTEST_ARGS)
+
+# The suite once more under a faked date and time (libfaketime): by default 31 January 17:30 UTC, which is
+# already 1 February in Shanghai, so a test that mixes the server's date with Shanghai's fails here.
+FAKE_NOW ?= 2027-01-31 17:30:00
+test-faketime: system-test install-test
+	TZ=UTC FAKETIME_DONT_FAKE_MONOTONIC=1 faketime '$(FAKE_NOW)' $(BIN)/python -m pytest -q $(PYTEST_ARGS)
 
 lint: install-test
 	$(BIN)/ruff check .
 
 # Every benchmark; the city-scale ones share benchmarks/out/city.sqlite3 (built once, ~2 minutes).
-bench: install-test
+# The property tests at SECURITY.md's T3 CI effort (200 examples, state machines 100 x 30); part of bench.
+test-properties: install-test
+	JINSHEQU_PROPERTIES=full $(BIN)/python -m pytest -q -m property $(PYTEST_ARGS)
+
+bench: install-test test-properties
 	$(BIN)/python benchmarks/import_members.py
 	$(BIN)/python benchmarks/pages.py
 	$(BIN)/python benchmarks/registration.py

@@ -38,6 +38,7 @@ from jinshequ.members.selectors import member_list_for_user
 from jinshequ.regions.selectors import region_list_for_user
 from jinshequ.units.selectors import unit_list_for_user
 from tests.factories import build_crawl_world
+from tests.properties import examples
 from tests.securitykit import canary_hits, table_snapshot, unmasked_runs
 
 CITY, DISTRICT, STREET, COMMUNITY = "city_admin", "district_admin", "street_admin", "community_admin"
@@ -892,6 +893,7 @@ def _reference(user, role, regions, units, members):
     return vis_members, vis_units, vis_regions
 
 
+@pytest.mark.property
 def test_pages_equal_a_brute_force_reference_over_random_placements(db):
     from hypothesis import HealthCheck, given, settings
     from hypothesis import strategies as st
@@ -907,7 +909,7 @@ def test_pages_equal_a_brute_force_reference_over_random_placements(db):
         "anchor": st.integers(0, 50),
     })
 
-    @settings(max_examples=15, deadline=None, database=None,
+    @settings(max_examples=examples(15), deadline=None, database=None,
               suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
     @given(shapes)
     def check(shape):

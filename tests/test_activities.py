@@ -43,6 +43,7 @@ from jinshequ.posts import services as ps
 from jinshequ.posts.models import PostCategory
 from jinshequ.regions.models import RegionKind
 from tests.factories import make_campaign, make_member, make_region, make_unit, make_user
+from tests.properties import examples
 from tests.securitykit import FrozenClock, table_snapshot
 
 H = dt.timedelta(hours=1)
@@ -983,6 +984,7 @@ def test_admin_pages_create_edit_and_screen(aw):
 # --- R46: invariants after random sequences ----------------------------------------------------------------
 
 
+@pytest.mark.property
 def test_random_sequences_keep_the_invariants(aw):
     from hypothesis import HealthCheck, given, settings
     from hypothesis import strategies as st
@@ -991,7 +993,7 @@ def test_random_sequences_keep_the_invariants(aw):
     ops = st.lists(st.tuples(st.sampled_from(["sign", "cancel", "in", "out", "capacity", "close"]),
                              st.integers(0, len(members) - 1), st.integers(1, 4)), min_size=1, max_size=25)
 
-    @settings(max_examples=25, deadline=None, database=None,
+    @settings(max_examples=examples(12), deadline=None, database=None,
               suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
     @given(ops)
     def run(steps):

@@ -1,10 +1,9 @@
 """R46: invariants hold after any sequence of report-in operations (Hypothesis state machine).
 
 Every step calls a real service; refusals (ReportingError) are allowed, broken invariants are not.
-Set HYPOTHESIS_STATEFUL_RUNS / HYPOTHESIS_STATEFUL_STEPS for the nightly profile (T3).
+How many runs and steps: tests/properties.py (``JINSHEQU_PROPERTIES=full`` for T3's figures).
 """
 
-import os
 
 import pytest
 from django.db import transaction
@@ -20,9 +19,9 @@ from jinshequ.members.reporting_selectors import ReportStatus, with_report_statu
 from jinshequ.members.services import member_mark_left, member_reactivate
 from jinshequ.regions.models import RegionKind
 from tests.factories import make_campaign, make_member, make_region, make_unit, make_user
+from tests.properties import stateful
 
-RUNS = int(os.environ.get("HYPOTHESIS_STATEFUL_RUNS", "40"))
-STEPS = int(os.environ.get("HYPOTHESIS_STATEFUL_STEPS", "30"))
+RUNS, STEPS = stateful()
 
 M = st.integers(0, 3)
 C = st.integers(0, 1)
@@ -117,6 +116,7 @@ class ReportInMachine(RuleBasedStateMachine):
         assert reported == confirmed
 
 
+@pytest.mark.property
 @pytest.mark.django_db
 def test_report_in_invariants_hold_after_any_sequence():
     run_state_machine_as_test(

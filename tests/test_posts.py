@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import datetime as dt
 import io
-import os
 
 import pytest
 from django.db import connection, transaction
@@ -43,6 +42,7 @@ from tests.factories import (
     make_user,
     new_phone,
 )
+from tests.properties import stateful
 from tests.securitykit import canary_hits, table_snapshot
 
 TODAY = timezone.localdate
@@ -484,8 +484,7 @@ def test_idempotency_purge_drops_old_keys(reg_world):
 
 # --- invariants after any sequence (R46) -------------------------------------------------------------
 
-RUNS = int(os.environ.get("HYPOTHESIS_STATEFUL_RUNS", "25"))
-STEPS = int(os.environ.get("HYPOTHESIS_STATEFUL_STEPS", "30"))
+RUNS, STEPS = stateful()
 MI = st.integers(0, 3)
 PI = st.integers(0, 2)
 
@@ -562,6 +561,7 @@ class ClaimMachine(RuleBasedStateMachine):
         assert check_posts_integrity() == []
 
 
+@pytest.mark.property
 def test_claim_invariants_after_any_sequence(db):
     run_state_machine_as_test(ClaimMachine, settings=settings(
         max_examples=RUNS, stateful_step_count=STEPS, deadline=None,
