@@ -4,6 +4,7 @@ text that a spreadsheet would treat as a formula neutralised (R40), a safe downl
 from __future__ import annotations
 
 import datetime as dt
+import re
 import tempfile
 from collections.abc import Iterable, Sequence
 from urllib.parse import quote
@@ -25,11 +26,22 @@ def content_disposition(filename: str) -> str:
     return f"attachment; filename=\"{ascii_name}\"; filename*=UTF-8''{quote(filename, safe='')}"
 
 
+_SHEET_FORBIDDEN = re.compile(r"[\[\]:*?/\\]")
+
+
+def safe_sheet_name(title: str) -> str:
+    r"""A worksheet name Excel accepts: none of ``[ ] : * ? / \``, no apostrophe at either end, at most 31
+    characters, not empty and not the reserved "History". The title itself (file name, headings) is kept as
+    entered; only the sheet's name is adapted."""
+    name = _SHEET_FORBIDDEN.sub("_", str(title)).strip("'")[:31].strip("'")
+    return name if name.strip() and name.lower() != "history" else "Sheet1"
+
+
 def write_xlsx(path_or_file, sheet: str, headers: Sequence[str], rows: Iterable[Sequence]) -> int:
     """Write rows; strings always as strings (``write_string``), so no cell becomes a formula."""
     wb = xlsxwriter.Workbook(path_or_file, {"constant_memory": True, "strings_to_formulas": False,
                                             "strings_to_numbers": False, "strings_to_urls": False})
-    ws = wb.add_worksheet(sheet[:31])
+    ws = wb.add_worksheet(safe_sheet_name(sheet))
     head = wb.add_format({"bold": True, "bg_color": "#F2F2F2", "border": 1})
     date_fmt = wb.add_format({"num_format": "yyyy-mm-dd"})
     for col, title in enumerate(headers):
