@@ -825,8 +825,8 @@ def test_nightly_command_runs_every_job_and_reports_a_failing_one(aw, monkeypatc
 
     from django.core.management.base import CommandError
 
-    from jinshequ.core.management.commands import nightly
-    from jinshequ.posts.models import IdempotencyKey
+    from jinshequ.core.models import IdempotencyKey
+    from jinshequ.site.management.commands import nightly
 
     a = new_activity(aw, start_in=H * 24, hours=2)
     sign(a, aw.a.members[0])
