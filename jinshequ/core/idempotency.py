@@ -20,7 +20,7 @@ Use it on a view::
 
 HTML forms: put ``<input type="hidden" name="idempotency_key" value="{{ idempotency_key }}">`` in the form,
 with ``new_idempotency_key()`` in the context, so a double click or a resubmitted page has one effect.
-The records live in ``posts.IdempotencyKey``; ``idempotency_purge()`` deletes those older than
+The records live in ``core.IdempotencyKey``; ``idempotency_purge()`` deletes those older than
 ``settings.JINSHEQU_IDEMPOTENCY_TTL_HOURS`` (default 24), and a key whose request never finished
 (a crashed worker) is considered abandoned after ``STALE_AFTER``.
 """
@@ -53,7 +53,7 @@ def new_idempotency_key() -> str:
 
 
 def _model():
-    from jinshequ.posts.models import IdempotencyKey
+    from jinshequ.core.models import IdempotencyKey
 
     return IdempotencyKey
 
