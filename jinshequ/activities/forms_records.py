@@ -15,6 +15,7 @@ from django.utils.translation import gettext
 
 from jinshequ.activities.models import EvidenceLevel, RecordStatus
 from jinshequ.activities.records import DESCRIPTION_MAX, MAX_PEOPLE_HELPED, RATINGS, RecordError
+from jinshequ.core.errors import error_message
 from jinshequ.posts.models import PostCategory
 
 # Which form field a service error belongs to (the rest go on top of the form).
@@ -48,7 +49,7 @@ def _style(form: forms.Form) -> None:
 
 def attach_error(form: forms.Form, exc: RecordError) -> None:
     name = ERROR_FIELDS.get(exc.code)
-    form.add_error(name if name in form.fields else None, exc.message)
+    form.add_error(name if name in form.fields else None, error_message(exc))
 
 
 class RecordForm(forms.Form):

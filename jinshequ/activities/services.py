@@ -73,6 +73,7 @@ from jinshequ.activities.models import (
     SignupStatus,
 )
 from jinshequ.activities.records import MAX_DAY_HOURS, day_hours_locked
+from jinshequ.core.errors import DomainError
 from jinshequ.members.models import Member, MemberStatus
 from jinshequ.members.reporting import current_registration
 from jinshequ.posts.models import Post, PostCategory, ServiceTeam
@@ -94,14 +95,12 @@ _TEST_DISABLE_LOCK = False
 _TEST_SLEEP = 0.0
 
 
-class ActivityError(Exception):
-    """A rule refused the action. ``code`` is stable (tests, API); ``message`` is for people."""
+class ActivityError(DomainError):
+    """A rule refused the action (see ``jinshequ.core.errors``). ``backstop`` marks a refusal that the
+    database constraint made after the lock did not hold (tests tell the two apart)."""
 
     def __init__(self, code: str, message: str, *, status: int = 400, backstop: bool = False):
-        super().__init__(message)
-        self.code = code
-        self.message = message
-        self.status = status
+        super().__init__(code, message, status=status)
         self.backstop = backstop
 
 

@@ -40,6 +40,7 @@ from jinshequ.activities.forms_records import (
 from jinshequ.activities.manual import build_manual, manual_read_audit
 from jinshequ.activities.models import EvidenceLevel, RecordStatus
 from jinshequ.activities.records import RecordError
+from jinshequ.core.errors import error_message
 from jinshequ.core.logging import mask_text
 from jinshequ.core.pdf import PdfFontMissing, pdf_response, render_pdf
 from jinshequ.members.cards import qr_png_uri
@@ -203,7 +204,7 @@ def resident_code(request, pk):
     try:
         issued = svc.resident_code_issue(record=record, actor=request.user, request=request)
     except RecordError as exc:
-        return render(request, "records/record_detail.html", _detail_context(request, record, error=exc.message),
+        return render(request, "records/record_detail.html", _detail_context(request, record, error=error_message(exc)),
                       status=exc.status)
     url = site_url(reverse("records:confirm", args=[issued.token]))
     return render(request, "records/resident_code.html", {
@@ -219,7 +220,7 @@ def confirm(request, token):
     try:
         rc = svc.resident_code_for_token(token)
     except RecordError as exc:
-        return _public(render(request, "records/confirm.html", {"error": exc.message}, status=exc.status))
+        return _public(render(request, "records/confirm.html", {"error": error_message(exc)}, status=exc.status))
     form = ConfirmForm(request.POST or None)
     status = 200
     if request.method == "POST" and form.is_valid():
@@ -231,7 +232,7 @@ def confirm(request, token):
                 attach_error(form, exc)
                 status = exc.status
             else:
-                return _public(render(request, "records/confirm.html", {"error": exc.message}, status=exc.status))
+                return _public(render(request, "records/confirm.html", {"error": error_message(exc)}, status=exc.status))
         else:
             return _public(render(request, "records/confirm.html", {"done": True, "record": rc.record,
                                                                     "member_name": rc.member.name}))
@@ -269,7 +270,7 @@ def verify(request, pk):
     except RecordError as exc:
         if exc.status == 404:
             raise Http404 from None
-        messages.error(request, exc.message)
+        messages.error(request, error_message(exc))
     else:
         messages.success(request, f"已核实 {sel.ref(sel.PREFIX_RECORD, record.pk)}（{record.member.name}，"
                                   f"{record.hours} 小时）。")
@@ -289,7 +290,7 @@ def reject(request, pk):
     except RecordError as exc:
         if exc.status == 404:
             raise Http404 from None
-        messages.error(request, exc.message)
+        messages.error(request, error_message(exc))
     else:
         messages.success(request, f"已退回 {sel.ref(sel.PREFIX_RECORD, record.pk)}，已通知{record.member.name}。")
     return redirect(_back(request, reverse("records:queue")))
@@ -302,7 +303,7 @@ def verify_batch(request):
     try:
         n = svc.records_verify_batch(ids=ids, actor=request.user, request=request)
     except RecordError as exc:
-        messages.error(request, exc.message)
+        messages.error(request, error_message(exc))
     else:
         if n:
             messages.success(request, f"已批量核实 {n} 条服务记录。")
@@ -472,7 +473,7 @@ def certificate_revoke(request, pk):
     except RecordError as exc:
         if exc.status == 404:
             raise Http404 from None
-        messages.error(request, exc.message)
+        messages.error(request, error_message(exc))
     else:
         messages.success(request, f"已撤销服务证明 {cert.number}。")
     return redirect(back)
@@ -485,5 +486,5 @@ def certificate_check(request, token):
     try:
         cert = svc.certificate_from_token(token)
     except RecordError as exc:
-        return _public(render(request, "records/certificate_check.html", {"error": exc.message}, status=404))
+        return _public(render(request, "records/certificate_check.html", {"error": error_message(exc)}, status=404))
     return _public(render(request, "records/certificate_check.html", {"cert": cert}))

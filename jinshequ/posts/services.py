@@ -31,6 +31,7 @@ from jinshequ.accounts.models import Role
 from jinshequ.accounts.services import audit
 from jinshequ.campaigns.models import current_campaign
 from jinshequ.core import crypto
+from jinshequ.core.errors import DomainError
 from jinshequ.core.idcard import mask_phone, validate_phone
 from jinshequ.members.models import Member, MemberStatus, Registration, RegistrationStatus
 from jinshequ.posts.models import (
@@ -59,14 +60,12 @@ _TEST_DISABLE_LOCK = False
 _TEST_SLEEP = 0.0
 
 
-class PostError(Exception):
-    """A rule refused the action. ``code`` is stable (tests, API); ``message`` is for people."""
+class PostError(DomainError):
+    """A rule refused the action (see ``jinshequ.core.errors``). ``backstop`` marks a refusal that the
+    database constraint made after the lock did not hold (tests tell the two apart)."""
 
     def __init__(self, code: str, message: str, *, status: int = 400, backstop: bool = False):
-        super().__init__(message)
-        self.code = code
-        self.message = message
-        self.status = status
+        super().__init__(code, message, status=status)
         self.backstop = backstop
 
 
