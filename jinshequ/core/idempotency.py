@@ -39,6 +39,8 @@ from django.http import HttpResponse, JsonResponse
 from django.template.loader import render_to_string
 from django.utils import timezone
 
+from jinshequ.core.http import wants_json
+
 HEADER = "Idempotency-Key"
 FORM_FIELD = "idempotency_key"
 KEY_RE = re.compile(r"^[A-Za-z0-9_.:\-]{8,128}$")
@@ -72,13 +74,8 @@ def fingerprint(request) -> str:
     return h.hexdigest()
 
 
-def _wants_json(request) -> bool:
-    accept = request.headers.get("Accept", "")
-    return "application/json" in accept and "text/html" not in accept
-
-
 def _error(request, status: int, code: str, message: str) -> HttpResponse:
-    if _wants_json(request):
+    if wants_json(request):
         response = JsonResponse({"code": code, "message": message}, status=status)
     else:
         body = render_to_string("core/idempotency_error.html", {"message": message, "code": code}, request=request)

@@ -32,6 +32,7 @@ from jinshequ.accounts.models import Notification, Role
 from jinshequ.accounts.perms import Perm, require_perm
 from jinshequ.accounts.services import audit
 from jinshequ.campaigns.models import current_campaign
+from jinshequ.core.errors import error_message
 from jinshequ.core.pinyin import name_pinyin
 from jinshequ.members import reporting
 from jinshequ.members.models import (
@@ -199,7 +200,7 @@ def report_start(request):
         except ReportingError as exc:
             return render(request, "report/start_confirm.html",
                           {"member": member, "state": state, "community": community, "place": _place(community),
-                           "error": exc.message}, status=400)
+                           "error": error_message(exc)}, status=400)
         messages.success(request, f"已向{community.name}提交报到申请，请等待社区确认。")
         return redirect("members:me")
 
@@ -222,7 +223,7 @@ def report_qr(request, token):
     try:
         community = reporting.community_from_token(token, actor=request.user, request=request)
     except ReportingError as exc:
-        return render(request, "report/qr_invalid.html", {"message": exc.message}, status=400)
+        return render(request, "report/qr_invalid.html", {"message": error_message(exc)}, status=400)
     member = _own_member(request)
     if member is None:
         return _no_member(request)
@@ -235,7 +236,7 @@ def report_qr(request, token):
             reporting.registration_submit(member=member, community=community, actor=request.user, request=request,
                                           method=RegistrationMethod.QR)
         except ReportingError as exc:
-            return render(request, "report/start_confirm.html", {**context, "error": exc.message}, status=400)
+            return render(request, "report/start_confirm.html", {**context, "error": error_message(exc)}, status=400)
         messages.success(request, f"已向{community.name}提交报到申请，请等待社区确认。")
         return redirect("members:me")
     return render(request, "report/start_confirm.html", context)
@@ -249,7 +250,7 @@ def report_cancel(request, pk):
     try:
         reporting.registration_cancel(registration=reg, actor=request.user, request=request)
     except ReportingError as exc:
-        messages.error(request, exc.message)
+        messages.error(request, error_message(exc))
     else:
         messages.success(request, f"已撤回向{reg.community.name}的报到申请。")
     return redirect(_safe_next(request, reverse("members:me")))
@@ -345,7 +346,7 @@ def confirm(request, pk):
     try:
         reporting.registration_confirm(registration=reg, actor=request.user, request=request)
     except ReportingError as exc:
-        messages.error(request, exc.message)
+        messages.error(request, error_message(exc))
     else:
         messages.success(request, f"已确认{reg.member.name}的报到。")
     return redirect(_safe_next(request, reverse("report:pending")))
@@ -359,7 +360,7 @@ def reject(request, pk):
         reporting.registration_reject(registration=reg, reason=request.POST.get("reason", ""), actor=request.user,
                                       request=request)
     except ReportingError as exc:
-        messages.error(request, f"{reg.member.name}：{exc.message}")
+        messages.error(request, f"{reg.member.name}：{error_message(exc)}")
     else:
         messages.success(request, f"已退回{reg.member.name}的报到，并通知本人。")
     return redirect(_safe_next(request, reverse("report:pending")))
@@ -380,7 +381,7 @@ def confirm_batch(request):
             reporting.registration_confirm(registration=reg, actor=request.user, request=request)
             done += 1
         except ReportingError as exc:
-            failed.append(f"{reg.member.name}：{exc.message}")
+            failed.append(f"{reg.member.name}：{error_message(exc)}")
     skipped = len(ids) - len(regs)
     if done:
         messages.success(request, f"已确认 {done} 人的报到。")
@@ -417,7 +418,7 @@ def office(request):
             try:
                 card = reporting.card_from_scan(code, actor=request.user, request=request)
             except ReportingError as exc:
-                context["error"] = exc.message
+                context["error"] = error_message(exc)
             else:
                 member = card.member
                 if action == "register":
@@ -425,7 +426,7 @@ def office(request):
                         reporting.registration_register_at_office(member=member, community=community,
                                                                   actor=request.user, request=request)
                     except ReportingError as exc:
-                        context["error"] = exc.message
+                        context["error"] = error_message(exc)
                     else:
                         messages.success(request, f"{member.name}已在{community.name}完成报到。")
                         return redirect("report:office")
