@@ -16,6 +16,7 @@ from django.utils.translation import gettext
 from jinshequ.activities.models import EvidenceLevel, RecordStatus
 from jinshequ.activities.records import DESCRIPTION_MAX, MAX_PEOPLE_HELPED, RATINGS, RecordError
 from jinshequ.core.errors import error_message
+from jinshequ.core.forms import style_form
 from jinshequ.posts.models import PostCategory
 
 # Which form field a service error belongs to (the rest go on top of the form).
@@ -34,17 +35,6 @@ class DateInput(forms.DateInput):
 
     def __init__(self, attrs=None):
         super().__init__(attrs, format="%Y-%m-%d")
-
-
-def _style(form: forms.Form) -> None:
-    for f in form.fields.values():
-        widget = f.widget
-        if isinstance(widget, forms.CheckboxInput | forms.RadioSelect):
-            widget.attrs.setdefault("class", "form-check-input")
-        elif isinstance(widget, forms.Select):
-            widget.attrs.setdefault("class", "form-select")
-        else:
-            widget.attrs.setdefault("class", "form-control")
 
 
 def attach_error(form: forms.Form, exc: RecordError) -> None:
@@ -75,7 +65,7 @@ class RecordForm(forms.Form):
         self.fields["served_on"].widget.attrs["max"] = timezone.localdate().isoformat()
         self.fields["served_on"].initial = timezone.localdate()
         self.fields["hours"].widget.attrs.update({"min": "0.5", "max": "24"})
-        _style(self)
+        style_form(self)
 
 
 class ReasonForm(forms.Form):
@@ -84,7 +74,7 @@ class ReasonForm(forms.Form):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        _style(self)
+        style_form(self)
 
 
 STATUS_CHOICES = [("", "全部状态"), *RecordStatus.choices]
@@ -104,7 +94,7 @@ class RecordFilterForm(forms.Form):
         super().__init__(*args, **kwargs)
         if not with_q:
             del self.fields["q"]
-        _style(self)
+        style_form(self)
 
     def values(self) -> dict:
         data = self.cleaned_data if self.is_valid() else {}
@@ -135,4 +125,4 @@ class CertificateForm(forms.Form):
         today = timezone.localdate()
         self.fields["period_start"].initial = dt.date(today.year, 1, 1)
         self.fields["period_end"].initial = today
-        _style(self)
+        style_form(self)
