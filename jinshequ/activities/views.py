@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from functools import wraps
 
-import segno
 from django.contrib import messages
 from django.contrib.auth.decorators import login_not_required
 from django.contrib.auth.views import redirect_to_login
@@ -21,7 +20,6 @@ from django.http import Http404, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
-from django.utils.safestring import mark_safe
 from django.views.decorators.http import require_POST
 
 from jinshequ.accounts.models import Role
@@ -35,6 +33,7 @@ from jinshequ.activities.services import ActivityError
 from jinshequ.core.errors import error_json, error_message
 from jinshequ.core.http import wants_json
 from jinshequ.core.idempotency import idempotent, new_idempotency_key
+from jinshequ.core.qr import qr_svg
 from jinshequ.members.models import Member, MemberStatus
 from jinshequ.members.reporting import ReportingError, card_from_scan, current_registration
 from jinshequ.posts.models import PostCategory
@@ -65,11 +64,6 @@ def require_organiser(view):
 
     wrapped.required_perm = Perm.ACTIVITY_MANAGE
     return wrapped
-
-
-def qr_svg(data: str) -> str:
-    svg = segno.make(data, error="m").svg_inline(scale=1, border=4, omitsize=True, light="#fff", svgclass="qr-svg")
-    return mark_safe(svg)  # noqa: S308 (segno output: paths only, the data is not embedded as text)
 
 
 # --- the member -------------------------------------------------------------------------------------

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from functools import wraps
 
-import segno
 from django.contrib import messages
 from django.contrib.auth.decorators import login_not_required
 from django.core.exceptions import PermissionDenied
@@ -20,7 +19,6 @@ from django.http import FileResponse, Http404, HttpResponseBadRequest
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone, translation
-from django.utils.safestring import mark_safe
 from django.utils.translation import gettext
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
@@ -43,6 +41,7 @@ from jinshequ.activities.records import RecordError
 from jinshequ.core.errors import error_message
 from jinshequ.core.logging import mask_text
 from jinshequ.core.pdf import PdfFontMissing, pdf_response, render_pdf
+from jinshequ.core.qr import qr_svg
 from jinshequ.members.cards import qr_png_uri
 from jinshequ.members.reporting import card_token, current_registration, site_url
 
@@ -81,11 +80,6 @@ def _me(request):
     if member is None:
         raise Http404
     return member
-
-
-def _qr_svg(data: str) -> str:
-    svg = segno.make(data, error="m").svg_inline(scale=1, border=4, omitsize=True, light="#fff", svgclass="qr-svg")
-    return mark_safe(svg)  # noqa: S308 (segno output: paths only)
 
 
 def _page(request, qs):
@@ -209,7 +203,7 @@ def resident_code(request, pk):
     url = site_url(reverse("records:confirm", args=[issued.token]))
     return render(request, "records/resident_code.html", {
         "record": record, "number": sel.ref(sel.PREFIX_RECORD, record.pk), "code": issued.code,
-        "code_spaced": f"{issued.code[:3]} {issued.code[3:]}", "url": url, "qr": _qr_svg(url),
+        "code_spaced": f"{issued.code[:3]} {issued.code[3:]}", "url": url, "qr": qr_svg(url),
         "expires_at": issued.expires_at, "max_attempts": svc.RESIDENT_CODE_MAX_ATTEMPTS})
 
 

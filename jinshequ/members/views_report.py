@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import re
 
-import segno
 from django import forms
 from django.contrib import messages
 from django.core.paginator import Paginator
@@ -24,7 +23,6 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
-from django.utils.safestring import mark_safe
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_http_methods, require_POST
 
@@ -34,6 +32,7 @@ from jinshequ.accounts.services import audit
 from jinshequ.campaigns.models import current_campaign
 from jinshequ.core.errors import error_message
 from jinshequ.core.pinyin import name_pinyin
+from jinshequ.core.qr import qr_svg
 from jinshequ.members import reporting
 from jinshequ.members.models import (
     Member,
@@ -61,12 +60,6 @@ INBOX_PREVIEW = 5
 
 
 # --- small helpers ---------------------------------------------------------------------------
-
-
-def qr_svg(data: str) -> str:
-    """An inline SVG QR code (no size attributes, a viewBox, no style attributes: CSS sizes it)."""
-    svg = segno.make(data, error="m").svg_inline(scale=1, border=4, omitsize=True, light="#fff", svgclass="qr-svg")
-    return mark_safe(svg)  # noqa: S308 (segno output: paths only, the data is not embedded as text)
 
 
 def card_number_display(number: str) -> str:
