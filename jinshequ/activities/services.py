@@ -51,7 +51,6 @@ import hashlib
 import hmac
 import re
 import secrets
-import time
 from dataclasses import dataclass
 from decimal import Decimal
 
@@ -88,11 +87,6 @@ EXPIRED_LOOKBACK = 240  # windows (2 h): an older genuine token is "expired", no
 MIN_RECORD_SECONDS = 15 * 60
 TOKEN_RE = re.compile(r"^(\d{1,12})-([io])-([0-9a-f]{24})$")
 MODES = {"in": "i", "out": "o"}
-
-# Test-only switches for the R45 negative control: with the lock off and a sleep between the check and
-# the write, concurrent sign-ups all pass the check and only the database constraint stops them.
-_TEST_DISABLE_LOCK = False
-_TEST_SLEEP = 0.0
 
 
 class ActivityError(DomainError):
@@ -226,8 +220,9 @@ def _require_registered(member: Member, community_id: int, message: str) -> None
 
 
 def _lock_activity(pk: int) -> Activity:
-    qs = Activity.objects.all() if _TEST_DISABLE_LOCK else Activity.objects.select_for_update(no_key=True)
-    return qs.get(pk=pk)
+    """The activity row, locked until the transaction ends: sign-ups of one activity are serialised here.
+    (The R45 negative control in tests/test_activities.py replaces this function with an unlocked read.)"""
+    return Activity.objects.select_for_update(no_key=True).get(pk=pk)
 
 
 # --- publishing -------------------------------------------------------------------------------------
@@ -398,8 +393,6 @@ def signup_create(*, activity: Activity, member: Member, actor, request=None) ->
     if existing is not None:
         what = "已在候补名单中" if existing.status == SignupStatus.WAITLISTED else "已报名"
         raise ActivityError("already_signed_up", f"您{what}，无需重复报名。", status=409)
-    if _TEST_SLEEP:
-        time.sleep(_TEST_SLEEP)
     signup, backstop = None, False
     if activity.signed_up < activity.capacity:
         try:

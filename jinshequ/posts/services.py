@@ -20,7 +20,6 @@ transactions cannot wait for each other (no deadlocks).
 from __future__ import annotations
 
 import datetime as dt
-import time
 from collections.abc import Iterable
 
 from django.db import IntegrityError, transaction
@@ -53,11 +52,6 @@ ADDRESS_PURPOSE = "household_address"
 PHONE_PURPOSE = "household_phone"
 DEFAULT_MAX_ACTIVE_POSTS = 2
 MAX_CAPACITY = 999
-
-# Test-only switches for the R45 negative control: with the lock off and a sleep between the check and
-# the write, concurrent claimants all pass the check and only the database constraint stops them.
-_TEST_DISABLE_LOCK = False
-_TEST_SLEEP = 0.0
 
 
 class PostError(DomainError):
@@ -311,8 +305,9 @@ def post_is_open(post: Post, day: dt.date | None = None) -> bool:
 
 
 def _lock_post(post_id: int) -> Post:
-    qs = Post.objects.all() if _TEST_DISABLE_LOCK else Post.objects.select_for_update(no_key=True)
-    return qs.get(pk=post_id)
+    """The post row, locked until the transaction ends: claims of one post are serialised here. (The R45
+    negative control in tests/test_claims_concurrency.py replaces this function with an unlocked read.)"""
+    return Post.objects.select_for_update(no_key=True).get(pk=post_id)
 
 
 def _integrity_error(exc: IntegrityError) -> PostError:
@@ -350,8 +345,6 @@ def claim_create(*, member: Member, post: Post, actor, request=None) -> PostClai
                                       "如需认领新岗位，请先退出一个岗位。", status=409)
     if post.claimed >= post.capacity:
         raise PostError("post_full", "岗位已满，请选择其他岗位。", status=409)
-    if _TEST_SLEEP:
-        time.sleep(_TEST_SLEEP)
     auto = bool(CommunitySettings.objects.filter(community_id=post.community_id)
                 .values_list("auto_approve_claims", flat=True).first())
     now = _now()
