@@ -7,7 +7,7 @@ SCALE ?= small
 export PYTHONDONTWRITEBYTECODE := 1
 export DATABASE_URL
 
-.PHONY: demo test install install-test assets lint bench messages clean
+.PHONY: demo test install install-test assets lint typecheck bench messages clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -42,6 +42,10 @@ test: install-test
 
 lint: install-test
 	$(BIN)/ruff check .
+
+# mypy with django-stubs over the files listed in pyproject.toml ([tool.mypy]): today jinshequ/core.
+typecheck: install-test
+	$(BIN)/mypy
 
 # Every benchmark; the city-scale ones share benchmarks/out/city.sqlite3 (built once, ~2 minutes).
 bench: install-test

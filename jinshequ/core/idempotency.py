@@ -75,6 +75,7 @@ def fingerprint(request) -> str:
 
 
 def _error(request, status: int, code: str, message: str) -> HttpResponse:
+    response: HttpResponse
     if wants_json(request):
         response = JsonResponse({"code": code, "message": message}, status=status)
     else:
@@ -157,7 +158,7 @@ def idempotent(scope: str):
             _finish(record, response)
             return response
 
-        wrapped.idempotency_scope = scope
+        wrapped.idempotency_scope = scope  # type: ignore[attr-defined]  # marks the view as idempotent
         return wrapped
 
     return decorator
