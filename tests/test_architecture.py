@@ -168,3 +168,11 @@ def test_cycle_finder_sees_a_loop_through_a_third_app():
     graph["b"]["a"] = []
     assert mutual_pairs(graph) == {("a", "b")}
     assert cyclic_pairs(without(graph, {("a", "b")})) == set()
+
+
+def test_no_app_imports_the_project_shell_or_the_demo_builder():
+    """``site`` and ``demo`` sit above every domain app: they may import any of them, none imports them."""
+    graph = app_imports()
+    users = {f"{app} -> {top}": graph[app][top] for app in graph for top in ("site", "demo")
+             if top in graph[app] and app not in ("site", "demo")}
+    assert users == {}
