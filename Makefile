@@ -7,7 +7,7 @@ SCALE ?= small
 export PYTHONDONTWRITEBYTECODE := 1
 export DATABASE_URL
 
-.PHONY: demo test test-faketime test-properties install install-test assets lint bench messages clean system-test system-demo
+.PHONY: demo test test-faketime test-properties install install-test assets lint typecheck bench messages clean system-test system-demo
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -54,6 +54,10 @@ test-faketime: system-test install-test
 
 lint: install-test
 	$(BIN)/ruff check .
+
+# mypy with django-stubs over the files listed in pyproject.toml ([tool.mypy]): today jinshequ/core.
+typecheck: install-test
+	$(BIN)/mypy
 
 # Every benchmark; the city-scale ones share benchmarks/out/city.sqlite3 (built once, ~2 minutes).
 # The property tests at SECURITY.md's T3 CI effort (200 examples, state machines 100 x 30); part of bench.

@@ -61,7 +61,7 @@ from django.test.utils import CaptureQueriesContext  # noqa: E402
 
 from benchmarks.loadgen import run_load  # noqa: E402
 from jinshequ.accounts.models import User  # noqa: E402
-from jinshequ.core import demo  # noqa: E402
+from jinshequ.demo import city as demo  # noqa: E402
 from jinshequ.members.models import Member  # noqa: E402
 
 PAGE_FACTOR, PAGE_SLACK_MS, RPS_TARGET = 3.0, 10.0, 0.80

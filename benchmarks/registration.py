@@ -46,7 +46,7 @@ def ensure_demo(rebuild: bool) -> None:
     from django.core.management import call_command
 
     from jinshequ.campaigns.models import current_campaign
-    from jinshequ.core import demo
+    from jinshequ.demo import city as demo
     from jinshequ.members.models import Registration
 
     call_command("migrate", interactive=False, verbosity=0)

@@ -140,7 +140,7 @@ def ensure_service_demo(rebuild: bool) -> None:
     from django.core.management import call_command
 
     from jinshequ.activities.models import ServiceRecord
-    from jinshequ.core import demo
+    from jinshequ.demo import city as demo
 
     call_command("migrate", interactive=False, verbosity=0)
     info = demo.demo_info()

@@ -78,6 +78,8 @@ INSTALLED_APPS = [
     "jinshequ.activities",
     "jinshequ.supervision",
     "jinshequ.stats",
+    "jinshequ.site",
+    "jinshequ.demo",
 ]
 
 MIDDLEWARE = [
@@ -113,7 +115,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "csp.context_processors.nonce",
-                "jinshequ.core.context_processors.site",
+                "jinshequ.site.context_processors.site",
             ],
             "builtins": ["template_partials.templatetags.partials"],
         },

@@ -1,5 +1,5 @@
 """Production settings: HTTPS only, secure cookies with the __Host- prefix, HSTS. Secrets from the
-environment; ``check --deploy`` (with our own checks in ``jinshequ.core.checks``) must pass."""
+environment; ``check --deploy`` (with our own checks in ``jinshequ.core.checks`` and ``jinshequ.site.checks``) must pass."""
 
 from jinshequ.settings import *  # noqa: F403
 

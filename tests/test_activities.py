@@ -44,6 +44,7 @@ from jinshequ.posts.models import PostCategory
 from jinshequ.regions.models import RegionKind
 from tests.factories import make_campaign, make_member, make_region, make_unit, make_user
 from tests.properties import examples
+from tests.races import unlocked_slow_read
 from tests.securitykit import FrozenClock, table_snapshot
 
 H = dt.timedelta(hours=1)
@@ -826,8 +827,8 @@ def test_nightly_command_runs_every_job_and_reports_a_failing_one(aw, monkeypatc
 
     from django.core.management.base import CommandError
 
-    from jinshequ.core.management.commands import nightly
-    from jinshequ.posts.models import IdempotencyKey
+    from jinshequ.core.models import IdempotencyKey
+    from jinshequ.site.management.commands import nightly
 
     a = new_activity(aw, start_in=H * 24, hours=2)
     sign(a, aw.a.members[0])
@@ -1105,19 +1106,16 @@ def test_concurrent_signups_never_overbook(transactional_db, capacity):
 
 @postgres_only
 @pytest.mark.postgres
-def test_negative_control_without_the_lock_reaches_the_constraint(transactional_db):
+def test_negative_control_without_the_lock_reaches_the_constraint(transactional_db, monkeypatch):
     arena = Arena()
     backstops = 0
-    acts._TEST_DISABLE_LOCK, acts._TEST_SLEEP = True, 0.05
-    try:
-        for round_no in range(3):
-            a = arena.activity(2, title=f"无锁-{round_no}")
-            out = race([lambda m=m, a=a: acts.signup_create(activity=a, member=m, actor=None) for m in arena.members])
-            backstops += sum(1 for o in out if o[0] == "ok" and o[1].backstop)
-            a.refresh_from_db()
-            assert a.signed_up <= a.capacity  # the constraint still holds
-    finally:
-        acts._TEST_DISABLE_LOCK, acts._TEST_SLEEP = False, 0.0
+    monkeypatch.setattr(acts, "_lock_activity", unlocked_slow_read(Activity, 0.05))
+    for round_no in range(3):
+        a = arena.activity(2, title=f"无锁-{round_no}")
+        out = race([lambda m=m, a=a: acts.signup_create(activity=a, member=m, actor=None) for m in arena.members])
+        backstops += sum(1 for o in out if o[0] == "ok" and o[1].backstop)
+        a.refresh_from_db()
+        assert a.signed_up <= a.capacity  # the constraint still holds
     assert backstops >= 1, "the negative control showed no race: the positive test proves nothing"
 
 

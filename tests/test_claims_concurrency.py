@@ -5,8 +5,8 @@ is no race to show): 20 threads, each with its own database connection, released
 against a post of capacity k ∈ {1, 2, 3}. ``JINSHEQU_CLAIM_ROUNDS`` sets the rounds per k (CI 10; the
 release profile uses 50).
 
-The negative control (pretix style) switches the row lock off with the test-only flag
-``posts.services._TEST_DISABLE_LOCK`` and sleeps between the check and the write: the same test must
+The negative control (pretix style) replaces the service's lock seam ``posts.services._lock_post`` with
+an unlocked read followed by a sleep before the check and the write: the same test must
 then show violations — claims that passed the capacity check and were only stopped by the database
 constraint (``PostError.backstop``), or overbooking — proving that the positive test can fail.
 
@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import os
 import threading
+import time
 from collections import Counter
 
 import pytest
@@ -33,6 +34,7 @@ from jinshequ.posts.integrity import check_posts_integrity
 from jinshequ.posts.models import PLACE_HOLDING, Post, PostCategory, PostClaim
 from jinshequ.regions.models import RegionKind
 from tests.factories import make_campaign, make_member, make_region, make_unit, make_user
+from tests.races import unlocked_slow_read
 
 ROUNDS = int(os.environ.get("JINSHEQU_CLAIM_ROUNDS", "10"))
 THREADS = 20
@@ -129,21 +131,18 @@ def test_concurrent_claims_never_overbook(transactional_db, capacity):
 @postgres_only
 @pytest.mark.postgres
 @pytest.mark.parametrize("capacity", [1, 2, 3])
-def test_negative_control_without_lock_shows_violations(transactional_db, capacity):
+def test_negative_control_without_lock_shows_violations(transactional_db, capacity, monkeypatch):
     """The same race with the lock off and a sleep between check and write must go wrong."""
     arena = Arena()
     violations = 0
-    ps._TEST_DISABLE_LOCK, ps._TEST_SLEEP = True, 0.05
-    try:
-        for round_no in range(max(3, ROUNDS // 5)):
-            post = arena.post(capacity, title=f"无锁{capacity}-{round_no}")
-            outcomes = race(arena, post)
-            rows = PostClaim.objects.filter(post=post).count()
-            backstop = sum(1 for o in outcomes if o[0] == "refused" and o[2])
-            violations += backstop + max(0, rows - capacity)
-            release_all(arena, post)
-    finally:
-        ps._TEST_DISABLE_LOCK, ps._TEST_SLEEP = False, 0.0
+    monkeypatch.setattr(ps, "_lock_post", unlocked_slow_read(Post, 0.05))
+    for round_no in range(max(3, ROUNDS // 5)):
+        post = arena.post(capacity, title=f"无锁{capacity}-{round_no}")
+        outcomes = race(arena, post)
+        rows = PostClaim.objects.filter(post=post).count()
+        backstop = sum(1 for o in outcomes if o[0] == "refused" and o[2])
+        violations += backstop + max(0, rows - capacity)
+        release_all(arena, post)
     assert violations >= 1, "the negative control showed no race: the positive test proves nothing"
 
 
@@ -229,7 +228,7 @@ def test_mixed_claims_and_releases_have_no_deadlock(transactional_db):
 
 @postgres_only
 @pytest.mark.postgres
-def test_concurrent_idempotent_duplicate_gets_409(transactional_db):
+def test_concurrent_idempotent_duplicate_gets_409(transactional_db, monkeypatch):
     """Two identical requests with one key at the same time: one effect; the other 409 (or the replay)."""
     arena = Arena(n=1)
     member = arena.members[0]
@@ -249,15 +248,19 @@ def test_concurrent_idempotent_duplicate_gets_409(transactional_db):
         finally:
             connection.close()
 
-    ps._TEST_SLEEP = 0.5  # keep the first request inside the claim while the second arrives
-    try:
-        threads = [threading.Thread(target=worker) for _ in range(2)]
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join(timeout=60)
-    finally:
-        ps._TEST_SLEEP = 0.0
+    locked = ps._lock_post
+
+    def locked_then_slow(post_id):  # keep the first request inside the claim while the second arrives
+        row = locked(post_id)
+        time.sleep(0.5)
+        return row
+
+    monkeypatch.setattr(ps, "_lock_post", locked_then_slow)
+    threads = [threading.Thread(target=worker) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=60)
     assert sorted(statuses) == [201, 409], statuses
     assert PostClaim.objects.filter(post=post).count() == 1
 

@@ -22,10 +22,9 @@ from jinshequ.activities.integrity import check_activities_integrity
 from jinshequ.activities.models import Activity, Attendance, ServiceRecord, Signup
 from jinshequ.campaigns.models import current_campaign
 from jinshequ.core import crypto, system
-from jinshequ.core.demo.geography import DISTRICTS
 from jinshequ.core.idcard import id_birth_date, id_gender, validate_id_number, validate_phone
-from jinshequ.core.integrity import check_integrity
 from jinshequ.core.pinyin import name_pinyin
+from jinshequ.demo.geography import DISTRICTS
 from jinshequ.members.models import (
     ContactCard,
     Exemption,
@@ -50,6 +49,7 @@ from jinshequ.posts.models import (
 )
 from jinshequ.posts.services import ADDRESS_PURPOSE, PHONE_PURPOSE
 from jinshequ.regions.models import Region, RegionKind
+from jinshequ.site.integrity import check_integrity
 from jinshequ.supervision.models import ChecklistItem, ChecklistMark
 from jinshequ.units.models import WorkUnit
 

@@ -12,12 +12,12 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, rule, run_state_machine_as_test
 
 from jinshequ.accounts.models import Role
-from jinshequ.core.integrity import check_integrity
 from jinshequ.members import reporting as rp
 from jinshequ.members.models import Member, MemberStatus, Registration, RegistrationStatus
 from jinshequ.members.reporting_selectors import ReportStatus, with_report_status
 from jinshequ.members.services import member_mark_left, member_reactivate
 from jinshequ.regions.models import RegionKind
+from jinshequ.site.integrity import check_integrity
 from tests.factories import make_campaign, make_member, make_region, make_unit, make_user
 from tests.properties import stateful
 

@@ -16,6 +16,7 @@ from hypothesis.stateful import RuleBasedStateMachine, invariant, rule, run_stat
 from openpyxl import load_workbook
 
 from jinshequ.accounts.models import AuditEvent, Notification, Role
+from jinshequ.core.models import IdempotencyKey
 from jinshequ.members import reporting as rp
 from jinshequ.members.models import Registration, RegistrationStatus, Skill
 from jinshequ.posts import selectors as sel
@@ -25,7 +26,6 @@ from jinshequ.posts.models import (
     PLACE_HOLDING,
     ClaimStatus,
     Household,
-    IdempotencyKey,
     Post,
     PostCategory,
     PostClaim,

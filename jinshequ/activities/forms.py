@@ -5,19 +5,9 @@ from decimal import Decimal
 from django import forms
 
 from jinshequ.activities.services import MAX_CAPACITY
+from jinshequ.core.forms import style_form
 from jinshequ.core.widgets import DateTimeInput
 from jinshequ.posts.models import Post, PostCategory, ServiceTeam
-
-
-def _style(form: forms.Form) -> None:
-    for field in form.fields.values():
-        widget = field.widget
-        if isinstance(widget, forms.CheckboxInput | forms.RadioSelect):
-            widget.attrs.setdefault("class", "form-check-input")
-        elif isinstance(widget, forms.Select):
-            widget.attrs.setdefault("class", "form-select")
-        else:
-            widget.attrs.setdefault("class", "form-control")
 
 
 class ActivityForm(forms.Form):
@@ -50,7 +40,7 @@ class ActivityForm(forms.Form):
             self.fields["team"].empty_label = None
         self.fields["post"].queryset = Post.objects.filter(community_id=community_id, is_active=True).order_by(
             "title", "pk")
-        _style(self)
+        style_form(self)
 
     def clean(self):
         data = super().clean()
@@ -78,6 +68,6 @@ class ScanForm(forms.Form):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        _style(self)
+        style_form(self)
         self.fields["code"].widget.attrs.update({"autofocus": True, "autocomplete": "off", "inputmode": "text",
                                                  "class": "form-control form-control-lg"})

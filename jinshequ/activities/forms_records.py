@@ -15,6 +15,8 @@ from django.utils.translation import gettext
 
 from jinshequ.activities.models import EvidenceLevel, RecordStatus
 from jinshequ.activities.records import DESCRIPTION_MAX, MAX_PEOPLE_HELPED, RATINGS, RecordError
+from jinshequ.core.errors import error_message
+from jinshequ.core.forms import style_form
 from jinshequ.core.widgets import DateInput
 from jinshequ.posts.models import PostCategory
 
@@ -29,20 +31,9 @@ ERROR_FIELDS = {
 }
 
 
-def _style(form: forms.Form) -> None:
-    for f in form.fields.values():
-        widget = f.widget
-        if isinstance(widget, forms.CheckboxInput | forms.RadioSelect):
-            widget.attrs.setdefault("class", "form-check-input")
-        elif isinstance(widget, forms.Select):
-            widget.attrs.setdefault("class", "form-select")
-        else:
-            widget.attrs.setdefault("class", "form-control")
-
-
 def attach_error(form: forms.Form, exc: RecordError) -> None:
     name = ERROR_FIELDS.get(exc.code)
-    form.add_error(name if name in form.fields else None, exc.message)
+    form.add_error(name if name in form.fields else None, error_message(exc))
 
 
 class RecordForm(forms.Form):
@@ -68,7 +59,7 @@ class RecordForm(forms.Form):
         self.fields["served_on"].widget.attrs["max"] = timezone.localdate().isoformat()
         self.fields["served_on"].initial = timezone.localdate()
         self.fields["hours"].widget.attrs.update({"min": "0.5", "max": "24"})
-        _style(self)
+        style_form(self)
 
 
 class ReasonForm(forms.Form):
@@ -77,7 +68,7 @@ class ReasonForm(forms.Form):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        _style(self)
+        style_form(self)
 
 
 STATUS_CHOICES = [("", "全部状态"), *RecordStatus.choices]
@@ -97,7 +88,7 @@ class RecordFilterForm(forms.Form):
         super().__init__(*args, **kwargs)
         if not with_q:
             del self.fields["q"]
-        _style(self)
+        style_form(self)
 
     def values(self) -> dict:
         data = self.cleaned_data if self.is_valid() else {}
@@ -128,4 +119,4 @@ class CertificateForm(forms.Form):
         today = timezone.localdate()
         self.fields["period_start"].initial = dt.date(today.year, 1, 1)
         self.fields["period_end"].initial = today
-        _style(self)
+        style_form(self)

@@ -65,6 +65,7 @@ from jinshequ.activities.records_selectors import (
     manual_members_for_user,
 )
 from jinshequ.core import crypto
+from jinshequ.core.errors import DomainError
 from jinshequ.core.middleware import client_ip
 from jinshequ.members.models import Member, MemberStatus, Registration, RegistrationStatus
 from jinshequ.posts.models import PostCategory
@@ -92,14 +93,8 @@ CERTIFICATE_SALT = "jinshequ.certificate.v1"
 CERTIFICATE_MAX_DAYS = 5 * 366
 
 
-class RecordError(Exception):
-    """A rule refused the action. ``code`` is stable (tests, API); ``message`` is for people."""
-
-    def __init__(self, code: str, message: str, *, status: int = 400):
-        super().__init__(message)
-        self.code = code
-        self.message = message
-        self.status = status
+class RecordError(DomainError):
+    """A rule refused the action (see ``jinshequ.core.errors``)."""
 
 
 def _now() -> dt.datetime:

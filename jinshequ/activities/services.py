@@ -51,7 +51,6 @@ import hashlib
 import hmac
 import re
 import secrets
-import time
 from dataclasses import dataclass
 from decimal import Decimal
 
@@ -73,6 +72,7 @@ from jinshequ.activities.models import (
     SignupStatus,
 )
 from jinshequ.activities.records import MAX_DAY_HOURS, day_hours_locked
+from jinshequ.core.errors import DomainError
 from jinshequ.members.models import Member, MemberStatus
 from jinshequ.members.reporting import current_registration
 from jinshequ.posts.models import Post, PostCategory, ServiceTeam
@@ -88,20 +88,13 @@ MIN_RECORD_SECONDS = 15 * 60
 TOKEN_RE = re.compile(r"^(\d{1,12})-([io])-([0-9a-f]{24})$")
 MODES = {"in": "i", "out": "o"}
 
-# Test-only switches for the R45 negative control: with the lock off and a sleep between the check and
-# the write, concurrent sign-ups all pass the check and only the database constraint stops them.
-_TEST_DISABLE_LOCK = False
-_TEST_SLEEP = 0.0
 
-
-class ActivityError(Exception):
-    """A rule refused the action. ``code`` is stable (tests, API); ``message`` is for people."""
+class ActivityError(DomainError):
+    """A rule refused the action (see ``jinshequ.core.errors``). ``backstop`` marks a refusal that the
+    database constraint made after the lock did not hold (tests tell the two apart)."""
 
     def __init__(self, code: str, message: str, *, status: int = 400, backstop: bool = False):
-        super().__init__(message)
-        self.code = code
-        self.message = message
-        self.status = status
+        super().__init__(code, message, status=status)
         self.backstop = backstop
 
 
@@ -227,8 +220,9 @@ def _require_registered(member: Member, community_id: int, message: str) -> None
 
 
 def _lock_activity(pk: int) -> Activity:
-    qs = Activity.objects.all() if _TEST_DISABLE_LOCK else Activity.objects.select_for_update(no_key=True)
-    return qs.get(pk=pk)
+    """The activity row, locked until the transaction ends: sign-ups of one activity are serialised here.
+    (The R45 negative control in tests/test_activities.py replaces this function with an unlocked read.)"""
+    return Activity.objects.select_for_update(no_key=True).get(pk=pk)
 
 
 # --- publishing -------------------------------------------------------------------------------------
@@ -399,8 +393,6 @@ def signup_create(*, activity: Activity, member: Member, actor, request=None) ->
     if existing is not None:
         what = "已在候补名单中" if existing.status == SignupStatus.WAITLISTED else "已报名"
         raise ActivityError("already_signed_up", f"您{what}，无需重复报名。", status=409)
-    if _TEST_SLEEP:
-        time.sleep(_TEST_SLEEP)
     signup, backstop = None, False
     if activity.signed_up < activity.capacity:
         try:

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from functools import wraps
 
-import segno
 from django.contrib import messages
 from django.contrib.auth.decorators import login_not_required
 from django.contrib.auth.views import redirect_to_login
@@ -21,7 +20,6 @@ from django.http import Http404, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
-from django.utils.safestring import mark_safe
 from django.views.decorators.http import require_POST
 
 from jinshequ.accounts.models import Role
@@ -32,7 +30,10 @@ from jinshequ.activities.forms import ActivityForm, ConfirmForm, ReasonForm, Sca
 from jinshequ.activities.ics import render_calendar
 from jinshequ.activities.models import ActivityStatus, SignupStatus
 from jinshequ.activities.services import ActivityError
+from jinshequ.core.errors import error_json, error_message
+from jinshequ.core.http import wants_json
 from jinshequ.core.idempotency import idempotent, new_idempotency_key
+from jinshequ.core.qr import qr_svg
 from jinshequ.members.models import Member, MemberStatus
 from jinshequ.members.reporting import ReportingError, card_from_scan, current_registration
 from jinshequ.posts.models import PostCategory
@@ -41,11 +42,6 @@ from jinshequ.regions.models import Region
 PAGE_SIZE = 50
 TICKET_SALT = "jinshequ.checkin-ticket.v1"
 TICKET_MAX_AGE = 10 * 60  # seconds between opening the scanned link and pressing "confirm"
-
-
-def _wants_json(request) -> bool:
-    accept = request.headers.get("Accept", "")
-    return "application/json" in accept and "text/html" not in accept
 
 
 def _me(request) -> Member:
@@ -68,11 +64,6 @@ def require_organiser(view):
 
     wrapped.required_perm = Perm.ACTIVITY_MANAGE
     return wrapped
-
-
-def qr_svg(data: str) -> str:
-    svg = segno.make(data, error="m").svg_inline(scale=1, border=4, omitsize=True, light="#fff", svgclass="qr-svg")
-    return mark_safe(svg)  # noqa: S308 (segno output: paths only, the data is not embedded as text)
 
 
 # --- the member -------------------------------------------------------------------------------------
@@ -131,11 +122,11 @@ def signup(request, pk):
     try:
         new = services.signup_create(activity=activity, member=member, actor=request.user, request=request)
     except ActivityError as exc:
-        if _wants_json(request):
-            return JsonResponse({"code": exc.code, "message": exc.message}, status=exc.status)
+        if wants_json(request):
+            return error_json(exc)
         return render(request, "activities/member_detail.html",
-                      _detail_context(request, member, activity, error=exc.message), status=exc.status)
-    if _wants_json(request):
+                      _detail_context(request, member, activity, error=error_message(exc)), status=exc.status)
+    if wants_json(request):
         return JsonResponse({"id": new.pk, "status": new.status, "activity": activity.pk}, status=201)
     if new.status == SignupStatus.SIGNED:
         messages.success(request, f"报名成功：“{activity.title}”。活动前一天会提醒您。")
@@ -158,7 +149,7 @@ def signup_cancel(request, pk):
         services.signup_cancel(signup=mine, actor=request.user, request=request)
     except ActivityError as exc:
         return render(request, "activities/member_detail.html",
-                      _detail_context(request, member, activity, error=exc.message), status=exc.status)
+                      _detail_context(request, member, activity, error=error_message(exc)), status=exc.status)
     messages.success(request, f"已取消报名“{activity.title}”。")
     return redirect("activities:detail", pk=activity.pk)
 
@@ -235,7 +226,7 @@ def _checkin(request, token):
     except ActivityError as exc:
         found = _pending(request, token) if exc.code == "token_expired" else None
         if found is None:
-            return render(request, "activities/checkin.html", {"error": exc.message, "code": exc.code},
+            return render(request, "activities/checkin.html", {"error": error_message(exc), "code": exc.code},
                           status=exc.status)
         activity, mode = found
     request.session.pop(PENDING_KEY, None)
@@ -248,7 +239,7 @@ def _checkin(request, token):
                                               request=request)
         except ActivityError as exc:
             return render(request, "activities/checkin.html",
-                          _checkin_context(request, member, activity, mode, error=exc.message), status=exc.status)
+                          _checkin_context(request, member, activity, mode, error=error_message(exc)), status=exc.status)
         (messages.success if result.created else messages.info)(request, result.message)
         return redirect("activities:detail", pk=activity.pk)
     return render(request, "activities/checkin.html", _checkin_context(request, member, activity, mode))
@@ -314,7 +305,7 @@ def create(request):
         try:
             activity = services.activity_create(community=community, actor=request.user, request=request, **kwargs)
         except ActivityError as exc:
-            form.add_error(None, exc.message)
+            form.add_error(None, error_message(exc))
         else:
             messages.success(request, f"已发布活动“{activity.title}”。")
             return redirect("activities:manage_detail", pk=activity.pk)
@@ -333,7 +324,7 @@ def edit(request, pk):
         try:
             services.activity_update(activity=activity, actor=request.user, request=request, **_form_kwargs(form))
         except ActivityError as exc:
-            form.add_error("capacity" if exc.code == "capacity_below_signed" else None, exc.message)
+            form.add_error("capacity" if exc.code == "capacity_below_signed" else None, error_message(exc))
         else:
             messages.success(request, "已保存修改。")
             return redirect("activities:manage_detail", pk=activity.pk)
@@ -365,7 +356,7 @@ def cancel(request, pk):
         services.activity_cancel(activity=activity, reason=form.cleaned_data["reason"], actor=request.user,
                                  request=request)
     except ActivityError as exc:
-        messages.error(request, exc.message)
+        messages.error(request, error_message(exc))
     else:
         messages.success(request, f"已取消活动“{activity.title}”，已通知报名的党员。")
     return redirect("activities:manage_detail", pk=activity.pk)
@@ -415,7 +406,7 @@ def scan(request, pk):
         except (ReportingError, ActivityError) as exc:
             # A refused scan is the card's or the member's problem, shown on the operator's page (409),
             # not an access decision about the operator.
-            error, status = exc.message, (404 if getattr(exc, "status", 409) == 404 else 409)
+            error, status = error_message(exc), (404 if getattr(exc, "status", 409) == 404 else 409)
         form = ScanForm(initial={"mode": mode})
     elif request.method == "POST":
         status = 400
@@ -439,7 +430,7 @@ def confirm(request, pk):
         record = services.attendance_confirm(signup=signup_obj, hours=form.cleaned_data.get("hours"),
                                              actor=request.user, request=request)
     except ActivityError as exc:
-        messages.error(request, exc.message)
+        messages.error(request, error_message(exc))
     else:
         messages.success(request, f"已确认 {signup_obj.member.name} 参加，记录服务时长 {record.hours} 小时。")
     return redirect("activities:manage_detail", pk=signup_obj.activity_id)

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from functools import wraps
 
-import segno
 from django.contrib import messages
 from django.contrib.auth.decorators import login_not_required
 from django.core.exceptions import PermissionDenied
@@ -20,7 +19,6 @@ from django.http import FileResponse, Http404, HttpResponseBadRequest
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone, translation
-from django.utils.safestring import mark_safe
 from django.utils.translation import gettext
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
@@ -40,8 +38,10 @@ from jinshequ.activities.forms_records import (
 from jinshequ.activities.manual import build_manual, manual_read_audit
 from jinshequ.activities.models import EvidenceLevel, RecordStatus
 from jinshequ.activities.records import RecordError
+from jinshequ.core.errors import error_message
 from jinshequ.core.logging import mask_text
 from jinshequ.core.pdf import PdfFontMissing, pdf_response, render_pdf
+from jinshequ.core.qr import qr_svg
 from jinshequ.members.cards import qr_png_uri
 from jinshequ.members.reporting import card_token, current_registration, site_url
 
@@ -80,11 +80,6 @@ def _me(request):
     if member is None:
         raise Http404
     return member
-
-
-def _qr_svg(data: str) -> str:
-    svg = segno.make(data, error="m").svg_inline(scale=1, border=4, omitsize=True, light="#fff", svgclass="qr-svg")
-    return mark_safe(svg)  # noqa: S308 (segno output: paths only)
 
 
 def _page(request, qs):
@@ -203,12 +198,12 @@ def resident_code(request, pk):
     try:
         issued = svc.resident_code_issue(record=record, actor=request.user, request=request)
     except RecordError as exc:
-        return render(request, "records/record_detail.html", _detail_context(request, record, error=exc.message),
+        return render(request, "records/record_detail.html", _detail_context(request, record, error=error_message(exc)),
                       status=exc.status)
     url = site_url(reverse("records:confirm", args=[issued.token]))
     return render(request, "records/resident_code.html", {
         "record": record, "number": sel.ref(sel.PREFIX_RECORD, record.pk), "code": issued.code,
-        "code_spaced": f"{issued.code[:3]} {issued.code[3:]}", "url": url, "qr": _qr_svg(url),
+        "code_spaced": f"{issued.code[:3]} {issued.code[3:]}", "url": url, "qr": qr_svg(url),
         "expires_at": issued.expires_at, "max_attempts": svc.RESIDENT_CODE_MAX_ATTEMPTS})
 
 
@@ -219,7 +214,7 @@ def confirm(request, token):
     try:
         rc = svc.resident_code_for_token(token)
     except RecordError as exc:
-        return _public(render(request, "records/confirm.html", {"error": exc.message}, status=exc.status))
+        return _public(render(request, "records/confirm.html", {"error": error_message(exc)}, status=exc.status))
     form = ConfirmForm(request.POST or None)
     status = 200
     if request.method == "POST" and form.is_valid():
@@ -231,7 +226,7 @@ def confirm(request, token):
                 attach_error(form, exc)
                 status = exc.status
             else:
-                return _public(render(request, "records/confirm.html", {"error": exc.message}, status=exc.status))
+                return _public(render(request, "records/confirm.html", {"error": error_message(exc)}, status=exc.status))
         else:
             return _public(render(request, "records/confirm.html", {"done": True, "record": rc.record,
                                                                     "member_name": rc.member.name}))
@@ -269,7 +264,7 @@ def verify(request, pk):
     except RecordError as exc:
         if exc.status == 404:
             raise Http404 from None
-        messages.error(request, exc.message)
+        messages.error(request, error_message(exc))
     else:
         messages.success(request, f"已核实 {sel.ref(sel.PREFIX_RECORD, record.pk)}（{record.member.name}，"
                                   f"{record.hours} 小时）。")
@@ -289,7 +284,7 @@ def reject(request, pk):
     except RecordError as exc:
         if exc.status == 404:
             raise Http404 from None
-        messages.error(request, exc.message)
+        messages.error(request, error_message(exc))
     else:
         messages.success(request, f"已退回 {sel.ref(sel.PREFIX_RECORD, record.pk)}，已通知{record.member.name}。")
     return redirect(_back(request, reverse("records:queue")))
@@ -302,7 +297,7 @@ def verify_batch(request):
     try:
         n = svc.records_verify_batch(ids=ids, actor=request.user, request=request)
     except RecordError as exc:
-        messages.error(request, exc.message)
+        messages.error(request, error_message(exc))
     else:
         if n:
             messages.success(request, f"已批量核实 {n} 条服务记录。")
@@ -472,7 +467,7 @@ def certificate_revoke(request, pk):
     except RecordError as exc:
         if exc.status == 404:
             raise Http404 from None
-        messages.error(request, exc.message)
+        messages.error(request, error_message(exc))
     else:
         messages.success(request, f"已撤销服务证明 {cert.number}。")
     return redirect(back)
@@ -485,5 +480,5 @@ def certificate_check(request, token):
     try:
         cert = svc.certificate_from_token(token)
     except RecordError as exc:
-        return _public(render(request, "records/certificate_check.html", {"error": exc.message}, status=404))
+        return _public(render(request, "records/certificate_check.html", {"error": error_message(exc)}, status=404))
     return _public(render(request, "records/certificate_check.html", {"cert": cert}))

@@ -39,7 +39,7 @@ class RowInserter:
             elif isinstance(f, dj.DateField):
                 self.adapters.append(functools.lru_cache(maxsize=65536)(ops.adapt_datefield_value))
             elif isinstance(f, dj.JSONField):
-                self.adapters.append(lambda v, f=f: f.get_db_prep_save(v, connection))
+                self.adapters.append(functools.partial(f.get_db_prep_save, connection=connection))
             else:
                 self.adapters.append(None)
         table = ops.quote_name(model._meta.db_table)

@@ -20,7 +20,7 @@ Use it on a view::
 
 HTML forms: put ``<input type="hidden" name="idempotency_key" value="{{ idempotency_key }}">`` in the form,
 with ``new_idempotency_key()`` in the context, so a double click or a resubmitted page has one effect.
-The records live in ``posts.IdempotencyKey``; ``idempotency_purge()`` deletes those older than
+The records live in ``core.IdempotencyKey``; ``idempotency_purge()`` deletes those older than
 ``settings.JINSHEQU_IDEMPOTENCY_TTL_HOURS`` (default 24), and a key whose request never finished
 (a crashed worker) is considered abandoned after ``STALE_AFTER``.
 """
@@ -39,6 +39,8 @@ from django.http import HttpResponse, JsonResponse
 from django.template.loader import render_to_string
 from django.utils import timezone
 
+from jinshequ.core.http import wants_json
+
 HEADER = "Idempotency-Key"
 FORM_FIELD = "idempotency_key"
 KEY_RE = re.compile(r"^[A-Za-z0-9_.:\-]{8,128}$")
@@ -53,7 +55,7 @@ def new_idempotency_key() -> str:
 
 
 def _model():
-    from jinshequ.posts.models import IdempotencyKey
+    from jinshequ.core.models import IdempotencyKey
 
     return IdempotencyKey
 
@@ -72,13 +74,9 @@ def fingerprint(request) -> str:
     return h.hexdigest()
 
 
-def _wants_json(request) -> bool:
-    accept = request.headers.get("Accept", "")
-    return "application/json" in accept and "text/html" not in accept
-
-
 def _error(request, status: int, code: str, message: str) -> HttpResponse:
-    if _wants_json(request):
+    response: HttpResponse
+    if wants_json(request):
         response = JsonResponse({"code": code, "message": message}, status=status)
     else:
         body = render_to_string("core/idempotency_error.html", {"message": message, "code": code}, request=request)
@@ -160,7 +158,7 @@ def idempotent(scope: str):
             _finish(record, response)
             return response
 
-        wrapped.idempotency_scope = scope
+        wrapped.idempotency_scope = scope  # type: ignore[attr-defined]  # marks the view as idempotent
         return wrapped
 
     return decorator

@@ -20,10 +20,8 @@ import subprocess
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
-import segno
 from django.http import HttpResponse
 from django.template.loader import render_to_string
-from django.utils.safestring import SafeString, mark_safe
 
 from jinshequ.core.exports import content_disposition
 
@@ -114,36 +112,3 @@ def pdf_response(data: bytes, filename: str) -> HttpResponse:
     response["Cache-Control"] = "no-store"
     response["Content-Length"] = str(len(data))
     return response
-
-
-# --- QR codes ------------------------------------------------------------------------------------------
-
-
-def qr_svg(data: str, *, size_mm: float, error: str = "m", border: int = 2, fast: bool = False) -> SafeString:
-    """An inline ``<svg>`` QR code drawn ``size_mm`` wide (a single path: fast to lay out and print).
-
-    ``fast`` fixes the mask pattern instead of scoring all eight (about 5x faster per code; every mask
-    gives a valid code that phones read): used when printing thousands of cards at once.
-    """
-    qr = segno.make(data, error=error, micro=False, mask=0 if fast else None)
-    return mark_safe(qr_svg_from_matrix(qr.matrix, size_mm=size_mm, border=border))  # noqa: S308 (digits only)
-
-
-def qr_svg_from_matrix(matrix, *, size_mm: float, border: int = 2) -> str:
-    """Draw dark modules as one path of horizontal runs, in module units scaled by the viewBox."""
-    width = len(matrix) + 2 * border
-    runs = []
-    for y, row in enumerate(matrix):
-        x, n = 0, len(row)
-        while x < n:
-            if row[x]:
-                start = x
-                while x < n and row[x]:
-                    x += 1
-                runs.append(f"M{start + border} {y + border}h{x - start}v1h{start - x}z")
-            else:
-                x += 1
-    return (f'<svg xmlns="http://www.w3.org/2000/svg" class="qrcode" width="{size_mm}mm" height="{size_mm}mm" '
-            f'viewBox="0 0 {width} {width}" shape-rendering="crispEdges">'
-            f'<rect width="{width}" height="{width}" fill="#fff"/>'
-            f'<path fill="#000" d="{"".join(runs)}"/></svg>')

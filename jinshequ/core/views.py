@@ -1,17 +1,7 @@
 from django.contrib.auth.decorators import login_not_required
 from django.http import HttpResponse
-from django.shortcuts import redirect, render
+from django.shortcuts import render
 from django.views.decorators.csrf import requires_csrf_token
-
-from jinshequ.accounts.models import Role
-from jinshequ.stats.selectors import overview_for_user
-
-
-def home(request):
-    user = request.user
-    if user.role == Role.MEMBER:
-        return redirect("members:me")
-    return render(request, "core/home.html", {"overview": overview_for_user(user)})
 
 
 @login_not_required

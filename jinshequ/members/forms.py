@@ -4,6 +4,7 @@ from django import forms
 from django.core.exceptions import ValidationError
 
 from jinshequ.accounts.models import Role
+from jinshequ.core.forms import style_form
 from jinshequ.core.idcard import id_birth_date, id_gender, validate_id_number, validate_phone
 from jinshequ.core.widgets import DateInput, FastSelect
 from jinshequ.members.models import Gender, MemberStatus, PartyStatus, Skill
@@ -39,14 +40,9 @@ class MemberForm(forms.Form):
         self.user, self.member = user, member
         self.fields["work_unit"].queryset = unit_choices_for_user(user).order_by("name")
         self.fields["community"].queryset = communities_for_user(user)
+        style_form(self)
         for name, field in self.fields.items():
             widget = field.widget
-            if isinstance(widget, (forms.CheckboxInput, forms.CheckboxSelectMultiple)):
-                widget.attrs.setdefault("class", "form-check-input")
-            elif isinstance(widget, forms.Select):
-                widget.attrs.setdefault("class", "form-select")
-            else:
-                widget.attrs.setdefault("class", "form-control")
             if name == "id_number" and member is not None:
                 field.required = False
                 field.help_text = f"当前：{member.id_number_masked}。留空表示不修改。"

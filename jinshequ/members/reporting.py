@@ -24,6 +24,7 @@ from django.utils import timezone
 from jinshequ.accounts.models import AuditEvent, Role
 from jinshequ.accounts.services import audit
 from jinshequ.campaigns.models import Campaign, current_campaign
+from jinshequ.core.errors import DomainError
 from jinshequ.members.models import (
     ContactCard,
     Exemption,
@@ -40,13 +41,8 @@ CARD_SALT = "jinshequ.card.v1"
 COMMUNITY_SALT = "jinshequ.community-report.v1"
 
 
-class ReportingError(Exception):
-    """A rule refused the action. ``code`` is stable (tests, API); ``message`` is for people."""
-
-    def __init__(self, code: str, message: str):
-        super().__init__(message)
-        self.code = code
-        self.message = message
+class ReportingError(DomainError):
+    """A rule refused the action (see ``jinshequ.core.errors``)."""
 
 
 def _lock(member: Member) -> Member:

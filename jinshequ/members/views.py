@@ -13,6 +13,7 @@ from django.views.decorators.http import require_POST
 from jinshequ.accounts.models import Role
 from jinshequ.accounts.perms import Perm, require_perm, user_has_perm
 from jinshequ.accounts.services import audit
+from jinshequ.core.errors import error_message
 from jinshequ.members import services
 from jinshequ.members.exports import member_export_headers, member_export_rows
 from jinshequ.members.forms import MemberFilterForm, MemberForm, RevealForm, SkillForm, StatusForm
@@ -298,7 +299,7 @@ def member_move(request, pk):
         member_move_unit(member=member, to_unit=unit, actor=request.user, request=request,
                          on=_parse_date(request.POST.get("on")))
     except ReportingError as exc:
-        messages.error(request, exc.message)
+        messages.error(request, error_message(exc))
         return redirect("members:detail", pk=member.pk)
     messages.success(request, f"已将 {member.name} 调至 {unit.name}，调动记录已保存。")
     if member_list_for_user_contains(request.user, member.pk):
@@ -341,7 +342,7 @@ def member_merge(request, pk):
         try:
             merge_service(keep=keep, duplicate=duplicate, actor=request.user, request=request)
         except ReportingError as exc:
-            messages.error(request, exc.message)
+            messages.error(request, error_message(exc))
         else:
             messages.success(request, f"已把记录 #{duplicate.pk} 合并到 {keep.name}，两条记录的报到、联系卡和历史都已保留。")
             return redirect("members:detail", pk=keep.pk)

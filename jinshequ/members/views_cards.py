@@ -23,7 +23,8 @@ from django.views.decorators.http import require_GET, require_POST
 from jinshequ.accounts.models import Role
 from jinshequ.accounts.perms import Perm, require_perm, user_has_perm
 from jinshequ.accounts.services import audit
-from jinshequ.core.pdf import PdfFontMissing, cjk_font_available, pdf_response, qr_svg, render_pdf
+from jinshequ.core.pdf import PdfFontMissing, cjk_font_available, pdf_response, render_pdf
+from jinshequ.core.qr import qr_svg
 from jinshequ.core.widgets import DateInput
 from jinshequ.members import cards as card_prints
 from jinshequ.members import reporting

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import re
 
-import segno
 from django import forms
 from django.contrib import messages
 from django.core.paginator import Paginator
@@ -24,7 +23,6 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
-from django.utils.safestring import mark_safe
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_http_methods, require_POST
 
@@ -32,7 +30,9 @@ from jinshequ.accounts.models import Notification, Role
 from jinshequ.accounts.perms import Perm, require_perm
 from jinshequ.accounts.services import audit
 from jinshequ.campaigns.models import current_campaign
+from jinshequ.core.errors import error_message
 from jinshequ.core.pinyin import name_pinyin
+from jinshequ.core.qr import qr_svg
 from jinshequ.core.widgets import DateInput
 from jinshequ.members import reporting
 from jinshequ.members.models import (
@@ -61,12 +61,6 @@ INBOX_PREVIEW = 5
 
 
 # --- small helpers ---------------------------------------------------------------------------
-
-
-def qr_svg(data: str) -> str:
-    """An inline SVG QR code (no size attributes, a viewBox, no style attributes: CSS sizes it)."""
-    svg = segno.make(data, error="m").svg_inline(scale=1, border=4, omitsize=True, light="#fff", svgclass="qr-svg")
-    return mark_safe(svg)  # noqa: S308 (segno output: paths only, the data is not embedded as text)
 
 
 def card_number_display(number: str) -> str:
@@ -200,7 +194,7 @@ def report_start(request):
         except ReportingError as exc:
             return render(request, "report/start_confirm.html",
                           {"member": member, "state": state, "community": community, "place": _place(community),
-                           "error": exc.message}, status=400)
+                           "error": error_message(exc)}, status=400)
         messages.success(request, f"已向{community.name}提交报到申请，请等待社区确认。")
         return redirect("members:me")
 
@@ -223,7 +217,7 @@ def report_qr(request, token):
     try:
         community = reporting.community_from_token(token, actor=request.user, request=request)
     except ReportingError as exc:
-        return render(request, "report/qr_invalid.html", {"message": exc.message}, status=400)
+        return render(request, "report/qr_invalid.html", {"message": error_message(exc)}, status=400)
     member = _own_member(request)
     if member is None:
         return _no_member(request)
@@ -236,7 +230,7 @@ def report_qr(request, token):
             reporting.registration_submit(member=member, community=community, actor=request.user, request=request,
                                           method=RegistrationMethod.QR)
         except ReportingError as exc:
-            return render(request, "report/start_confirm.html", {**context, "error": exc.message}, status=400)
+            return render(request, "report/start_confirm.html", {**context, "error": error_message(exc)}, status=400)
         messages.success(request, f"已向{community.name}提交报到申请，请等待社区确认。")
         return redirect("members:me")
     return render(request, "report/start_confirm.html", context)
@@ -250,7 +244,7 @@ def report_cancel(request, pk):
     try:
         reporting.registration_cancel(registration=reg, actor=request.user, request=request)
     except ReportingError as exc:
-        messages.error(request, exc.message)
+        messages.error(request, error_message(exc))
     else:
         messages.success(request, f"已撤回向{reg.community.name}的报到申请。")
     return redirect(_safe_next(request, reverse("members:me")))
@@ -346,7 +340,7 @@ def confirm(request, pk):
     try:
         reporting.registration_confirm(registration=reg, actor=request.user, request=request)
     except ReportingError as exc:
-        messages.error(request, exc.message)
+        messages.error(request, error_message(exc))
     else:
         messages.success(request, f"已确认{reg.member.name}的报到。")
     return redirect(_safe_next(request, reverse("report:pending")))
@@ -360,7 +354,7 @@ def reject(request, pk):
         reporting.registration_reject(registration=reg, reason=request.POST.get("reason", ""), actor=request.user,
                                       request=request)
     except ReportingError as exc:
-        messages.error(request, f"{reg.member.name}：{exc.message}")
+        messages.error(request, f"{reg.member.name}：{error_message(exc)}")
     else:
         messages.success(request, f"已退回{reg.member.name}的报到，并通知本人。")
     return redirect(_safe_next(request, reverse("report:pending")))
@@ -381,7 +375,7 @@ def confirm_batch(request):
             reporting.registration_confirm(registration=reg, actor=request.user, request=request)
             done += 1
         except ReportingError as exc:
-            failed.append(f"{reg.member.name}：{exc.message}")
+            failed.append(f"{reg.member.name}：{error_message(exc)}")
     skipped = len(ids) - len(regs)
     if done:
         messages.success(request, f"已确认 {done} 人的报到。")
@@ -418,7 +412,7 @@ def office(request):
             try:
                 card = reporting.card_from_scan(code, actor=request.user, request=request)
             except ReportingError as exc:
-                context["error"] = exc.message
+                context["error"] = error_message(exc)
             else:
                 member = card.member
                 if action == "register":
@@ -426,7 +420,7 @@ def office(request):
                         reporting.registration_register_at_office(member=member, community=community,
                                                                   actor=request.user, request=request)
                     except ReportingError as exc:
-                        context["error"] = exc.message
+                        context["error"] = error_message(exc)
                     else:
                         messages.success(request, f"{member.name}已在{community.name}完成报到。")
                         return redirect("report:office")

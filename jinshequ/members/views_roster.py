@@ -29,6 +29,7 @@ from django.views.decorators.http import require_POST
 from jinshequ.accounts.models import Role
 from jinshequ.accounts.perms import Perm, require_perm, user_has_perm
 from jinshequ.accounts.services import audit
+from jinshequ.core.errors import error_message
 from jinshequ.core.exports import xlsx_response
 from jinshequ.core.widgets import DateInput
 from jinshequ.members import reporting
@@ -256,7 +257,7 @@ def exemption_set(request, pk):
                                     valid_until=form.cleaned_data["valid_until"], note=form.cleaned_data["note"],
                                     actor=request.user, request=request)
         except reporting.ReportingError as exc:
-            form.add_error(None, exc.message)
+            form.add_error(None, error_message(exc))
         else:
             messages.success(request, f"已为 {member.name} 设置免报到，有效期至 "
                                       f"{form.cleaned_data['valid_until']:%Y-%m-%d}。")

@@ -4,6 +4,7 @@ from django import forms
 from django.core.exceptions import ValidationError
 from django.utils import timezone
 
+from jinshequ.core.forms import style_form
 from jinshequ.core.idcard import validate_phone
 from jinshequ.core.widgets import DateInput
 from jinshequ.members.models import Skill
@@ -11,23 +12,12 @@ from jinshequ.posts.models import PostCategory, Schedule
 from jinshequ.posts.services import MAX_CAPACITY
 
 
-def _style(form: forms.Form) -> None:
-    for field in form.fields.values():
-        widget = field.widget
-        if isinstance(widget, forms.CheckboxInput | forms.CheckboxSelectMultiple):
-            widget.attrs.setdefault("class", "form-check-input")
-        elif isinstance(widget, forms.Select):
-            widget.attrs.setdefault("class", "form-select")
-        else:
-            widget.attrs.setdefault("class", "form-control")
-
-
 class CategoryForm(forms.Form):
     name = forms.CharField(label="类别名称", max_length=30)
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        _style(self)
+        style_form(self)
 
 
 class PostForm(forms.Form):
@@ -55,7 +45,7 @@ class PostForm(forms.Form):
         self.fields["skills"].queryset = skills.order_by("sort_order", "name")
         if post is None:
             self.fields["starts_on"].initial = timezone.localdate()
-        _style(self)
+        style_form(self)
 
     def clean(self):
         data = super().clean()
@@ -74,7 +64,7 @@ class SettingsForm(forms.Form):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        _style(self)
+        style_form(self)
 
 
 class TeamForm(forms.Form):
@@ -86,7 +76,7 @@ class TeamForm(forms.Form):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["category"].queryset = PostCategory.objects.filter(is_active=True).order_by("sort_order")
-        _style(self)
+        style_form(self)
 
 
 class HouseholdForm(forms.Form):
@@ -104,7 +94,7 @@ class HouseholdForm(forms.Form):
         if household is not None:
             self.fields["address"].help_text = "出于隐私保护不回显原住址；留空表示不修改。"
             self.fields["phone"].help_text = f"当前：{household.phone_masked or '未填写'}。留空表示不修改。"
-        _style(self)
+        style_form(self)
 
     def clean_phone(self):
         value = self.cleaned_data.get("phone", "")
@@ -124,4 +114,4 @@ class PairingForm(forms.Form):
         super().__init__(*args, **kwargs)
         self.fields["member"].queryset = members
         self.fields["member"].label_from_instance = lambda m: f"{m.name}（{m.work_unit.name}）"
-        _style(self)
+        style_form(self)

@@ -20,7 +20,6 @@ transactions cannot wait for each other (no deadlocks).
 from __future__ import annotations
 
 import datetime as dt
-import time
 from collections.abc import Iterable
 
 from django.db import IntegrityError, transaction
@@ -31,6 +30,7 @@ from jinshequ.accounts.models import Role
 from jinshequ.accounts.services import audit
 from jinshequ.campaigns.models import current_campaign
 from jinshequ.core import crypto
+from jinshequ.core.errors import DomainError
 from jinshequ.core.idcard import mask_phone, validate_phone
 from jinshequ.members.models import Member, MemberStatus, Registration, RegistrationStatus
 from jinshequ.posts.models import (
@@ -53,20 +53,13 @@ PHONE_PURPOSE = "household_phone"
 DEFAULT_MAX_ACTIVE_POSTS = 2
 MAX_CAPACITY = 999
 
-# Test-only switches for the R45 negative control: with the lock off and a sleep between the check and
-# the write, concurrent claimants all pass the check and only the database constraint stops them.
-_TEST_DISABLE_LOCK = False
-_TEST_SLEEP = 0.0
 
-
-class PostError(Exception):
-    """A rule refused the action. ``code`` is stable (tests, API); ``message`` is for people."""
+class PostError(DomainError):
+    """A rule refused the action (see ``jinshequ.core.errors``). ``backstop`` marks a refusal that the
+    database constraint made after the lock did not hold (tests tell the two apart)."""
 
     def __init__(self, code: str, message: str, *, status: int = 400, backstop: bool = False):
-        super().__init__(message)
-        self.code = code
-        self.message = message
-        self.status = status
+        super().__init__(code, message, status=status)
         self.backstop = backstop
 
 
@@ -312,8 +305,9 @@ def post_is_open(post: Post, day: dt.date | None = None) -> bool:
 
 
 def _lock_post(post_id: int) -> Post:
-    qs = Post.objects.all() if _TEST_DISABLE_LOCK else Post.objects.select_for_update(no_key=True)
-    return qs.get(pk=post_id)
+    """The post row, locked until the transaction ends: claims of one post are serialised here. (The R45
+    negative control in tests/test_claims_concurrency.py replaces this function with an unlocked read.)"""
+    return Post.objects.select_for_update(no_key=True).get(pk=post_id)
 
 
 def _integrity_error(exc: IntegrityError) -> PostError:
@@ -351,8 +345,6 @@ def claim_create(*, member: Member, post: Post, actor, request=None) -> PostClai
                                       "如需认领新岗位，请先退出一个岗位。", status=409)
     if post.claimed >= post.capacity:
         raise PostError("post_full", "岗位已满，请选择其他岗位。", status=409)
-    if _TEST_SLEEP:
-        time.sleep(_TEST_SLEEP)
     auto = bool(CommunitySettings.objects.filter(community_id=post.community_id)
                 .values_list("auto_approve_claims", flat=True).first())
     now = _now()

@@ -18,7 +18,9 @@ from django.views.decorators.http import require_POST
 from jinshequ.accounts.models import Role
 from jinshequ.accounts.perms import Perm, require_perm, user_has_perm
 from jinshequ.accounts.services import audit
+from jinshequ.core.errors import error_json, error_message
 from jinshequ.core.exports import xlsx_response
+from jinshequ.core.http import wants_json
 from jinshequ.core.idempotency import idempotent, new_idempotency_key
 from jinshequ.members.models import Member, MemberStatus
 from jinshequ.members.services import RevealLimitExceeded
@@ -40,11 +42,6 @@ from jinshequ.regions.selectors import region_get_for_user
 from jinshequ.units.models import WorkUnit
 
 PAGE_SIZE = 50
-
-
-def _wants_json(request) -> bool:
-    accept = request.headers.get("Accept", "")
-    return "application/json" in accept and "text/html" not in accept
 
 
 def _me(request) -> Member:
@@ -106,11 +103,11 @@ def claim(request, pk):
     try:
         new = services.claim_create(member=member, post=post, actor=request.user, request=request)
     except PostError as exc:
-        if _wants_json(request):
-            return JsonResponse({"code": exc.code, "message": exc.message}, status=exc.status)
-        context = _member_posts_context(request, member, error=exc.message)
+        if wants_json(request):
+            return error_json(exc)
+        context = _member_posts_context(request, member, error=error_message(exc))
         return render(request, "posts/member_posts.html", context, status=exc.status)
-    if _wants_json(request):
+    if wants_json(request):
         return JsonResponse({"id": new.pk, "status": new.status, "post": post.pk}, status=201)
     if new.status == ClaimStatus.ACTIVE:
         messages.success(request, f"已认领“{post.title}”。")
@@ -132,7 +129,7 @@ def withdraw(request, pk):
         services.claim_withdraw(claim=claim_obj, reason=form.cleaned_data["reason"], actor=request.user,
                                 request=request)
     except PostError as exc:
-        return render(request, "posts/member_posts.html", _member_posts_context(request, member, error=exc.message),
+        return render(request, "posts/member_posts.html", _member_posts_context(request, member, error=error_message(exc)),
                       status=exc.status)
     messages.success(request, f"已退出岗位“{claim_obj.post.title}”。")
     return redirect("posts:list")
@@ -157,7 +154,7 @@ def team_join(request, pk):
     try:
         services.team_join(team=team, member=member, actor=request.user, request=request)
     except PostError as exc:
-        messages.error(request, exc.message)
+        messages.error(request, error_message(exc))
     else:
         messages.success(request, f"已加入“{team.name}”。")
     return redirect("posts:teams")
@@ -171,7 +168,7 @@ def team_leave(request, pk):
     try:
         services.team_leave(team=team, member=member, actor=request.user, request=request)
     except PostError as exc:
-        messages.error(request, exc.message)
+        messages.error(request, error_message(exc))
     else:
         messages.success(request, f"已退出“{team.name}”。")
     return redirect("posts:teams")
@@ -206,7 +203,7 @@ def household_reveal(request, pk):
         phone = services.household_reveal_phone(household=household, actor=request.user, request=request)
     except RevealLimitExceeded as exc:
         phone, status = None, 429
-        messages.error(request, exc.message)
+        messages.error(request, error_message(exc))
     if request.user.role == Role.COMMUNITY_ADMIN:
         response = render(request, "posts/household_detail.html",
                           _household_admin_context(request, household, revealed_phone=phone), status=status)
@@ -261,7 +258,7 @@ def post_create(request):
             post = services.post_create(community=community, skills=form.cleaned_data["skills"], actor=request.user,
                                         request=request, **_post_kwargs(form))
         except PostError as exc:
-            form.add_error(None, exc.message)
+            form.add_error(None, error_message(exc))
         else:
             messages.success(request, f"已发布岗位“{post.title}”。")
             return redirect("posts:manage_detail", pk=post.pk)
@@ -280,7 +277,7 @@ def post_edit(request, pk):
             services.post_update(post=post, skills=form.cleaned_data["skills"], actor=request.user, request=request,
                                  **_post_kwargs(form))
         except PostError as exc:
-            form.add_error("capacity" if exc.code == "capacity_below_claimed" else None, exc.message)
+            form.add_error("capacity" if exc.code == "capacity_below_claimed" else None, error_message(exc))
         else:
             messages.success(request, "已保存修改。")
             return redirect("posts:manage_detail", pk=post.pk)
@@ -334,7 +331,7 @@ def claim_approve(request, pk):
     try:
         services.claim_approve(claim=claim_obj, actor=request.user, request=request)
     except PostError as exc:
-        messages.error(request, exc.message)
+        messages.error(request, error_message(exc))
     else:
         messages.success(request, f"已通过 {claim_obj.member.name} 认领“{claim_obj.post.title}”。")
     return _back(request, claim_obj)
@@ -349,7 +346,7 @@ def _reason_action(request, pk, service, done: str):
     try:
         service(claim=claim_obj, reason=form.cleaned_data["reason"], actor=request.user, request=request)
     except PostError as exc:
-        messages.error(request, exc.message)
+        messages.error(request, error_message(exc))
     else:
         messages.success(request, done.format(name=claim_obj.member.name, title=claim_obj.post.title))
     return _back(request, claim_obj)
@@ -380,7 +377,7 @@ def manage_teams(request):
                                         description=form.cleaned_data["description"],
                                         category=form.cleaned_data["category"], actor=request.user, request=request)
         except PostError as exc:
-            form.add_error("name", exc.message)
+            form.add_error("name", error_message(exc))
         else:
             messages.success(request, f"已成立服务队“{team.name}”。")
             return redirect("posts:manage_team", pk=team.pk)
@@ -408,7 +405,7 @@ def manage_team(request, pk):
                                  description=form.cleaned_data["description"],
                                  category=form.cleaned_data["category"], actor=request.user, request=request)
         except PostError as exc:
-            form.add_error("name", exc.message)
+            form.add_error("name", error_message(exc))
         else:
             messages.success(request, "已保存。")
             return redirect("posts:manage_team", pk=team.pk)
@@ -452,7 +449,7 @@ def team_action(request, pk):
         else:
             messages.error(request, "操作无效。")
     except PostError as exc:
-        messages.error(request, exc.message)
+        messages.error(request, error_message(exc))
     return redirect("posts:manage_team", pk=team.pk)
 
 
@@ -531,7 +528,7 @@ def pair(request, pk):
             services.pairing_create(household=household, member=form.cleaned_data["member"],
                                     note=form.cleaned_data["note"], actor=request.user, request=request)
         except PostError as exc:
-            form.add_error("member", exc.message)
+            form.add_error("member", error_message(exc))
         else:
             messages.success(request, f"已安排 {form.cleaned_data['member'].name} 结对帮扶。")
             return redirect("posts:household", pk=household.pk)
@@ -551,7 +548,7 @@ def pairing_end(request, pk):
         services.pairing_end(pairing=pairing, reason=request.POST.get("reason", ""), actor=request.user,
                              request=request)
     except PostError as exc:
-        messages.error(request, exc.message)
+        messages.error(request, error_message(exc))
     else:
         messages.success(request, "已结束结对。")
     return redirect("posts:household", pk=pairing.household_id)
@@ -587,7 +584,7 @@ def categories(request):
                     messages.success(request, "已停用类别。" if action == "deactivate" else "已启用类别。")
                 return redirect("posts:categories")
         except PostError as exc:
-            messages.error(request, exc.message)
+            messages.error(request, error_message(exc))
             return redirect("posts:categories")
     from django.db.models import Count, Q
 

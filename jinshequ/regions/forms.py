@@ -1,5 +1,6 @@
 from django import forms
 
+from jinshequ.core.forms import style_form
 from jinshequ.regions.models import Region, RegionKind
 from jinshequ.regions.selectors import region_list_for_user
 
@@ -24,6 +25,4 @@ class RegionForm(forms.Form):
         if user.role != "city_admin":
             self.fields["parent"].required = True
             self.fields["parent"].empty_label = "请选择上级区域"
-        for field in self.fields.values():
-            field.widget.attrs.setdefault("class", "form-select" if isinstance(field.widget, forms.Select)
-                                          else "form-control")
+        style_form(self)

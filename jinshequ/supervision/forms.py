@@ -3,17 +3,9 @@ from __future__ import annotations
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
+from jinshequ.core.forms import style_form
 from jinshequ.supervision.rules import rule_choices
 from jinshequ.supervision.services import DESCRIPTION_MAX, NOTE_MAX, TITLE_MAX
-
-
-def _style(form: forms.Form) -> None:
-    for field in form.fields.values():
-        widget = field.widget
-        if isinstance(widget, forms.Select):
-            widget.attrs.setdefault("class", "form-select")
-        elif not isinstance(widget, forms.HiddenInput):
-            widget.attrs.setdefault("class", "form-control")
 
 
 class ItemForm(forms.Form):
@@ -27,7 +19,7 @@ class ItemForm(forms.Form):
     def __init__(self, *args, scope: str, **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["rule"].choices = rule_choices(scope)
-        _style(self)
+        style_form(self)
 
 
 class MarkForm(forms.Form):
@@ -39,4 +31,4 @@ class MarkForm(forms.Form):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        _style(self)
+        style_form(self)

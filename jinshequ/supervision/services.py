@@ -18,6 +18,7 @@ from django.utils import timezone
 from jinshequ.accounts.perms import Perm, user_has_perm
 from jinshequ.accounts.services import audit, model_changes
 from jinshequ.campaigns.models import Campaign
+from jinshequ.core.errors import DomainError
 from jinshequ.members.models import Member
 from jinshequ.regions.models import Region
 from jinshequ.supervision import selectors as sel
@@ -30,14 +31,8 @@ NOTE_MIN, NOTE_MAX = 2, 200
 MAX_ITEMS_PER_SCOPE = 30
 
 
-class ChecklistError(Exception):
-    """A rule refused the action. ``code`` is stable (tests, API); ``message`` is for people."""
-
-    def __init__(self, code: str, message: str, *, status: int = 400):
-        super().__init__(message)
-        self.code = code
-        self.message = message
-        self.status = status
+class ChecklistError(DomainError):
+    """A rule refused the action (see ``jinshequ.core.errors``)."""
 
 
 def _now() -> dt.datetime:

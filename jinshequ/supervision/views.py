@@ -18,6 +18,7 @@ from django.views.decorators.http import require_POST
 from jinshequ.accounts.models import Role
 from jinshequ.accounts.perms import Perm, require_perm, user_has_perm
 from jinshequ.campaigns.models import Campaign
+from jinshequ.core.errors import error_message
 from jinshequ.members.models import Member
 from jinshequ.members.reporting import current_registration
 from jinshequ.regions.models import Region
@@ -85,7 +86,7 @@ def items(request):
                 item = services.item_create(campaign=campaign, scope=scope, actor=request.user, request=request,
                                             **form.cleaned_data)
             except ChecklistError as exc:
-                form.add_error(None, exc.message)
+                form.add_error(None, error_message(exc))
                 status = exc.status
             else:
                 messages.success(request, f"已添加“{item.title}”。")
@@ -110,7 +111,7 @@ def defaults(request):
     try:
         created = services.items_create_defaults(campaign=campaign, actor=request.user, request=request)
     except ChecklistError as exc:
-        messages.error(request, exc.message)
+        messages.error(request, error_message(exc))
     else:
         if created:
             messages.success(request, f"已按默认清单添加 {len(created)} 项。")
@@ -130,7 +131,7 @@ def item_edit(request, pk):
             try:
                 services.item_update(item=item, actor=request.user, request=request, **form.cleaned_data)
             except ChecklistError as exc:
-                form.add_error(None, exc.message)
+                form.add_error(None, error_message(exc))
                 status = exc.status
             else:
                 messages.success(request, "已保存。")
@@ -150,7 +151,7 @@ def item_move(request, pk):
         services.item_move(item=item, direction=request.POST.get("direction", ""), actor=request.user,
                            request=request)
     except ChecklistError as exc:
-        messages.error(request, exc.message)
+        messages.error(request, error_message(exc))
     return redirect(_items_url(item.campaign))
 
 
@@ -273,7 +274,7 @@ def _mark(request, *, scope: str, target: dict, back: str):
     except ChecklistError as exc:
         if exc.status == 404:
             raise Http404 from exc
-        messages.error(request, exc.message)
+        messages.error(request, error_message(exc))
     else:
         messages.success(request, f"已确认“{item.title}”。" if done else f"已撤销“{item.title}”的确认。")
     return redirect(back)

@@ -1,6 +1,7 @@
 from django import forms
 
 from jinshequ.accounts.models import Role
+from jinshequ.core.forms import style_form
 from jinshequ.regions.models import Region, RegionKind
 from jinshequ.regions.selectors import region_list_for_user
 from jinshequ.units.models import UnitKind, WorkUnit
@@ -35,9 +36,7 @@ class UnitForm(forms.Form):
             if user.role != Role.CITY_ADMIN:
                 self.fields["region"].required = True
                 self.fields["region"].empty_label = "请选择所在区域"
-        for field in self.fields.values():
-            field.widget.attrs.setdefault("class", "form-select" if isinstance(field.widget, forms.Select)
-                                          else "form-control")
+        style_form(self)
 
     def clean_name(self):
         name = self.cleaned_data["name"].strip()

@@ -26,7 +26,7 @@ from django.urls import reverse
 
 from jinshequ.accounts.models import Notification, User
 from jinshequ.campaigns.models import Campaign
-from jinshequ.core.demo.load import DAY, FastRandom, Loader, moment
+from jinshequ.demo.load import DAY, FastRandom, Loader, moment
 from jinshequ.members.models import (
     ContactCard,
     Exemption,

@@ -31,14 +31,14 @@ from django.utils import timezone
 from jinshequ.accounts.demo_accounts import DEMO_PASSWORD, DEMO_USERNAMES
 from jinshequ.accounts.models import AuditEvent, Role, User
 from jinshequ.accounts.services import audit
-from jinshequ.core.demo import geography as geo
-from jinshequ.core.demo.load import Loader, analyze
-from jinshequ.core.demo.names import random_name
-from jinshequ.core.demo.reporting import build_reporting
-from jinshequ.core.demo.service import build_service
-from jinshequ.core.demo.units import CITY_SEAT, UnitSpec, unit_catalog
 from jinshequ.core.idcard import make_id_number, make_phone
 from jinshequ.core.pinyin import name_pinyin
+from jinshequ.demo import geography as geo
+from jinshequ.demo.load import Loader, analyze
+from jinshequ.demo.names import random_name
+from jinshequ.demo.reporting import build_reporting
+from jinshequ.demo.service import build_service
+from jinshequ.demo.units import CITY_SEAT, UnitSpec, unit_catalog
 from jinshequ.members.models import Member, MemberStatus, PartyStatus, Skill
 from jinshequ.regions.models import Region, RegionKind
 from jinshequ.units.models import WorkUnit

@@ -1,6 +1,6 @@
 from django.core.management.base import BaseCommand, CommandError
 
-from jinshequ.core.integrity import check_integrity
+from jinshequ.site.integrity import check_integrity
 
 
 class Command(BaseCommand):

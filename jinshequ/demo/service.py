@@ -47,10 +47,10 @@ from jinshequ.activities.models import (
 )
 from jinshequ.activities.services import grace
 from jinshequ.core import crypto
-from jinshequ.core.demo.load import DAY, FastRandom, Loader
-from jinshequ.core.demo.names import random_name
-from jinshequ.core.demo.reporting import ReportWorld
 from jinshequ.core.idcard import make_phone, mask_phone
+from jinshequ.demo.load import DAY, FastRandom, Loader
+from jinshequ.demo.names import random_name
+from jinshequ.demo.reporting import ReportWorld
 from jinshequ.members.models import Member, MemberStatus, Skill
 from jinshequ.posts.models import (
     ClaimStatus,

@@ -52,7 +52,7 @@ class Command(BaseCommand):
                             help="以哪一天为“今天”计算年龄和日期（YYYY-MM-DD，默认今天）。")
 
     def handle(self, *args, scale, no_serve, port, reset, seed, as_of, **options):
-        from jinshequ.core import demo
+        from jinshequ.demo import city as demo
 
         if settings.SETTINGS_MODULE and settings.SETTINGS_MODULE.endswith("settings_production"):
             raise CommandError("生产配置下不能建立演示城市（演示账号的密码是公开的）。")

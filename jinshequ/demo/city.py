@@ -9,7 +9,7 @@ from django.db import connection, transaction
 from django.db.migrations.loader import MigrationLoader
 from django.db.migrations.operations import RunPython
 
-from jinshequ.core.demo.build import (
+from jinshequ.demo.build import (
     DEFAULT_SEED,
     SCALES,
     DemoAccount,

@@ -12,7 +12,7 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass
 
-from jinshequ.core.demo.geography import DistrictSpec
+from jinshequ.demo.geography import DistrictSpec
 
 CITY_SEAT = "平山区"  # the city government sits in 平山区
 
