@@ -4,8 +4,8 @@
 ``policies.py`` subclasses per model; ``audiences`` is the only place where roles are named for scope.
 """
 
-from jinshequ.access import audiences
+from jinshequ.access import audiences, scope
 from jinshequ.access.audiences import Kind, kind_of
 from jinshequ.access.policy import VIEW, Policy, policy_for, register
 
-__all__ = ["VIEW", "Kind", "audiences", "Policy", "kind_of", "policy_for", "register"]
+__all__ = ["VIEW", "Kind", "audiences", "scope", "Policy", "kind_of", "policy_for", "register"]

@@ -19,6 +19,7 @@ COMMUNITY_ADMINS = frozenset({Role.COMMUNITY_ADMIN})
 REGION_ANCHORED = CITY | REGION_OVERSIGHT | COMMUNITY_ADMINS
 UNIT_ADMINS = frozenset({Role.UNIT_ADMIN})
 MEMBERS = frozenset({Role.MEMBER})
+INSPECTORS = frozenset({Role.INSPECTOR})
 # Read-only everywhere: ``Policy.can`` refuses every action but a read.
 READ_ONLY = frozenset({Role.INSPECTOR})
 NOBODY: frozenset[str] = frozenset()
@@ -81,3 +82,19 @@ def manages_community(user, community_id: int | None) -> bool:
 def administered_unit(user):
     """The work unit at the top of a unit admin's subtree, else ``None``."""
     return user.work_unit if kind_of(user) is Kind.UNIT else None
+
+
+def unit_outside_anchor(user, unit) -> bool:
+    """Whether ``user`` is a unit admin and ``unit`` lies outside their unit subtree (other roles: never)."""
+    top = administered_unit(user)
+    return top is not None and not unit.path.startswith(top.path)
+
+
+def member_acting_for_another(actor, member) -> bool:
+    """Whether ``actor`` is a member acting on another member's behalf (refused by self-service writes)."""
+    return is_member(actor) and member.user_id != actor.pk
+
+
+def administered_unit_id(user) -> int | None:
+    """The id of ``administered_unit(user)``, without loading the unit."""
+    return user.work_unit_id if kind_of(user) is Kind.UNIT else None

@@ -3,7 +3,7 @@ from __future__ import annotations
 from django import forms
 from django.core.exceptions import ValidationError
 
-from jinshequ.accounts.models import Role
+from jinshequ.access import Kind, kind_of
 from jinshequ.core.idcard import id_birth_date, id_gender, validate_id_number, validate_phone
 from jinshequ.core.widgets import FastSelect
 from jinshequ.members.models import Gender, MemberStatus, PartyStatus, Skill
@@ -119,14 +119,15 @@ class MemberFilterForm(forms.Form):
 
     def __init__(self, *args, user, **kwargs):
         super().__init__(*args, **kwargs)
-        communities = community_pairs_for_user(user) if user.role != Role.UNIT_ADMIN else []
+        kind = kind_of(user)
+        communities = community_pairs_for_user(user) if kind is not Kind.UNIT else []
         if communities and len(communities) <= SELECT_LIMIT:
             self.fields["community"] = forms.TypedChoiceField(
                 label="社区", required=False, coerce=int, empty_value=None,
                 choices=[("", "全部社区"), *communities], widget=FastSelect(attrs={"class": "form-select"}))
         else:
             self.fields["community"].widget = forms.HiddenInput()
-        units = unit_list_for_user(user) if user.role != Role.CITY_ADMIN else None
+        units = unit_list_for_user(user) if kind is not Kind.CITY else None
         # one query: a pick list when the scope has a few units, a name search beyond SELECT_LIMIT
         pairs = list(units.order_by("name").values_list("pk", "name")[:SELECT_LIMIT + 1]) if units is not None else []
         if 0 < len(pairs) <= SELECT_LIMIT:

@@ -15,7 +15,8 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_POST
 
-from jinshequ.accounts.models import Role
+from jinshequ.access import audiences
+from jinshequ.access.audiences import administered_community_id
 from jinshequ.accounts.perms import Perm, require_perm, user_has_perm
 from jinshequ.accounts.services import audit
 from jinshequ.core.exports import xlsx_response
@@ -34,6 +35,7 @@ from jinshequ.posts.forms import (
     TeamForm,
 )
 from jinshequ.posts.models import ClaimStatus, PostCategory
+from jinshequ.posts.policies import household_policy
 from jinshequ.posts.services import PostError
 from jinshequ.regions.models import Region
 from jinshequ.regions.selectors import region_get_for_user
@@ -56,7 +58,7 @@ def _me(request) -> Member:
 
 def _community(request) -> Region:
     """The community admin's community."""
-    if request.user.role != Role.COMMUNITY_ADMIN or not request.user.region_id:
+    if administered_community_id(request.user) is None:
         raise Http404
     return request.user.region
 
@@ -207,7 +209,7 @@ def household_reveal(request, pk):
     except RevealLimitExceeded as exc:
         phone, status = None, 429
         messages.error(request, exc.message)
-    if request.user.role == Role.COMMUNITY_ADMIN:
+    if household_policy.can(request.user, "manage", household):
         response = render(request, "posts/household_detail.html",
                           _household_admin_context(request, household, revealed_phone=phone), status=status)
     else:
@@ -602,7 +604,7 @@ def categories(request):
 def _in_scope_region(request, value) -> Region | None:
     if not value:
         return None
-    if request.user.role in (*sel.REGION_ROLES, Role.COMMUNITY_ADMIN, Role.CITY_ADMIN):
+    if audiences.in_audience(request.user, audiences.REGION_ANCHORED):
         return region_get_for_user(user=request.user, pk=value)
     region = Region.objects.filter(pk=value).first() if str(value).isdigit() else None
     if region is None or not sel.covered_registrations(request.user).filter(
@@ -618,7 +620,7 @@ def _in_scope_unit(request, value) -> WorkUnit | None:
     if unit is None or not sel.covered_registrations(request.user).filter(
             member__work_unit__path__startswith=unit.path).exists():
         raise Http404
-    if request.user.role == Role.UNIT_ADMIN and not unit.path.startswith(request.user.work_unit.path):
+    if audiences.unit_outside_anchor(request.user, unit):
         raise Http404
     return unit
 
@@ -637,7 +639,7 @@ def coverage(request):
     return render(request, "posts/coverage.html", {
         "tree": tree, "node": node, "rows": rows, "total": node.coverage if node else tree.total,
         "ancestors": tree.ancestors(node) if node else [], "by": "region",
-        "show_households": request.user.role != Role.UNIT_ADMIN,
+        "show_households": audiences.administered_unit(request.user) is None,
     })
 
 
