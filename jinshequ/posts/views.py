@@ -56,6 +56,11 @@ def _me(request) -> Member:
     return member
 
 
+def _is_community_admin(request) -> bool:
+    """Whether the page sits among the community admin's tabs."""
+    return administered_community_id(request.user) is not None
+
+
 def _community(request) -> Region:
     """The community admin's community."""
     if administered_community_id(request.user) is None:
@@ -639,7 +644,8 @@ def coverage(request):
     return render(request, "posts/coverage.html", {
         "tree": tree, "node": node, "rows": rows, "total": node.coverage if node else tree.total,
         "ancestors": tree.ancestors(node) if node else [], "by": "region",
-        "show_households": audiences.administered_unit(request.user) is None,
+        "show_households": audiences.administered_unit_id(request.user) is None,
+        "community_tabs": _is_community_admin(request),
     })
 
 
@@ -655,6 +661,7 @@ def coverage_units(request):
     return render(request, "posts/coverage.html", {
         "tree": tree, "node": node, "rows": rows, "total": node.coverage if node else tree.total,
         "ancestors": tree.ancestors(node) if node else [], "by": "unit", "show_households": False,
+        "community_tabs": _is_community_admin(request),
     })
 
 
@@ -672,7 +679,8 @@ def coverage_missing(request):
     query.pop("page", None)
     return render(request, "posts/coverage_missing.html", {
         "region": region, "unit": unit, "page": page, "rows": page.object_list,
-        "querystring": query.urlencode(), "querystring_base": f"{query.urlencode()}&" if query else ""})
+        "querystring": query.urlencode(), "querystring_base": f"{query.urlencode()}&" if query else "",
+        "community_tabs": _is_community_admin(request)})
 
 
 @require_perm(Perm.COVERAGE_VIEW)
