@@ -123,6 +123,7 @@ def test_duplicate_id_number_in_scope_names_the_member(world, login):
     target = world.a.members[1]
     page = _create(client, target, world.a.community, world.a.unit).content.decode()
     assert f"该身份证号已登记为党员“{target.name}”" in page
+    assert f'href="/members/{target.pk}/"' in page
 
 
 def test_duplicate_id_number_out_of_scope_reveals_nobody(world, login):

@@ -92,7 +92,14 @@ class MemberForm(forms.Form):
         out["skills"] = list(d.get("skills") or [])
         return out
 
+    # The member (in the user's scope) already holding the ID number entered: the template links to them.
+    duplicate_of: int | None = None
+
     def apply_service_errors(self, exc: ValidationError) -> None:
+        """Show a service's ``ValidationError`` on the fields it names; remember an in-scope duplicate."""
+        for error in getattr(exc, "error_dict", {}).get("id_number", []):
+            if error.code == "duplicate" and error.params and "pk" in error.params:
+                self.duplicate_of = error.params["pk"]
         if hasattr(exc, "error_dict"):
             for field, errors in exc.error_dict.items():
                 self.add_error(field if field in self.fields else None, errors)

@@ -39,7 +39,7 @@ ID_TAKEN_OUT_OF_SCOPE = _("该身份证号已登记为您管辖范围以外的�
 
 def _id_taken_error(clash: Member, actor) -> ValidationError:
     if actor is None or member_policy.contains(actor, clash):
-        return ValidationError(ID_TAKEN_IN_SCOPE, code="duplicate", params={"name": clash.name})
+        return ValidationError(ID_TAKEN_IN_SCOPE, code="duplicate", params={"name": clash.name, "pk": clash.pk})
     return ValidationError(ID_TAKEN_OUT_OF_SCOPE, code="duplicate")
 
 

@@ -527,7 +527,7 @@ def ledger(request):
     return render(request, "report/ledger.html", {
         "community": community, "place": _place(_community(community.pk)), "form": form, "page": page,
         "registrations": page.object_list, "filtered": filtered, "counts": counts, "querystring": query,
-        "querystring_base": f"{query}&", "tab": "ledger", "own": request.user.region_id == community.pk,
+        "querystring_base": f"{query}&", "tab": "ledger", "own": audiences.manages_community(request.user, community.pk),
     })
 
 
