@@ -6,6 +6,6 @@
 
 from jinshequ.access import audiences, scope
 from jinshequ.access.audiences import Kind, kind_of
-from jinshequ.access.policy import VIEW, Policy, policy_for, register
+from jinshequ.access.policy import VIEW, Policy, get_or_404, policy_for, register
 
-__all__ = ["VIEW", "Kind", "audiences", "scope", "Policy", "kind_of", "policy_for", "register"]
+__all__ = ["VIEW", "Kind", "audiences", "get_or_404", "scope", "Policy", "kind_of", "policy_for", "register"]

@@ -34,6 +34,15 @@ from jinshequ.accounts.perms import Perm, user_has_perm
 VIEW = "view"
 
 
+def get_or_404(qs: QuerySet, pk) -> Model:
+    """The row ``pk`` of ``qs`` (a scoped queryset), else ``Http404`` — for a missing row, a row outside the
+    scope and a malformed ``pk`` alike, so that ids cannot be probed."""
+    try:
+        return qs.get(pk=pk)
+    except (qs.model.DoesNotExist, ValueError, TypeError):
+        raise Http404 from None
+
+
 class Policy:
     model: ClassVar[type[Model]]
     region: ClassVar[str | None] = None
@@ -92,11 +101,7 @@ class Policy:
 
         ``qs`` narrows further (e.g. ``.only(...)``); it must start from ``rows(user)``.
         """
-        qs = self.rows(user).select_related(*self.select_related) if qs is None else qs
-        try:
-            return qs.get(pk=pk)
-        except (self.model.DoesNotExist, ValueError, TypeError):
-            raise Http404 from None
+        return get_or_404(self.rows(user).select_related(*self.select_related) if qs is None else qs, pk)
 
     # --- this object ----------------------------------------------------------------------------------
 

@@ -30,10 +30,9 @@ from django.db.models import (
     Value,
 )
 from django.db.models.functions import Coalesce
-from django.http import Http404
 from django.utils import timezone
 
-from jinshequ.access import audiences
+from jinshequ.access import audiences, get_or_404
 from jinshequ.activities import policies
 from jinshequ.activities.models import Activity, ActivityStatus, ServiceRecord, Signup, SignupStatus
 from jinshequ.activities.policies import activity_policy
@@ -75,19 +74,15 @@ def activity_manage_list_for_user(user) -> QuerySet[Activity]:
 
 
 def activity_manage_get(*, user, pk) -> Activity:
-    try:
-        return (activity_manage_list_for_user(user).select_related("category", "community", "team", "post")
-                .get(pk=pk))
-    except (Activity.DoesNotExist, ValueError, TypeError):
-        raise Http404 from None
+    """An activity ``user`` organises, or ``Http404``."""
+    return get_or_404(activity_manage_list_for_user(user).select_related("category", "community", "team", "post"),
+                      pk)
 
 
 def signup_manage_get(*, user, pk) -> Signup:
-    try:
-        return (Signup.objects.filter(activity__in=activity_manage_list_for_user(user))
-                .select_related("activity", "member").get(pk=pk))
-    except (Signup.DoesNotExist, ValueError, TypeError):
-        raise Http404 from None
+    """A sign-up to an activity ``user`` organises, or ``Http404``."""
+    return get_or_404(Signup.objects.filter(activity__in=activity_manage_list_for_user(user))
+                      .select_related("activity", "member"), pk)
 
 
 def attach_counts(activities: list[Activity]) -> list[Activity]:

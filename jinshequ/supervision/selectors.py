@@ -22,7 +22,7 @@ from django.http import Http404
 from django.urls import NoReverseMatch, reverse
 from django.utils.translation import gettext_lazy as _
 
-from jinshequ.access import audiences
+from jinshequ.access import audiences, get_or_404
 from jinshequ.accounts.perms import Perm, user_has_perm
 from jinshequ.campaigns.models import Campaign, current_campaign
 from jinshequ.members.models import Member, MemberStatus, Registration, RegistrationStatus
@@ -126,10 +126,8 @@ def checklist_members_for_user(user) -> QuerySet[Member]:
 
 
 def checklist_member_get_for_user(*, user, pk) -> Member:
-    try:
-        return checklist_members_for_user(user).select_related("work_unit", "community").get(pk=pk)
-    except (Member.DoesNotExist, ValueError, TypeError):
-        raise Http404 from None
+    """A member whose 四个一 ``user`` may read, or ``Http404``."""
+    return get_or_404(checklist_members_for_user(user).select_related("work_unit", "community"), pk)
 
 
 def member_markable(user, member: Member) -> bool:
@@ -155,10 +153,8 @@ def checklist_communities_for_user(user) -> QuerySet[Region]:
 
 
 def checklist_community_get_for_user(*, user, pk) -> Region:
-    try:
-        return checklist_communities_for_user(user).get(pk=pk)
-    except (Region.DoesNotExist, ValueError, TypeError):
-        raise Http404 from None
+    """A community whose 十个有 ``user`` may read, or ``Http404``."""
+    return get_or_404(checklist_communities_for_user(user), pk)
 
 
 def community_markable(user, community: Region) -> bool:
