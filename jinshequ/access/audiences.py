@@ -21,7 +21,7 @@ UNIT_ADMINS = frozenset({Role.UNIT_ADMIN})
 MEMBERS = frozenset({Role.MEMBER})
 INSPECTORS = frozenset({Role.INSPECTOR})
 # Read-only everywhere: ``Policy.can`` refuses every action but a read.
-READ_ONLY = frozenset({Role.INSPECTOR})
+READ_ONLY = INSPECTORS
 NOBODY: frozenset[str] = frozenset()
 
 
@@ -33,7 +33,7 @@ class Kind(StrEnum):
     COMMUNITY = "community"  # one community
     UNIT = "unit"            # a work-unit subtree
     MEMBER = "member"        # their own rows
-    NONE = "none"            # anonymous, inactive, or an anchor missing
+    NONE = "none"            # anonymous, or the role's anchor is missing
 
 
 def kind_of(user) -> Kind:
