@@ -17,7 +17,6 @@ from django.shortcuts import redirect
 from django.urls import reverse
 from django.utils import timezone
 
-from jinshequ.accounts.models import Role
 from jinshequ.core.middleware import session_cookie
 
 SESSION_LOGIN_AT = "jsq_login_at"
@@ -26,8 +25,8 @@ LAST_SEEN_RESOLUTION = 60
 
 
 def idle_limit_seconds(user) -> int:
-    minutes = (settings.JINSHEQU_IDLE_MINUTES_MEMBER if user.role == Role.MEMBER
-               else settings.JINSHEQU_IDLE_MINUTES_STAFF)
+    minutes = (settings.JINSHEQU_IDLE_MINUTES_STAFF if user.is_staff_role
+               else settings.JINSHEQU_IDLE_MINUTES_MEMBER)
     return minutes * 60
 
 

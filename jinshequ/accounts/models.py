@@ -20,9 +20,6 @@ class Role(models.TextChoices):
 STAFF_ROLES = frozenset(
     {Role.CITY_ADMIN, Role.DISTRICT_ADMIN, Role.STREET_ADMIN, Role.COMMUNITY_ADMIN, Role.UNIT_ADMIN, Role.INSPECTOR}
 )
-REGION_ROLES = frozenset(
-    {Role.CITY_ADMIN, Role.DISTRICT_ADMIN, Role.STREET_ADMIN, Role.COMMUNITY_ADMIN, Role.INSPECTOR}
-)
 
 
 class User(AbstractUser):

@@ -13,15 +13,13 @@ import re
 from django.contrib.auth import password_validation as pv
 from django.core.exceptions import ValidationError
 
-from jinshequ.accounts.models import STAFF_ROLES
-
 MIN_LENGTH_MEMBER = 8
 MIN_LENGTH_STAFF = 10
 MAX_LENGTH = 256
 
 
 def min_length_for(user) -> int:
-    return MIN_LENGTH_STAFF if user is not None and getattr(user, "role", None) in STAFF_ROLES else MIN_LENGTH_MEMBER
+    return MIN_LENGTH_STAFF if user is not None and getattr(user, "is_staff_role", False) else MIN_LENGTH_MEMBER
 
 
 class LengthValidator:

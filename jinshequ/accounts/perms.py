@@ -1,7 +1,8 @@
 """Permissions, named once, and the role → permissions table (function-level access, R13).
 
-Object-level access (which rows) is the job of each app's ``selectors``; this module only
-answers "may this role use this function at all".
+Object-level access (which rows, this row or 404, may this user do this to it) is the job of the access
+layer (``jinshequ.access``, one policy per model in each app's ``policies.py``); this module only answers
+"may this role use this function at all".
 """
 
 from __future__ import annotations

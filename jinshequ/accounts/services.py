@@ -14,7 +14,7 @@ from django.db import transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
-from jinshequ.accounts.models import AuditEvent, Role, User
+from jinshequ.accounts.models import AuditEvent, User
 from jinshequ.core.logging import mask_text
 from jinshequ.core.middleware import client_ip, request_id_var
 
@@ -29,7 +29,7 @@ def _actor_fields(actor: User | None) -> dict:
         scope = f"unit:{actor.work_unit_id}"
     elif actor.region_id:
         scope = f"region:{actor.region_id}"
-    elif actor.role == Role.MEMBER:
+    elif not actor.is_staff_role:  # a member: their own rows
         scope = f"self:{actor.pk}"
     else:
         scope = ""

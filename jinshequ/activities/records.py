@@ -50,7 +50,8 @@ from django.db import IntegrityError, transaction
 from django.db.models import Count, Sum
 from django.utils import timezone
 
-from jinshequ.accounts.models import AuditEvent, Role
+from jinshequ.access.audiences import administered_community_id, is_member, member_acting_for_another
+from jinshequ.accounts.models import AuditEvent
 from jinshequ.accounts.services import audit
 from jinshequ.activities.models import (
     Certificate,
@@ -59,10 +60,10 @@ from jinshequ.activities.models import (
     ResidentCode,
     ServiceRecord,
 )
+from jinshequ.activities.policies import certificate_policy, record_policy
 from jinshequ.activities.records_selectors import (
     first_registration_date,
     hours_on_day,
-    manual_members_for_user,
 )
 from jinshequ.core import crypto
 from jinshequ.core.errors import DomainError
@@ -219,7 +220,7 @@ def _clean_record_fields(*, member: Member, served_on: dt.date, hours, category:
 def record_create(*, member: Member, served_on: dt.date, hours, category: PostCategory, description: str,
                   people_helped: int = 0, photo=None, actor, request=None) -> ServiceRecord:
     """A member logs service done outside activities (evidence SELF, status pending)."""
-    if actor is not None and getattr(actor, "role", None) == Role.MEMBER and member.user_id != actor.pk:
+    if member_acting_for_another(actor, member):
         raise RecordError("not_yours", "只能记录本人的服务。", status=404)
     registration, hours, description = _clean_record_fields(
         member=member, served_on=served_on, hours=hours, category=category, description=description,
@@ -253,9 +254,7 @@ def record_create(*, member: Member, served_on: dt.date, hours, category: PostCa
 
 
 def _require_verifier(actor, record: ServiceRecord) -> None:
-    if actor is None:
-        return
-    if actor.role == Role.COMMUNITY_ADMIN and actor.region_id == record.community_id:
+    if actor is None or record_policy.can(actor, "verify", record):
         return
     raise RecordError("not_your_community", "只能审核本社区的服务记录。", status=404)
 
@@ -288,7 +287,7 @@ def record_verify(*, record: ServiceRecord, actor, request=None) -> ServiceRecor
 @transaction.atomic
 def records_verify_batch(*, ids, actor, request=None) -> int:
     """Verify the pending records among ``ids`` that belong to the admin's community; others are skipped."""
-    if actor is None or actor.role != Role.COMMUNITY_ADMIN or not actor.region_id:
+    if administered_community_id(actor) is None:
         raise RecordError("not_your_community", "只能审核本社区的服务记录。", status=404)
     wanted = {int(i) for i in ids if str(i).isdigit()}
     if not wanted:
@@ -357,7 +356,7 @@ class IssuedCode:
 @transaction.atomic
 def resident_code_issue(*, record: ServiceRecord, actor, request=None) -> IssuedCode:
     """Make a confirmation link and code for one of the member's own records (replacing an unused one)."""
-    if actor is None or getattr(actor, "role", None) != Role.MEMBER:
+    if not is_member(actor):
         raise RecordError("not_yours", "只有党员本人可以请服务对象确认。", status=404)
     record = ServiceRecord.objects.select_for_update().select_related("member").get(pk=record.pk)
     if record.member.user_id != actor.pk:
@@ -483,13 +482,7 @@ def verified_hours(member: Member, start: dt.date, end: dt.date) -> tuple[Decima
 
 
 def _may_issue(actor, member: Member) -> bool:
-    if actor is None:
-        return True
-    if actor.role == Role.MEMBER:
-        return member.user_id == actor.pk
-    if actor.role in (Role.COMMUNITY_ADMIN, Role.UNIT_ADMIN):
-        return manual_members_for_user(actor).filter(pk=member.pk).exists()
-    return False
+    return certificate_policy.may_issue_for(actor, member)
 
 
 def _new_certificate_number(day: dt.date) -> str:
@@ -518,10 +511,7 @@ def certificate_issue(*, member: Member, period_start: dt.date, period_end: dt.d
                 if count == 0:
                     raise RecordError("no_hours", "所选时段内没有已核实的服务记录，不能出具服务证明。")
                 member = Member.objects.select_related("work_unit").get(pk=member.pk)
-                if getattr(actor, "role", None) in (Role.COMMUNITY_ADMIN, Role.UNIT_ADMIN):
-                    issuer = actor.anchor_label
-                else:
-                    issuer = "本人申请"
+                issuer = actor.anchor_label if certificate_policy.issues_as_admin(actor) else "本人申请"
                 cert = Certificate.objects.create(
                     member=member, number=_new_certificate_number(today), nonce=secrets.token_hex(8),
                     period_start=period_start, period_end=period_end, hours=hours, record_count=count,
@@ -545,8 +535,7 @@ def certificate_revoke(*, certificate: Certificate, reason: str, actor, request=
     if len(reason) < 2:
         raise RecordError("reason_required", "请写明撤销的原因。")
     cert = Certificate.objects.select_for_update().select_related("member").get(pk=certificate.pk)
-    if actor is not None and (actor.role not in (Role.COMMUNITY_ADMIN, Role.UNIT_ADMIN)
-                              or not _may_issue(actor, cert.member)):
+    if actor is not None and not certificate_policy.can(actor, "revoke", cert):
         raise RecordError("not_in_scope", "不能撤销这份服务证明。", status=404)
     if cert.revoked:
         raise RecordError("already_revoked", "这份证明已经撤销。", status=409)

@@ -23,13 +23,12 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 
 from django.conf import settings
-from django.db.models import Count, Q, QuerySet, Sum
-from django.http import Http404
+from django.db.models import Count, QuerySet, Sum
 
-from jinshequ.accounts.models import Role
-from jinshequ.accounts.perms import Perm, user_has_perm
+from jinshequ.access import audiences
 from jinshequ.activities.models import Certificate, EvidenceLevel, RecordStatus, ServiceRecord
-from jinshequ.members.models import Member, Registration, RegistrationStatus
+from jinshequ.activities.policies import certificate_policy, manual_policy, record_policy
+from jinshequ.members.models import Member, Registration
 
 # Record numbers printed on every line of the manual, so paper and system can be checked against each other.
 PREFIX_RECORD = "SR"
@@ -82,34 +81,14 @@ def clean_min_evidence(value) -> int | None:
 
 
 def member_of(user) -> Member | None:
-    if getattr(user, "role", None) != Role.MEMBER or not getattr(user, "is_authenticated", False):
+    if not audiences.is_member(user):
         return None
     return Member.objects.filter(user=user).select_related("work_unit", "community").first()
 
 
-def _registered_in(community_filter: Q) -> QuerySet:
-    return (Registration.objects.filter(community_filter, status=RegistrationStatus.CONFIRMED)
-            .values("member_id"))
-
-
 def manual_members_for_user(user) -> QuerySet[Member]:
-    """Members whose work manual ``user`` may read."""
-    qs = Member.objects.all()
-    if not user_has_perm(user, Perm.MANUAL_VIEW):
-        return qs.none()
-    role = user.role
-    if role == Role.MEMBER:
-        return qs.filter(user=user)
-    if role == Role.UNIT_ADMIN and user.work_unit_id:
-        return qs.filter(work_unit__path__startswith=user.work_unit.path)
-    if role == Role.COMMUNITY_ADMIN and user.region_id:
-        return qs.filter(Q(community_id=user.region_id)
-                         | Q(pk__in=_registered_in(Q(community_id=user.region_id))))
-    if role == Role.INSPECTOR and user.region_id:
-        path = user.region.path
-        return qs.filter(Q(community__path__startswith=path)
-                         | Q(pk__in=_registered_in(Q(community__path__startswith=path))))
-    return qs.none()
+    """Members whose work manual ``user`` may read (``ManualPolicy``)."""
+    return manual_policy.rows(user)
 
 
 # What the manual's web page shows of the member (its heading); the PDF's cover shows more.
@@ -120,62 +99,37 @@ def manual_member_get_for_user(*, user, pk, only: tuple[str, ...] = ()) -> Membe
     """A member whose manual ``user`` may read (404 otherwise), with unit and community; ``only`` limits
     the columns read (``MANUAL_PAGE_FIELDS`` for the web page)."""
     qs = manual_members_for_user(user).select_related("work_unit", "community")
-    if only:
-        qs = qs.only(*only)
-    try:
-        return qs.get(pk=pk)
-    except (Member.DoesNotExist, ValueError, TypeError):
-        raise Http404 from None
+    return manual_policy.get(user=user, pk=pk, qs=qs.only(*only) if only else qs)
 
 
 def record_list_for_user(user) -> QuerySet[ServiceRecord]:
-    """Service records ``user`` may see (and whose photos they may open)."""
-    qs = ServiceRecord.objects.all()
-    if not getattr(user, "is_authenticated", False):
-        return qs.none()
-    role = user.role
-    if role == Role.MEMBER:
-        return qs.filter(member__user=user)
-    if role == Role.UNIT_ADMIN and user.work_unit_id and user_has_perm(user, Perm.MANUAL_VIEW):
-        return qs.filter(member__work_unit__path__startswith=user.work_unit.path)
-    if role == Role.COMMUNITY_ADMIN and user.region_id:
-        return qs.filter(Q(community_id=user.region_id) | Q(member__in=manual_members_for_user(user).values("pk")))
-    if role == Role.INSPECTOR and user.region_id and user_has_perm(user, Perm.MANUAL_VIEW):
-        return qs.filter(Q(community__path__startswith=user.region.path)
-                         | Q(member__in=manual_members_for_user(user).values("pk")))
-    return qs.none()
+    """Service records ``user`` may see (and whose photos they may open): ``RecordPolicy``."""
+    return record_policy.rows(user)
 
 
 def record_get_for_user(*, user, pk) -> ServiceRecord:
-    try:
-        return (record_list_for_user(user)
-                .select_related("member", "member__work_unit", "community", "category", "verified_by")
-                .get(pk=pk))
-    except (ServiceRecord.DoesNotExist, ValueError, TypeError):
-        raise Http404 from None
+    """The record ``pk`` or ``Http404`` for missing and foreign alike."""
+    return record_policy.get(user=user, pk=pk)
 
 
 def verify_queue(user) -> QuerySet[ServiceRecord]:
     """The community admin's queue: pending records of their community, oldest first."""
-    if getattr(user, "role", None) != Role.COMMUNITY_ADMIN or not user.region_id:
+    community_id = audiences.administered_community_id(user)
+    if community_id is None:
         return ServiceRecord.objects.none()
-    return (ServiceRecord.objects.filter(community_id=user.region_id, status=RecordStatus.PENDING)
+    return (ServiceRecord.objects.filter(community_id=community_id, status=RecordStatus.PENDING)
             .select_related("member", "member__work_unit", "category")
             .order_by("served_on", "created_at", "pk"))
 
 
 def certificate_list_for_user(user) -> QuerySet[Certificate]:
     """Certificates of the members whose manual the user reads, for roles that issue certificates."""
-    if not user_has_perm(user, Perm.CERTIFICATE_ISSUE):
-        return Certificate.objects.none()
-    return Certificate.objects.filter(member__in=manual_members_for_user(user).values("pk"))
+    return certificate_policy.rows(user)
 
 
 def certificate_get_for_user(*, user, pk) -> Certificate:
-    try:
-        return certificate_list_for_user(user).select_related("member", "issued_by").get(pk=pk)
-    except (Certificate.DoesNotExist, ValueError, TypeError):
-        raise Http404 from None
+    """The certificate ``pk`` or ``Http404`` for missing and foreign alike."""
+    return certificate_policy.get(user=user, pk=pk)
 
 
 # --- filters and totals ---------------------------------------------------------------------------------

@@ -30,28 +30,25 @@ from django.db.models import (
     Value,
 )
 from django.db.models.functions import Coalesce
-from django.http import Http404
 from django.utils import timezone
 
-from jinshequ.accounts.models import Role
+from jinshequ.access import audiences, get_or_404
+from jinshequ.activities import policies
 from jinshequ.activities.models import Activity, ActivityStatus, ServiceRecord, Signup, SignupStatus
-from jinshequ.members.models import Member, MemberStatus, Registration, RegistrationStatus
+from jinshequ.activities.policies import activity_policy
+from jinshequ.members.models import Member
 from jinshequ.posts.models import ServiceTeam
-
-REGION_ROLES = (Role.DISTRICT_ADMIN, Role.STREET_ADMIN, Role.INSPECTOR)
 
 
 def member_of(user) -> Member | None:
-    if getattr(user, "role", None) != Role.MEMBER:
+    if not audiences.is_member(user):
         return None
     return Member.objects.filter(user=user).first()
 
 
 def led_teams(user) -> QuerySet[ServiceTeam]:
     """The active teams whose leader is ``user``'s member record."""
-    if getattr(user, "role", None) != Role.MEMBER:
-        return ServiceTeam.objects.none()
-    return ServiceTeam.objects.filter(leader__user=user, is_active=True)
+    return policies.led_teams(user)
 
 
 def leads_a_team(user) -> bool:
@@ -62,59 +59,30 @@ def leads_a_team(user) -> bool:
 
 
 def activity_list_for_user(user) -> QuerySet[Activity]:
-    qs = Activity.objects.all()
-    if not getattr(user, "is_authenticated", False):
-        return qs.none()
-    role = user.role
-    if role == Role.CITY_ADMIN:
-        return qs
-    if role == Role.COMMUNITY_ADMIN and user.region_id:
-        return qs.filter(community_id=user.region_id)
-    if role in REGION_ROLES and user.region_id:
-        return qs.filter(community__path__startswith=user.region.path)
-    if role == Role.MEMBER:
-        registered = Registration.objects.filter(member__user=user, member__status=MemberStatus.ACTIVE,
-                                                 status=RegistrationStatus.CONFIRMED).values("community_id")
-        mine = Signup.objects.filter(member__user=user).values("activity_id")
-        return qs.filter(Q(community_id__in=registered) | Q(pk__in=mine)
-                         | Q(team__leader__user=user, team__is_active=True))
-    return qs.none()
+    """The activities ``user`` may see (``ActivityPolicy``)."""
+    return activity_policy.rows(user)
 
 
 def activity_get_for_user(*, user, pk) -> Activity:
-    try:
-        return (activity_list_for_user(user).select_related("category", "community", "team", "post")
-                .get(pk=pk))
-    except (Activity.DoesNotExist, ValueError, TypeError):
-        raise Http404 from None
+    """The activity ``pk`` or ``Http404`` for missing and foreign alike."""
+    return activity_policy.get(user=user, pk=pk)
 
 
 def activity_manage_list_for_user(user) -> QuerySet[Activity]:
-    qs = Activity.objects.all()
-    role = getattr(user, "role", None)
-    if not getattr(user, "is_authenticated", False):
-        return qs.none()
-    if role == Role.COMMUNITY_ADMIN and user.region_id:
-        return qs.filter(community_id=user.region_id)
-    if role == Role.MEMBER:
-        return qs.filter(team__in=led_teams(user))
-    return qs.none()
+    """The activities ``user`` organises (community admin, or leader of the team)."""
+    return activity_policy.manageable(user)
 
 
 def activity_manage_get(*, user, pk) -> Activity:
-    try:
-        return (activity_manage_list_for_user(user).select_related("category", "community", "team", "post")
-                .get(pk=pk))
-    except (Activity.DoesNotExist, ValueError, TypeError):
-        raise Http404 from None
+    """An activity ``user`` organises, or ``Http404``."""
+    return get_or_404(activity_manage_list_for_user(user).select_related("category", "community", "team", "post"),
+                      pk)
 
 
 def signup_manage_get(*, user, pk) -> Signup:
-    try:
-        return (Signup.objects.filter(activity__in=activity_manage_list_for_user(user))
-                .select_related("activity", "member").get(pk=pk))
-    except (Signup.DoesNotExist, ValueError, TypeError):
-        raise Http404 from None
+    """A sign-up to an activity ``user`` organises, or ``Http404``."""
+    return get_or_404(Signup.objects.filter(activity__in=activity_manage_list_for_user(user))
+                      .select_related("activity", "member"), pk)
 
 
 def attach_counts(activities: list[Activity]) -> list[Activity]:

@@ -59,7 +59,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
-from jinshequ.accounts.models import Role
+from jinshequ.access.audiences import is_member, manages_community, member_acting_for_another
 from jinshequ.accounts.services import audit
 from jinshequ.activities.models import (
     Activity,
@@ -71,6 +71,7 @@ from jinshequ.activities.models import (
     Signup,
     SignupStatus,
 )
+from jinshequ.activities.policies import activity_policy, leads_team
 from jinshequ.activities.records import MAX_DAY_HOURS, day_hours_locked
 from jinshequ.core.errors import DomainError
 from jinshequ.members.models import Member, MemberStatus
@@ -184,30 +185,21 @@ def _link(activity: Activity) -> str:
 # --- who may do what (defence in depth behind the views' scope selectors) -----------------------------
 
 
-def _is_community_admin(actor, community_id: int) -> bool:
-    return actor.role == Role.COMMUNITY_ADMIN and actor.region_id == community_id
-
-
-def _leads(actor, team_id: int | None) -> bool:
-    return bool(team_id) and actor.role == Role.MEMBER and ServiceTeam.objects.filter(
-        pk=team_id, is_active=True, leader__user_id=actor.pk).exists()
-
-
 def _require_manager(actor, activity: Activity) -> None:
     """The community admin of the activity's community, or the leader of its team; ``None`` is the system."""
-    if actor is None or _is_community_admin(actor, activity.community_id) or _leads(actor, activity.team_id):
+    if actor is None or activity_policy.can(actor, "manage", activity):
         return
     raise ActivityError("not_your_activity", "只能管理本社区或本人带领的服务队的活动。", status=404)
 
 
 def _require_community_admin(actor, community_id: int) -> None:
-    if actor is None or _is_community_admin(actor, community_id):
+    if actor is None or manages_community(actor, community_id):
         return
     raise ActivityError("not_your_community", "只有本社区的管理员可以确认服务时长。", status=404)
 
 
 def _require_self(actor, member: Member) -> None:
-    if actor is not None and actor.role == Role.MEMBER and member.user_id != actor.pk:
+    if member_acting_for_another(actor, member):
         raise ActivityError("not_yourself", "只能为自己报名或签到。", status=404)
 
 
@@ -267,8 +259,8 @@ def activity_create(*, community: Region, category: PostCategory, title: str, pl
     the team they lead, which must then be given."""
     if community.kind != RegionKind.COMMUNITY or not community.is_active:
         raise ActivityError("bad_community", "请选择一个启用中的社区。")
-    if actor is not None and not _is_community_admin(actor, community.pk) and (
-            team is None or team.community_id != community.pk or not _leads(actor, team.pk)):
+    if actor is not None and not manages_community(actor, community.pk) and (
+            team is None or team.community_id != community.pk or not leads_team(actor, team.pk)):
         raise ActivityError("not_your_activity", "只能为本社区或本人带领的服务队发布活动。", status=404)
     activity = Activity(community=community, category=category, title=(title or "").strip(),
                         place=(place or "").strip(), description=(description or "").strip(),
@@ -297,9 +289,9 @@ def activity_update(*, activity: Activity, actor, request=None, **fields) -> Act
     now = _now()
     if activity.ends_at <= now:
         raise ActivityError("ended", "活动已结束，不能修改。", status=409)
-    if "team" in fields and actor is not None and not _is_community_admin(actor, activity.community_id):
+    if "team" in fields and actor is not None and not manages_community(actor, activity.community_id):
         team = fields["team"]
-        if team is None or not _leads(actor, team.pk):
+        if team is None or not leads_team(actor, team.pk):
             raise ActivityError("not_your_activity", "队长只能为本人带领的服务队发布活动。", status=404)
     old = {name: getattr(activity, name) for name in ACTIVITY_FIELDS}
     for name, value in fields.items():
@@ -424,7 +416,7 @@ def signup_cancel(*, signup: Signup, actor, request=None) -> Signup:
     """Cancel a sign-up (the member, before the start) and promote the first waitlisted member."""
     activity = _lock_activity(signup.activity_id)
     signup = Signup.objects.select_for_update().select_related("member").get(pk=signup.pk)
-    if actor is not None and actor.role == Role.MEMBER:
+    if is_member(actor):
         _require_self(actor, signup.member)
     else:
         _require_manager(actor, activity)

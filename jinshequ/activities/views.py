@@ -22,7 +22,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
-from jinshequ.accounts.models import Role
+from jinshequ.access.audiences import administered_community_id
 from jinshequ.accounts.perms import Perm, require_perm, user_has_perm
 from jinshequ.activities import selectors as sel
 from jinshequ.activities import services
@@ -259,17 +259,23 @@ def _checkin_context(request, member, activity, mode, **extra) -> dict:
 
 def _organiser_community_id(request) -> int:
     user = request.user
-    if user.role == Role.COMMUNITY_ADMIN and user.region_id:
-        return user.region_id
+    community_id = administered_community_id(user)
+    if community_id is not None:
+        return community_id
     team = sel.led_teams(user).order_by("pk").first()
     if team is None:
         raise Http404
     return team.community_id
 
 
+def _is_admin(request) -> bool:
+    """Whether the organiser is the community admin (rather than a team leader)."""
+    return administered_community_id(request.user) is not None
+
+
 def _team_choices(request):
     """None for the community admin (any team of the community); a leader's own teams otherwise."""
-    return None if request.user.role == Role.COMMUNITY_ADMIN else sel.led_teams(request.user).order_by("name")
+    return None if _is_admin(request) else sel.led_teams(request.user).order_by("name")
 
 
 @require_organiser
@@ -285,7 +291,7 @@ def manage(request):
         "page": page, "activities": sel.attach_counts(list(page.object_list)), "when": when, "when_choices": sel.WHEN_CHOICES,
         "categories": PostCategory.objects.order_by("sort_order", "name"),
         "category": request.GET.get("category", ""), "q": request.GET.get("q", ""),
-        "querystring_base": f"{query.urlencode()}&" if query else "", "is_admin": request.user.role == Role.COMMUNITY_ADMIN,
+        "querystring_base": f"{query.urlencode()}&" if query else "", "is_admin": _is_admin(request),
         "now": timezone.now()})
 
 
@@ -338,7 +344,7 @@ def manage_detail(request, pk):
     now = timezone.now()
     return render(request, "activities/manage_detail.html", {
         "activity": activity, "rows": rows, "counts": sel.status_counts(activity),
-        "reason_form": ReasonForm(), "is_admin": request.user.role == Role.COMMUNITY_ADMIN,
+        "reason_form": ReasonForm(), "is_admin": _is_admin(request),
         "started": now >= activity.starts_at, "ended": now > activity.ends_at,
         "in_window": services.in_checkin_window(activity, now), "opens": services.checkin_opens(activity),
         "closes": services.checkin_closes(activity), "duration": services.duration_hours(activity)})

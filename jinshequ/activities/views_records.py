@@ -22,7 +22,7 @@ from django.utils import timezone, translation
 from django.utils.translation import gettext
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from jinshequ.accounts.models import Role
+from jinshequ.access import audiences
 from jinshequ.accounts.perms import Perm, require_perm, user_has_perm
 from jinshequ.activities import manual as mn
 from jinshequ.activities import records as svc
@@ -37,6 +37,7 @@ from jinshequ.activities.forms_records import (
 )
 from jinshequ.activities.manual import build_manual, manual_read_audit
 from jinshequ.activities.models import EvidenceLevel, RecordStatus
+from jinshequ.activities.policies import certificate_policy, record_policy
 from jinshequ.activities.records import RecordError
 from jinshequ.core.errors import error_message
 from jinshequ.core.logging import mask_text
@@ -68,7 +69,7 @@ def _staff_reader(view):
 
     @wraps(view)
     def wrapped(request, *args, **kwargs):
-        if request.user.role == Role.MEMBER or not user_has_perm(request.user, Perm.MANUAL_VIEW):
+        if audiences.is_member(request.user) or not user_has_perm(request.user, Perm.MANUAL_VIEW):
             raise PermissionDenied
         return view(request, *args, **kwargs)
 
@@ -165,8 +166,7 @@ def record_detail(request, pk):
 def _detail_context(request, record, **extra) -> dict:
     user = request.user
     is_owner = record.member.user_id == user.pk
-    can_verify = (user.role == Role.COMMUNITY_ADMIN and user.region_id == record.community_id
-                  and record.status == RecordStatus.PENDING)
+    can_verify = record_policy.can(user, "verify", record) and record.status == RecordStatus.PENDING
     return {"record": record, "number": sel.ref(sel.PREFIX_RECORD, record.pk), "is_owner": is_owner,
             "can_verify": can_verify, "reason_form": ReasonForm(),
             "can_ask_resident": is_owner and record.status != RecordStatus.REJECTED
@@ -434,7 +434,7 @@ def certificates(request, member_id):
     rows = list(sel.certificate_list_for_user(request.user).filter(member=member).select_related("issued_by"))
     return render(request, "records/certificates.html", {
         "member": member, "form": form, "certificates": rows, "reason_form": ReasonForm(),
-        "can_revoke": request.user.role in (Role.COMMUNITY_ADMIN, Role.UNIT_ADMIN),
+        "can_revoke": certificate_policy.can(request.user, "revoke"),
         "is_owner": member.user_id == request.user.pk}, status=status)
 
 
@@ -454,7 +454,7 @@ def certificate_pdf(request, pk):
 @require_perm(Perm.CERTIFICATE_ISSUE)
 def certificate_revoke(request, pk):
     cert = sel.certificate_get_for_user(user=request.user, pk=pk)
-    if request.user.role not in (Role.COMMUNITY_ADMIN, Role.UNIT_ADMIN):
+    if not certificate_policy.can(request.user, "revoke"):
         raise PermissionDenied
     form = ReasonForm(request.POST)
     back = reverse("records:certificates", args=[cert.member_id])

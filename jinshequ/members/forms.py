@@ -3,7 +3,7 @@ from __future__ import annotations
 from django import forms
 from django.core.exceptions import ValidationError
 
-from jinshequ.accounts.models import Role
+from jinshequ.access import Kind, kind_of
 from jinshequ.core.forms import style_form
 from jinshequ.core.idcard import id_birth_date, id_gender, validate_id_number, validate_phone
 from jinshequ.core.widgets import DateInput, FastSelect
@@ -84,7 +84,14 @@ class MemberForm(forms.Form):
         out["skills"] = list(d.get("skills") or [])
         return out
 
+    # The member (in the user's scope) already holding the ID number entered: the template links to them.
+    duplicate_of: int | None = None
+
     def apply_service_errors(self, exc: ValidationError) -> None:
+        """Show a service's ``ValidationError`` on the fields it names; remember an in-scope duplicate."""
+        for error in getattr(exc, "error_dict", {}).get("id_number", []):
+            if error.code == "duplicate" and error.params and "pk" in error.params:
+                self.duplicate_of = error.params["pk"]
         if hasattr(exc, "error_dict"):
             for field, errors in exc.error_dict.items():
                 self.add_error(field if field in self.fields else None, errors)
@@ -111,14 +118,15 @@ class MemberFilterForm(forms.Form):
 
     def __init__(self, *args, user, **kwargs):
         super().__init__(*args, **kwargs)
-        communities = community_pairs_for_user(user) if user.role != Role.UNIT_ADMIN else []
+        kind = kind_of(user)
+        communities = community_pairs_for_user(user) if kind is not Kind.UNIT else []
         if communities and len(communities) <= SELECT_LIMIT:
             self.fields["community"] = forms.TypedChoiceField(
                 label="社区", required=False, coerce=int, empty_value=None,
                 choices=[("", "全部社区"), *communities], widget=FastSelect(attrs={"class": "form-select"}))
         else:
             self.fields["community"].widget = forms.HiddenInput()
-        units = unit_list_for_user(user) if user.role != Role.CITY_ADMIN else None
+        units = unit_list_for_user(user) if kind is not Kind.CITY else None
         # one query: a pick list when the scope has a few units, a name search beyond SELECT_LIMIT
         pairs = list(units.order_by("name").values_list("pk", "name")[:SELECT_LIMIT + 1]) if units is not None else []
         if 0 < len(pairs) <= SELECT_LIMIT:

@@ -46,7 +46,8 @@ from django.db import DatabaseError, connection, connections, transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from jinshequ.accounts.models import AuditEvent, Role
+from jinshequ.access import Kind, kind_of
+from jinshequ.accounts.models import AuditEvent
 from jinshequ.accounts.services import _actor_fields, audit, audit_bulk
 from jinshequ.core import crypto
 from jinshequ.core.bulk import RowInserter
@@ -901,9 +902,10 @@ class MemberImporter(BaseImporter):
                 self.community_active.add(rid)
             for start in range(len(chain)):
                 self.community_by_key[norm_key("".join(chain[start:]))].add(rid)
-        if user is None or user.role == Role.CITY_ADMIN:
+        kind = Kind.CITY if user is None else kind_of(user)
+        if kind is Kind.CITY:
             self.community_scope = set(self.community_active)
-        elif user.role == Role.UNIT_ADMIN:
+        elif kind is Kind.UNIT:
             self.community_scope = set(community_choices().values_list("id", flat=True))
         else:
             self.community_scope = set(region_list_for_user(user).filter(kind=RegionKind.COMMUNITY, is_active=True)

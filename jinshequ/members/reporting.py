@@ -21,7 +21,8 @@ from django.core import signing
 from django.db import transaction
 from django.utils import timezone
 
-from jinshequ.accounts.models import AuditEvent, Role
+from jinshequ.access.audiences import manages_community
+from jinshequ.accounts.models import AuditEvent
 from jinshequ.accounts.services import audit
 from jinshequ.campaigns.models import Campaign, current_campaign
 from jinshequ.core.errors import DomainError
@@ -142,7 +143,7 @@ def registration_submit(*, member: Member, community: Region, actor, request=Non
 def _require_reviewer(actor, community_id: int) -> None:
     if actor is None:
         return
-    if actor.role == Role.COMMUNITY_ADMIN and actor.region_id == community_id:
+    if manages_community(actor, community_id):
         return
     raise ReportingError("not_your_community", "只能确认本社区的报到。")
 

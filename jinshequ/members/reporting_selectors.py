@@ -8,13 +8,12 @@ Members who left or were merged are outside the roster and the rates.
 from __future__ import annotations
 
 from django.db.models import Case, CharField, Exists, F, OuterRef, QuerySet, Subquery, Value, When
-from django.http import Http404
 from django.utils import timezone
 
-from jinshequ.accounts.models import Role
+from jinshequ.access.audiences import administered_community_id
 from jinshequ.members.models import Exemption, Member, MemberStatus, Registration, RegistrationStatus
+from jinshequ.members.policies import registration_policy
 from jinshequ.members.selectors import member_list_for_user
-from jinshequ.units.models import WorkUnit
 
 
 class ReportStatus:
@@ -78,33 +77,20 @@ def filter_report_status(qs: QuerySet[Member], status: str, day=None) -> QuerySe
 
 def registration_list_for_user(user) -> QuerySet[Registration]:
     """Registrations a user may see: those to their communities, or of members in their scope."""
-    qs = Registration.objects.all()
-    if user.role == Role.CITY_ADMIN:
-        return qs
-    if user.role == Role.COMMUNITY_ADMIN and user.region_id:
-        return qs.filter(community_id=user.region_id)
-    if user.role in (Role.DISTRICT_ADMIN, Role.STREET_ADMIN, Role.INSPECTOR) and user.region_id:
-        return qs.filter(community__path__startswith=user.region.path)
-    if user.role == Role.UNIT_ADMIN and user.work_unit_id:
-        return qs.filter(member__work_unit__in=WorkUnit.objects.filter(
-            path__startswith=user.work_unit.path).values("pk"))
-    if user.role == Role.MEMBER:
-        return qs.filter(member__user=user)
-    return qs.none()
+    return registration_policy.rows(user)
 
 
 def registration_get_for_user(*, user, pk) -> Registration:
-    try:
-        return registration_list_for_user(user).select_related("member", "community").get(pk=pk)
-    except (Registration.DoesNotExist, ValueError, TypeError):
-        raise Http404 from None
+    """The registration ``pk`` with member and community, or ``Http404`` for missing and foreign alike."""
+    return registration_policy.get(user=user, pk=pk)
 
 
 def pending_for_community(user) -> QuerySet[Registration]:
     """The community admin's queue: pending registrations to their community, oldest first."""
-    if user.role != Role.COMMUNITY_ADMIN or not user.region_id:
+    community_id = administered_community_id(user)
+    if community_id is None:
         return Registration.objects.none()
-    return (Registration.objects.filter(community_id=user.region_id, status=RegistrationStatus.PENDING)
+    return (Registration.objects.filter(community_id=community_id, status=RegistrationStatus.PENDING)
             .select_related("member", "member__work_unit").order_by("submitted_at", "id"))
 
 

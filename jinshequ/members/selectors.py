@@ -5,39 +5,20 @@ from __future__ import annotations
 import re
 
 from django.db.models import Q, QuerySet
-from django.http import Http404
 
-from jinshequ.accounts.models import Role
 from jinshequ.core.idcard import normalize_id_number, normalize_phone
 from jinshequ.members.models import Member, id_number_hash, phone_hash
-from jinshequ.regions.models import Region
-from jinshequ.units.models import WorkUnit
+from jinshequ.members.policies import member_policy
 
 
 def member_list_for_user(user) -> QuerySet[Member]:
-    qs = Member.objects.all()
-    role = getattr(user, "role", None)
-    if not getattr(user, "is_authenticated", False):
-        return qs.none()
-    if role == Role.CITY_ADMIN:
-        return qs
-    if role in (Role.DISTRICT_ADMIN, Role.STREET_ADMIN, Role.INSPECTOR) and user.region_id:
-        return qs.filter(community__in=Region.objects.filter(path__startswith=user.region.path))
-    if role == Role.COMMUNITY_ADMIN and user.region_id:
-        return qs.filter(community_id=user.region_id)
-    if role == Role.UNIT_ADMIN and user.work_unit_id:
-        # An id subquery, not a join on the path: SQLite cannot use an index for the joined LIKE.
-        return qs.filter(work_unit__in=WorkUnit.objects.filter(path__startswith=user.work_unit.path).values("pk"))
-    if role == Role.MEMBER:
-        return qs.filter(user=user)
-    return qs.none()
+    """The members ``user`` may see (``MemberPolicy``)."""
+    return member_policy.rows(user)
 
 
 def member_get_for_user(*, user, pk) -> Member:
-    try:
-        return member_list_for_user(user).select_related("work_unit", "community").get(pk=pk)
-    except (Member.DoesNotExist, ValueError, TypeError):
-        raise Http404 from None
+    """The member ``pk`` with unit and community, or ``Http404`` for missing and foreign alike."""
+    return member_policy.get(user=user, pk=pk)
 
 
 SORTS = {

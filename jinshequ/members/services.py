@@ -8,12 +8,13 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
-from django.utils.html import format_html
+from django.utils.translation import gettext_lazy as _
 
 from jinshequ.accounts.models import AuditEvent
 from jinshequ.accounts.services import audit, audited, model_changes
 from jinshequ.core.idcard import id_birth_date, id_gender, validate_id_number, validate_phone
 from jinshequ.members.models import Member, MemberStatus, UnitChange, id_number_hash
+from jinshequ.members.policies import member_policy
 
 PLAIN_FIELDS = (
     "name", "gender", "birth_date", "work_unit_id", "community_id", "address", "party_status",
@@ -30,9 +31,25 @@ class RevealLimitExceeded(Exception):
                 f"每天 {settings.JINSHEQU_REVEAL_PER_DAY} 次），请稍后再试。")
 
 
+# A clash with a member the actor may see names them; one outside the actor's scope only says that the number
+# is taken and whom to ask (the importer's wording), so validation cannot be used to look people up.
+ID_TAKEN_IN_SCOPE = _("该身份证号已登记为党员“%(name)s”。")
+ID_TAKEN_OUT_OF_SCOPE = _("该身份证号已登记为您管辖范围以外的党员，请联系上级管理员。")
+
+
+def _id_taken_error(clash: Member, actor) -> ValidationError:
+    if actor is None or member_policy.contains(actor, clash):
+        return ValidationError(ID_TAKEN_IN_SCOPE, code="duplicate", params={"name": clash.name, "pk": clash.pk})
+    return ValidationError(ID_TAKEN_OUT_OF_SCOPE, code="duplicate")
+
+
 def check_identity(*, id_number: str, birth_date: dt.date | None, gender: str | None,
-                   exclude_pk: int | None = None) -> str:
-    """Validate an ID number against the other fields and existing members; return it normalised."""
+                   exclude_pk: int | None = None, actor=None) -> str:
+    """Validate an ID number against the other fields and existing members; return it normalised.
+
+    Raises ``ValidationError``; a number already registered names that member only when ``actor`` may see
+    them (``actor=None``, the system, always may).
+    """
     number = validate_id_number(id_number)
     errors: dict[str, list] = {}
     if birth_date and birth_date != id_birth_date(number):
@@ -41,9 +58,7 @@ def check_identity(*, id_number: str, birth_date: dt.date | None, gender: str | 
         errors["gender"] = ["性别与身份证号不一致。"]
     clash = Member.objects.filter(id_number_hash=id_number_hash(number)).exclude(pk=exclude_pk).first()
     if clash:
-        errors["id_number"] = [ValidationError(
-            format_html('该身份证号已登记为党员 <a href="/members/{}/">{}</a>。', clash.pk, clash.name),
-            code="duplicate")]
+        errors["id_number"] = [_id_taken_error(clash, actor)]
     if errors:
         raise ValidationError(errors)
     return number
@@ -52,7 +67,8 @@ def check_identity(*, id_number: str, birth_date: dt.date | None, gender: str | 
 @audited("member.created", object_type="members.member")
 @transaction.atomic
 def member_create(*, actor, request=None, id_number: str, phone: str = "", skills=(), **fields) -> Member:
-    number = check_identity(id_number=id_number, birth_date=fields.get("birth_date"), gender=fields.get("gender"))
+    number = check_identity(id_number=id_number, birth_date=fields.get("birth_date"), gender=fields.get("gender"),
+                            actor=actor)
     member = Member(**fields)
     member.birth_date = member.birth_date or id_birth_date(number)
     member.gender = member.gender or id_gender(number)
@@ -83,7 +99,7 @@ def member_update(*, member: Member, actor, request=None, id_number: str | None 
         setattr(member, key, value)
     if id_number:
         number = check_identity(id_number=id_number, birth_date=member.birth_date, gender=member.gender,
-                                exclude_pk=member.pk)
+                                exclude_pk=member.pk, actor=actor)
         if id_number_hash(number) != old_id_hash:
             member.set_id_number(number)
     if phone is not None:

@@ -10,7 +10,6 @@ from django.http import Http404
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
-from jinshequ.accounts.models import Role
 from jinshequ.accounts.perms import Perm, require_perm, user_has_perm
 from jinshequ.accounts.services import audit
 from jinshequ.core.errors import error_message
@@ -18,6 +17,7 @@ from jinshequ.members import services
 from jinshequ.members.exports import member_export_headers, member_export_rows
 from jinshequ.members.forms import MemberFilterForm, MemberForm, RevealForm, SkillForm, StatusForm
 from jinshequ.members.models import Gender, Member, MemberStatus, PartyStatus, Skill
+from jinshequ.members.policies import member_policy
 from jinshequ.members.selectors import (
     is_full_identifier,
     member_filter,
@@ -136,7 +136,7 @@ def _detail_context(request, member, **extra):
     from jinshequ.accounts.models import AuditEvent
 
     history = AuditEvent.objects.filter(object_type="members.member", object_id=str(member.pk)).exclude(
-        event="member.revealed")[:20] if request.user.role != Role.MEMBER else []
+        event="member.revealed")[:20] if member_policy.can(request.user, "history", member) else []
     from jinshequ.members.models import UnitChange
     from jinshequ.units.models import WorkUnit
 

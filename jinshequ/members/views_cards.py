@@ -20,7 +20,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
 
-from jinshequ.accounts.models import Role
+from jinshequ.access import audiences
 from jinshequ.accounts.perms import Perm, require_perm, user_has_perm
 from jinshequ.accounts.services import audit
 from jinshequ.core.pdf import PdfFontMissing, cjk_font_available, pdf_response, render_pdf
@@ -100,8 +100,8 @@ def _unit_picker_context(request, url_name: str) -> dict:
 def _chosen_unit(request) -> WorkUnit | None:
     """``?unit=<id>`` in scope (404 otherwise); a unit admin's own unit by default."""
     value = request.GET.get("unit")
-    if not value and request.user.role == Role.UNIT_ADMIN:
-        value = request.user.work_unit_id
+    if not value:
+        value = audiences.administered_unit_id(request.user)
     return unit_get_for_user(user=request.user, pk=value) if value else None
 
 
@@ -265,8 +265,8 @@ def receipts(request):
         context.update({"include_sub": include_sub, "has_children": unit.children.exists(), "total": total,
                         "parts": card_prints.parts(total, card_prints.RECEIPTS_PER_PDF), "query": query,
                         "per_pdf": card_prints.RECEIPTS_PER_PDF,
-                        "scope_note": "只包括居住在您辖区内的党员。" if request.user.role in (
-                            Role.DISTRICT_ADMIN, Role.STREET_ADMIN, Role.INSPECTOR) else ""})
+                        "scope_note": "只包括居住在您辖区内的党员。" if audiences.in_audience(
+                            request.user, audiences.REGION_OVERSIGHT) else ""})
     return render(request, "cards/receipts.html", context)
 
 
@@ -309,7 +309,7 @@ def poster_pdf(request, community_id):
     community = region_get_for_user(user=request.user, pk=community_id)
     if community.kind != RegionKind.COMMUNITY or not community.is_active:
         raise Http404
-    if request.user.role == Role.COMMUNITY_ADMIN and community.pk != request.user.region_id:
+    if audiences.administered_community_id(request.user) not in (None, community.pk):
         raise Http404
     url = reporting.site_url(reporting.report_qr_url(community))
     try:

@@ -26,7 +26,8 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_http_methods, require_POST
 
-from jinshequ.accounts.models import Notification, Role
+from jinshequ.access import audiences
+from jinshequ.accounts.models import Notification
 from jinshequ.accounts.perms import Perm, require_perm
 from jinshequ.accounts.services import audit
 from jinshequ.campaigns.models import current_campaign
@@ -309,9 +310,10 @@ def report_inbox(request):
 def _my_community(request) -> Region:
     """The community a reviewer works for (REGISTRATION_REVIEW is a community admin's permission)."""
     user = request.user
-    if user.role != Role.COMMUNITY_ADMIN or not user.region_id:
+    community_id = audiences.administered_community_id(user)
+    if community_id is None:
         raise Http404
-    community = Region.objects.filter(pk=user.region_id, kind=RegionKind.COMMUNITY).first()
+    community = Region.objects.filter(pk=community_id, kind=RegionKind.COMMUNITY).first()
     if community is None:
         raise Http404
     return community
@@ -472,7 +474,7 @@ def _ledger_community(request) -> Region | None:
         if community.kind != RegionKind.COMMUNITY:
             raise Http404
         return community
-    if request.user.role == Role.COMMUNITY_ADMIN:
+    if audiences.administered_community_id(request.user) is not None:
         return _my_community(request)
     return None
 
@@ -520,7 +522,7 @@ def ledger(request):
     return render(request, "report/ledger.html", {
         "community": community, "place": _place(_community(community.pk)), "form": form, "page": page,
         "registrations": page.object_list, "filtered": filtered, "counts": counts, "querystring": query,
-        "querystring_base": f"{query}&", "tab": "ledger", "own": request.user.region_id == community.pk,
+        "querystring_base": f"{query}&", "tab": "ledger", "own": audiences.manages_community(request.user, community.pk),
     })
 
 

@@ -26,7 +26,7 @@ from django.utils.safestring import mark_safe
 from django.utils.translation import gettext
 from django.views.decorators.http import require_POST
 
-from jinshequ.accounts.models import Role
+from jinshequ.access import audiences
 from jinshequ.accounts.perms import Perm, require_perm, user_has_perm
 from jinshequ.accounts.services import audit
 from jinshequ.core.errors import error_message
@@ -49,8 +49,8 @@ def _unit_from(request, value) -> WorkUnit | None:
     """The roster's unit: a unit admin's own unit by default; region roles must name one (404 outside scope,
     the same as ``unit_get_for_user``)."""
     user = request.user
-    if not value and user.role == Role.UNIT_ADMIN:
-        value = user.work_unit_id
+    if not value:
+        value = audiences.administered_unit_id(user)
     if not value:
         return None
     # unit_get_for_user's scope, plus whether the unit has sub-units, in one query
@@ -115,7 +115,7 @@ def _rows_html(request, rows, *, member: bool, exempt: bool, include_sub: bool) 
 
 
 def _scope_note(user) -> str:
-    if user.role in (Role.DISTRICT_ADMIN, Role.STREET_ADMIN, Role.INSPECTOR):
+    if audiences.in_audience(user, audiences.REGION_OVERSIGHT):
         return "只列出居住在您辖区内的党员。"
     return ""
 

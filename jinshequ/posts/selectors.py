@@ -14,10 +14,10 @@ import datetime as dt
 from dataclasses import dataclass, field
 
 from django.db.models import Count, Exists, OuterRef, Q, QuerySet
-from django.http import Http404
 from django.utils import timezone
 
-from jinshequ.accounts.models import Role
+from jinshequ.access import audiences
+from jinshequ.access.audiences import administered_community_id
 from jinshequ.members.models import Member, MemberStatus, Registration, RegistrationStatus
 from jinshequ.members.reporting_selectors import registration_list_for_user
 from jinshequ.posts.models import (
@@ -31,16 +31,15 @@ from jinshequ.posts.models import (
     ServiceTeam,
     TeamMembership,
 )
+from jinshequ.posts.policies import claim_policy, household_policy, post_policy, team_policy
 from jinshequ.posts.services import max_active_posts
 from jinshequ.regions.models import Region
 from jinshequ.regions.selectors import region_list_for_user
 from jinshequ.units.models import WorkUnit
 
-REGION_ROLES = (Role.DISTRICT_ADMIN, Role.STREET_ADMIN, Role.INSPECTOR)
-
 
 def _member_of(user) -> Member | None:
-    if getattr(user, "role", None) != Role.MEMBER:
+    if not audiences.is_member(user):
         return None
     return Member.objects.filter(user=user).first()
 
@@ -54,28 +53,13 @@ def registration_of(member: Member) -> Registration | None:
 
 
 def post_list_for_user(user) -> QuerySet[Post]:
-    qs = Post.objects.all()
-    role = getattr(user, "role", None)
-    if not getattr(user, "is_authenticated", False):
-        return qs.none()
-    if role == Role.CITY_ADMIN:
-        return qs
-    if role == Role.COMMUNITY_ADMIN and user.region_id:
-        return qs.filter(community_id=user.region_id)
-    if role in REGION_ROLES and user.region_id:
-        return qs.filter(community__path__startswith=user.region.path)
-    if role == Role.MEMBER:
-        reg = Registration.objects.filter(member__user=user, member__status=MemberStatus.ACTIVE,
-                                          status=RegistrationStatus.CONFIRMED)
-        return qs.filter(community_id__in=reg.values("community_id"))
-    return qs.none()
+    """The posts ``user`` may see (``PostPolicy``)."""
+    return post_policy.rows(user)
 
 
 def post_get_for_user(*, user, pk) -> Post:
-    try:
-        return post_list_for_user(user).select_related("category", "community").get(pk=pk)
-    except (Post.DoesNotExist, ValueError, TypeError):
-        raise Http404 from None
+    """The post ``pk`` or ``Http404`` for missing and foreign alike."""
+    return post_policy.get(user=user, pk=pk)
 
 
 def open_posts(qs: QuerySet[Post], day: dt.date | None = None) -> QuerySet[Post]:
@@ -94,31 +78,18 @@ def posts_for_community_admin(user) -> QuerySet[Post]:
 
 
 def claim_list_for_user(user) -> QuerySet[PostClaim]:
-    qs = PostClaim.objects.all()
-    role = getattr(user, "role", None)
-    if not getattr(user, "is_authenticated", False):
-        return qs.none()
-    if role == Role.CITY_ADMIN:
-        return qs
-    if role == Role.COMMUNITY_ADMIN and user.region_id:
-        return qs.filter(post__community_id=user.region_id)
-    if role in REGION_ROLES and user.region_id:
-        return qs.filter(post__community__path__startswith=user.region.path)
-    if role == Role.MEMBER:
-        return qs.filter(member__user=user)
-    return qs.none()
+    """The claims ``user`` may see (``ClaimPolicy``)."""
+    return claim_policy.rows(user)
 
 
 def claim_get_for_user(*, user, pk) -> PostClaim:
-    try:
-        return claim_list_for_user(user).select_related("post", "member", "post__community").get(pk=pk)
-    except (PostClaim.DoesNotExist, ValueError, TypeError):
-        raise Http404 from None
+    """The claim ``pk`` or ``Http404`` for missing and foreign alike."""
+    return claim_policy.get(user=user, pk=pk)
 
 
 def pending_claims(user) -> QuerySet[PostClaim]:
     """The community admin's queue, oldest first."""
-    if getattr(user, "role", None) != Role.COMMUNITY_ADMIN:
+    if administered_community_id(user) is None:
         return PostClaim.objects.none()
     return (claim_list_for_user(user).filter(status=ClaimStatus.PENDING)
             .select_related("post", "post__category", "member", "member__work_unit").order_by("created_at", "pk"))
@@ -255,28 +226,13 @@ def my_claims(member: Member) -> QuerySet[PostClaim]:
 
 
 def team_list_for_user(user) -> QuerySet[ServiceTeam]:
-    qs = ServiceTeam.objects.all()
-    role = getattr(user, "role", None)
-    if not getattr(user, "is_authenticated", False):
-        return qs.none()
-    if role == Role.CITY_ADMIN:
-        return qs
-    if role == Role.COMMUNITY_ADMIN and user.region_id:
-        return qs.filter(community_id=user.region_id)
-    if role in REGION_ROLES and user.region_id:
-        return qs.filter(community__path__startswith=user.region.path)
-    if role == Role.MEMBER:
-        reg = Registration.objects.filter(member__user=user, member__status=MemberStatus.ACTIVE,
-                                          status=RegistrationStatus.CONFIRMED)
-        return qs.filter(community_id__in=reg.values("community_id"))
-    return qs.none()
+    """The service teams ``user`` may see (``TeamPolicy``)."""
+    return team_policy.rows(user)
 
 
 def team_get_for_user(*, user, pk) -> ServiceTeam:
-    try:
-        return team_list_for_user(user).select_related("leader", "category").get(pk=pk)
-    except (ServiceTeam.DoesNotExist, ValueError, TypeError):
-        raise Http404 from None
+    """The team ``pk`` or ``Http404`` for missing and foreign alike."""
+    return team_policy.get(user=user, pk=pk)
 
 
 def teams_with_counts(qs: QuerySet[ServiceTeam], member: Member | None = None) -> QuerySet[ServiceTeam]:
@@ -298,23 +254,12 @@ def team_members(team: ServiceTeam) -> QuerySet[TeamMembership]:
 
 def household_list_for_user(user) -> QuerySet[Household]:
     """Only the community admin (their community) and paired members. Nobody else, whatever the role."""
-    qs = Household.objects.all()
-    role = getattr(user, "role", None)
-    if not getattr(user, "is_authenticated", False):
-        return qs.none()
-    if role == Role.COMMUNITY_ADMIN and user.region_id:
-        return qs.filter(community_id=user.region_id)
-    if role == Role.MEMBER:
-        paired = Pairing.objects.filter(member__user=user, ended_on__isnull=True)
-        return qs.filter(pk__in=paired.values("household_id"), is_active=True)
-    return qs.none()
+    return household_policy.rows(user)
 
 
 def household_get_for_user(*, user, pk) -> Household:
-    try:
-        return household_list_for_user(user).get(pk=pk)
-    except (Household.DoesNotExist, ValueError, TypeError):
-        raise Http404 from None
+    """The household ``pk`` or ``Http404`` for missing, foreign and unpaired alike."""
+    return household_policy.get(user=user, pk=pk)
 
 
 def households_for_admin(user) -> QuerySet[Household]:
@@ -464,7 +409,7 @@ def coverage_by_region(user) -> Tree:
     """
     counts = _grouped(user, "community_id")
     fields = ("id", "name", "kind", "parent_id", "path")
-    region_role = user.role in (*REGION_ROLES, Role.COMMUNITY_ADMIN, Role.CITY_ADMIN)
+    region_role = audiences.in_audience(user, audiences.REGION_ANCHORED)
     if region_role:
         rows = list(region_list_for_user(user).filter(is_active=True).values(*fields))
     else:
@@ -491,7 +436,7 @@ def coverage_by_unit(user) -> Tree:
     counts = _grouped(user, "member__work_unit_id")
     fields = ("id", "name", "parent_id", "path")
     rows = {r["id"]: r for r in WorkUnit.objects.filter(pk__in=list(counts)).values(*fields)}
-    top = user.work_unit if user.role == Role.UNIT_ADMIN and user.work_unit_id else None
+    top = audiences.administered_unit(user)
     needed = set()
     for r in rows.values():
         ids = _path_ids(r["path"])

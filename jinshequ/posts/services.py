@@ -26,7 +26,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.utils import timezone
 
-from jinshequ.accounts.models import Role
+from jinshequ.access.audiences import is_member, manages_community, member_acting_for_another
 from jinshequ.accounts.services import audit
 from jinshequ.campaigns.models import current_campaign
 from jinshequ.core import crypto
@@ -87,7 +87,7 @@ def _require_community_admin(actor, community_id: int, what: str = "岗位") -> 
     """Defence in depth behind the views' scope checks; ``actor=None`` is the system."""
     if actor is None:
         return
-    if actor.role == Role.COMMUNITY_ADMIN and actor.region_id == community_id:
+    if manages_community(actor, community_id):
         return
     raise PostError("not_your_community", f"只能管理本社区的{what}。", status=404)
 
@@ -329,7 +329,7 @@ def claim_create(*, member: Member, post: Post, actor, request=None) -> PostClai
     member = Member.objects.select_for_update(no_key=True).get(pk=member.pk)  # serialises one member's claims
     if member.status != MemberStatus.ACTIVE:
         raise PostError("member_inactive", "该党员已不在职，不能认领岗位。")
-    if actor is not None and actor.role == Role.MEMBER and member.user_id != actor.pk:
+    if member_acting_for_another(actor, member):
         raise PostError("not_yourself", "只能为自己认领岗位。", status=404)
     if registered_community_id(member) != post.community_id:
         raise PostError("not_registered", "请先到这个社区报到，报到确认后即可认领岗位。", status=403)
@@ -434,7 +434,7 @@ def claim_withdraw(*, claim: PostClaim, reason: str, actor, request=None) -> Pos
     reason = _clean_reason(reason, what="退出岗位")
 
     def check(post, c):
-        if actor is not None and actor.role == Role.MEMBER and c.member.user_id != actor.pk:
+        if member_acting_for_another(actor, c.member):
             raise PostError("not_yours", "只能退出自己认领的岗位。", status=404)
 
     return _release(claim=claim, status=ClaimStatus.WITHDRAWN, reason=reason, actor=actor, request=request,
@@ -554,7 +554,7 @@ def team_join(*, team: ServiceTeam, member: Member, actor, request=None) -> Team
     """A registered member joins a team of their community (or the community admin adds them)."""
     member = Member.objects.select_for_update(no_key=True).get(pk=member.pk)
     team = ServiceTeam.objects.get(pk=team.pk)
-    if actor is not None and actor.role == Role.MEMBER:
+    if is_member(actor):
         if member.user_id != actor.pk:
             raise PostError("not_yourself", "只能本人加入服务队。", status=404)
     else:
@@ -577,7 +577,7 @@ def team_join(*, team: ServiceTeam, member: Member, actor, request=None) -> Team
 @transaction.atomic
 def team_leave(*, team: ServiceTeam, member: Member, actor, request=None) -> TeamMembership:
     team = ServiceTeam.objects.select_for_update().get(pk=team.pk)
-    if actor is not None and actor.role == Role.MEMBER:
+    if is_member(actor):
         if member.user_id != actor.pk:
             raise PostError("not_yourself", "只能本人退出服务队。", status=404)
     else:

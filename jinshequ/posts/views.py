@@ -15,7 +15,8 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_POST
 
-from jinshequ.accounts.models import Role
+from jinshequ.access import audiences
+from jinshequ.access.audiences import administered_community_id
 from jinshequ.accounts.perms import Perm, require_perm, user_has_perm
 from jinshequ.accounts.services import audit
 from jinshequ.core.errors import error_json, error_message
@@ -36,6 +37,7 @@ from jinshequ.posts.forms import (
     TeamForm,
 )
 from jinshequ.posts.models import ClaimStatus, PostCategory
+from jinshequ.posts.policies import household_policy
 from jinshequ.posts.services import PostError
 from jinshequ.regions.models import Region
 from jinshequ.regions.selectors import region_get_for_user
@@ -51,9 +53,14 @@ def _me(request) -> Member:
     return member
 
 
+def _is_community_admin(request) -> bool:
+    """Whether the page sits among the community admin's tabs."""
+    return administered_community_id(request.user) is not None
+
+
 def _community(request) -> Region:
     """The community admin's community."""
-    if request.user.role != Role.COMMUNITY_ADMIN or not request.user.region_id:
+    if administered_community_id(request.user) is None:
         raise Http404
     return request.user.region
 
@@ -204,7 +211,7 @@ def household_reveal(request, pk):
     except RevealLimitExceeded as exc:
         phone, status = None, 429
         messages.error(request, error_message(exc))
-    if request.user.role == Role.COMMUNITY_ADMIN:
+    if household_policy.can(request.user, "manage", household):
         response = render(request, "posts/household_detail.html",
                           _household_admin_context(request, household, revealed_phone=phone), status=status)
     else:
@@ -599,7 +606,7 @@ def categories(request):
 def _in_scope_region(request, value) -> Region | None:
     if not value:
         return None
-    if request.user.role in (*sel.REGION_ROLES, Role.COMMUNITY_ADMIN, Role.CITY_ADMIN):
+    if audiences.in_audience(request.user, audiences.REGION_ANCHORED):
         return region_get_for_user(user=request.user, pk=value)
     region = Region.objects.filter(pk=value).first() if str(value).isdigit() else None
     if region is None or not sel.covered_registrations(request.user).filter(
@@ -615,7 +622,7 @@ def _in_scope_unit(request, value) -> WorkUnit | None:
     if unit is None or not sel.covered_registrations(request.user).filter(
             member__work_unit__path__startswith=unit.path).exists():
         raise Http404
-    if request.user.role == Role.UNIT_ADMIN and not unit.path.startswith(request.user.work_unit.path):
+    if audiences.unit_outside_anchor(request.user, unit):
         raise Http404
     return unit
 
@@ -634,7 +641,8 @@ def coverage(request):
     return render(request, "posts/coverage.html", {
         "tree": tree, "node": node, "rows": rows, "total": node.coverage if node else tree.total,
         "ancestors": tree.ancestors(node) if node else [], "by": "region",
-        "show_households": request.user.role != Role.UNIT_ADMIN,
+        "show_households": audiences.administered_unit_id(request.user) is None,
+        "community_tabs": _is_community_admin(request),
     })
 
 
@@ -650,6 +658,7 @@ def coverage_units(request):
     return render(request, "posts/coverage.html", {
         "tree": tree, "node": node, "rows": rows, "total": node.coverage if node else tree.total,
         "ancestors": tree.ancestors(node) if node else [], "by": "unit", "show_households": False,
+        "community_tabs": _is_community_admin(request),
     })
 
 
@@ -667,7 +676,8 @@ def coverage_missing(request):
     query.pop("page", None)
     return render(request, "posts/coverage_missing.html", {
         "region": region, "unit": unit, "page": page, "rows": page.object_list,
-        "querystring": query.urlencode(), "querystring_base": f"{query.urlencode()}&" if query else ""})
+        "querystring": query.urlencode(), "querystring_base": f"{query.urlencode()}&" if query else "",
+        "community_tabs": _is_community_admin(request)})
 
 
 @require_perm(Perm.COVERAGE_VIEW)

@@ -1,5 +1,6 @@
 from django import forms
 
+from jinshequ.access import Kind, kind_of
 from jinshequ.core.forms import style_form
 from jinshequ.regions.models import Region, RegionKind
 from jinshequ.regions.selectors import region_list_for_user
@@ -22,7 +23,7 @@ class RegionForm(forms.Form):
             parents = parents.exclude(path__startswith=region.path)
         self.fields["parent"].queryset = parents.order_by("path")
         self.fields["parent"].label_from_instance = lambda r: f"{'　' * r.depth}{r.name}（{r.get_kind_display()}）"
-        if user.role != "city_admin":
+        if kind_of(user) is not Kind.CITY:
             self.fields["parent"].required = True
             self.fields["parent"].empty_label = "请选择上级区域"
         style_form(self)

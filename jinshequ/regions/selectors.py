@@ -4,26 +4,20 @@ from __future__ import annotations
 
 from django.core.cache import cache
 from django.db.models import QuerySet
-from django.http import Http404
 
-from jinshequ.accounts.models import Role
+from jinshequ.access import Kind, kind_of
 from jinshequ.regions.models import Region, RegionKind
+from jinshequ.regions.policies import region_policy
 
 
 def region_list_for_user(user) -> QuerySet[Region]:
-    qs = Region.objects.all()
-    if user.role == Role.CITY_ADMIN:
-        return qs
-    if user.role in (Role.DISTRICT_ADMIN, Role.STREET_ADMIN, Role.INSPECTOR, Role.COMMUNITY_ADMIN) and user.region_id:
-        return qs.filter(path__startswith=user.region.path)
-    return qs.none()
+    """The regions ``user`` may see (``RegionPolicy``)."""
+    return region_policy.rows(user)
 
 
 def region_get_for_user(*, user, pk) -> Region:
-    try:
-        return region_list_for_user(user).get(pk=pk)
-    except (Region.DoesNotExist, ValueError, TypeError):
-        raise Http404 from None
+    """The region ``pk`` or ``Http404`` for missing and foreign alike."""
+    return region_policy.get(user=user, pk=pk)
 
 
 CHOICES_TTL = 300
@@ -39,7 +33,7 @@ def regions_changed(**_kwargs) -> None:
 
 
 def _city_wide_communities(user) -> bool:
-    return user.role in (Role.CITY_ADMIN, Role.UNIT_ADMIN)
+    return kind_of(user) in (Kind.CITY, Kind.UNIT)
 
 
 def communities_for_user(user) -> QuerySet[Region]:

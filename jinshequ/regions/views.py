@@ -6,12 +6,12 @@ from django.db.models import Count, Q
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
-from jinshequ.accounts.models import Role
 from jinshequ.accounts.perms import Perm, require_perm, user_has_perm
 from jinshequ.members.models import Member, MemberStatus
 from jinshequ.regions import services
 from jinshequ.regions.forms import RegionForm
 from jinshequ.regions.models import RegionKind
+from jinshequ.regions.policies import region_policy
 from jinshequ.regions.selectors import region_get_for_user, region_list_for_user
 
 
@@ -32,9 +32,7 @@ def _member_counts(regions) -> dict[int, int]:
 
 def _can_manage(user, region) -> bool:
     """Managers may edit regions below their own anchor (a district admin edits streets, not the district)."""
-    if not user_has_perm(user, Perm.REGION_MANAGE):
-        return False
-    return user.role == Role.CITY_ADMIN or region.pk != user.region_id
+    return region_policy.can(user, "manage", region)
 
 
 @require_perm(Perm.REGION_VIEW)

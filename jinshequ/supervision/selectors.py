@@ -22,13 +22,14 @@ from django.http import Http404
 from django.urls import NoReverseMatch, reverse
 from django.utils.translation import gettext_lazy as _
 
-from jinshequ.accounts.models import Role
+from jinshequ.access import audiences, get_or_404
 from jinshequ.accounts.perms import Perm, user_has_perm
 from jinshequ.campaigns.models import Campaign, current_campaign
 from jinshequ.members.models import Member, MemberStatus, Registration, RegistrationStatus
 from jinshequ.members.reporting_selectors import registration_list_for_user
 from jinshequ.members.selectors import member_list_for_user
 from jinshequ.regions.models import Region, RegionKind
+from jinshequ.regions.policies import region_policy
 from jinshequ.regions.selectors import region_list_for_user
 from jinshequ.supervision.models import ChecklistItem, ChecklistMark, ChecklistScope
 from jinshequ.supervision.rules import Rule, get_rule
@@ -125,10 +126,8 @@ def checklist_members_for_user(user) -> QuerySet[Member]:
 
 
 def checklist_member_get_for_user(*, user, pk) -> Member:
-    try:
-        return checklist_members_for_user(user).select_related("work_unit", "community").get(pk=pk)
-    except (Member.DoesNotExist, ValueError, TypeError):
-        raise Http404 from None
+    """A member whose 四个一 ``user`` may read, or ``Http404``."""
+    return get_or_404(checklist_members_for_user(user).select_related("work_unit", "community"), pk)
 
 
 def member_markable(user, member: Member) -> bool:
@@ -136,11 +135,13 @@ def member_markable(user, member: Member) -> bool:
     the member's unit (subtree). Members who left or were merged are not marked."""
     if not user_has_perm(user, Perm.CHECKLIST_MARK_MEMBER) or member.status != MemberStatus.ACTIVE:
         return False
-    if user.role == Role.COMMUNITY_ADMIN and user.region_id:
-        return Registration.objects.filter(member=member, community_id=user.region_id,
+    community_id = audiences.administered_community_id(user)
+    if community_id is not None:
+        return Registration.objects.filter(member=member, community_id=community_id,
                                            status=RegistrationStatus.CONFIRMED).exists()
-    if user.role == Role.UNIT_ADMIN and user.work_unit_id:
-        return WorkUnit.objects.filter(pk=member.work_unit_id, path__startswith=user.work_unit.path).exists()
+    top = audiences.administered_unit(user)
+    if top is not None:
+        return WorkUnit.objects.filter(pk=member.work_unit_id, path__startswith=top.path).exists()
     return False
 
 
@@ -152,23 +153,16 @@ def checklist_communities_for_user(user) -> QuerySet[Region]:
 
 
 def checklist_community_get_for_user(*, user, pk) -> Region:
-    try:
-        return checklist_communities_for_user(user).get(pk=pk)
-    except (Region.DoesNotExist, ValueError, TypeError):
-        raise Http404 from None
+    """A community whose 十个有 ``user`` may read, or ``Http404``."""
+    return get_or_404(checklist_communities_for_user(user), pk)
 
 
 def community_markable(user, community: Region) -> bool:
     """Manual 十个有 items: the community's own admin, or the admin of the street it belongs to."""
     if not user_has_perm(user, Perm.CHECKLIST_MARK_COMMUNITY) or not community.is_active:
         return False
-    if community.kind != RegionKind.COMMUNITY or not user.region_id:
-        return False
-    if user.role == Role.COMMUNITY_ADMIN:
-        return community.pk == user.region_id
-    if user.role == Role.STREET_ADMIN:
-        return community.path.startswith(user.region.path)
-    return False
+    # The permission narrows the region ladder to community and street admins.
+    return community.kind == RegionKind.COMMUNITY and region_policy.contains(user, community)
 
 
 # --- one member's or one community's checklist -----------------------------------------------------------
@@ -458,7 +452,7 @@ def checklist_unit_tree(user, campaign: Campaign | None) -> UnitTree:
     counts = member_tallies(checklist_registrations(user), member_items, campaign, "member__work_unit_id")
     fields = ("id", "name", "parent_id", "path")
     rows = {r["id"]: r for r in WorkUnit.objects.filter(pk__in=list(counts)).values(*fields)}
-    top = user.work_unit if user.role == Role.UNIT_ADMIN and user.work_unit_id else None
+    top = audiences.administered_unit(user)
     needed = set()
     for r in rows.values():
         ids = _path_ids(r["path"])

@@ -15,7 +15,7 @@ from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 
-from jinshequ.accounts.models import Role
+from jinshequ.access import audiences
 from jinshequ.accounts.perms import Perm, require_perm, user_has_perm
 from jinshequ.campaigns.models import Campaign
 from jinshequ.core.errors import error_message
@@ -180,8 +180,9 @@ def _community_url(community_id: int, campaign_query: str = "") -> str:
 def overview(request):
     campaign = _campaign(request)
     query = _campaign_query(request, campaign)
-    if request.user.role == Role.COMMUNITY_ADMIN and request.user.region_id and not request.GET.get("region"):
-        return redirect(_community_url(request.user.region_id, query))
+    own_community = audiences.administered_community_id(request.user)
+    if own_community is not None and not request.GET.get("region"):
+        return redirect(_community_url(own_community, query))
     tree = sel.checklist_tree(request.user, campaign)
     node = None
     if request.GET.get("region"):
@@ -256,7 +257,7 @@ def community(request, pk):
         "member_items": member_items, "tally": tally, "ancestors": ancestors,
         "item_rows": _item_rows(member_items, tally),
         "can_mark": sel.community_markable(request.user, community_obj),
-        "show_tree": request.user.role != Role.COMMUNITY_ADMIN})
+        "show_tree": not audiences.in_audience(request.user, audiences.COMMUNITY_ADMINS)})
 
 
 def _mark(request, *, scope: str, target: dict, back: str):
@@ -311,7 +312,7 @@ def _unit_filter(request, value) -> WorkUnit | None:
     unit = WorkUnit.objects.filter(pk=value).first() if str(value).isdigit() else None
     if unit is None:
         raise Http404
-    if request.user.role == Role.UNIT_ADMIN and not unit.path.startswith(request.user.work_unit.path):
+    if audiences.unit_outside_anchor(request.user, unit):
         raise Http404
     if not sel.checklist_registrations(request.user).filter(member__work_unit__path__startswith=unit.path).exists():
         raise Http404

@@ -1,6 +1,6 @@
 from django import forms
 
-from jinshequ.accounts.models import Role
+from jinshequ.access import Kind, kind_of
 from jinshequ.core.forms import style_form
 from jinshequ.regions.models import Region, RegionKind
 from jinshequ.regions.selectors import region_list_for_user
@@ -26,14 +26,15 @@ class UnitForm(forms.Form):
         if unit is not None:
             parents = parents.exclude(path__startswith=unit.path)
         self.fields["parent"].queryset = parents.order_by("name")
-        if user.role == Role.UNIT_ADMIN:
+        kind = kind_of(user)
+        if kind is Kind.UNIT:
             self.fields["parent"].required = True
             self.fields["parent"].empty_label = "请选择上级单位"
             self.fields["region"].queryset = Region.objects.exclude(kind=RegionKind.COMMUNITY).order_by("path")
         else:
             self.fields["region"].queryset = region_list_for_user(user).exclude(
                 kind__in=[RegionKind.COMMUNITY, RegionKind.STREET]).order_by("path")
-            if user.role != Role.CITY_ADMIN:
+            if kind is not Kind.CITY:
                 self.fields["region"].required = True
                 self.fields["region"].empty_label = "请选择所在区域"
         style_form(self)

@@ -12,7 +12,7 @@ import dataclasses
 from collections import defaultdict
 from typing import Any, ClassVar
 
-from jinshequ.accounts.models import Role
+from jinshequ.access import Kind, kind_of
 from jinshequ.members.imports import (
     _PATH_SPLIT,
     BaseImporter,
@@ -100,7 +100,7 @@ class UnitImporter(BaseImporter):
         else:
             self.region_scope = set(region_list_for_user(user).values_list("id", flat=True))
             self.unit_scope = set(unit_list_for_user(user).values_list("id", flat=True))
-        self.region_required = user is not None and user.role != Role.CITY_ADMIN
+        self.region_required = user is not None and kind_of(user) is not Kind.CITY
 
     def find_region(self, row: int, raw: Any) -> int | None:
         text = cell_text(raw)

@@ -7,20 +7,18 @@ from django.db.models import Count, Q
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
-from jinshequ.accounts.models import Role
 from jinshequ.accounts.perms import Perm, require_perm, user_has_perm
 from jinshequ.members.models import Member, MemberStatus
 from jinshequ.units import services
 from jinshequ.units.forms import UnitForm
 from jinshequ.units.models import UnitKind
+from jinshequ.units.policies import unit_policy
 from jinshequ.units.selectors import unit_get_for_user, unit_list_for_user
 
 
 def _can_manage(user, unit) -> bool:
     """Unit admins manage their sub-units but not their own unit's placement; others manage in scope."""
-    if not user_has_perm(user, Perm.UNIT_MANAGE):
-        return False
-    return not (user.role == Role.UNIT_ADMIN and unit.pk == user.work_unit_id)
+    return unit_policy.can(user, "manage", unit)
 
 
 @require_perm(Perm.UNIT_VIEW)
