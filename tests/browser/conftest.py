@@ -69,13 +69,24 @@ def _playwright():
         pytest.skip(reason)
     from playwright.sync_api import sync_playwright
 
-    with sync_playwright() as p:
+    # Under libfaketime (the CI run with a faked date) only the server's clock is faked: Playwright's driver
+    # and Chromium run on the real clock, as a visitor's browser does (with the faked clock their timers stall).
+    faked = {k: os.environ.pop(k) for k in ("LD_PRELOAD", "FAKETIME", "FAKETIME_DONT_FAKE_MONOTONIC")
+             if k in os.environ}
+    try:
+        p = sync_playwright().start()
+    finally:
+        os.environ.update(faked)
+    try:
         yield p
+    finally:
+        p.stop()
 
 
 @pytest.fixture(scope="session")
 def browser(_playwright):
-    browser = _playwright.chromium.launch(executable_path=str(CHROMIUM), args=LAUNCH_ARGS)
+    env = {k: v for k, v in os.environ.items() if k not in ("LD_PRELOAD", "FAKETIME", "FAKETIME_DONT_FAKE_MONOTONIC")}
+    browser = _playwright.chromium.launch(executable_path=str(CHROMIUM), args=LAUNCH_ARGS, env=env)
     yield browser
     browser.close()
 
