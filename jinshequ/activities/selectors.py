@@ -32,6 +32,7 @@ from django.db.models import (
 from django.db.models.functions import Coalesce
 from django.http import Http404
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 from jinshequ.accounts.models import Role
 from jinshequ.activities.models import Activity, ActivityStatus, ServiceRecord, Signup, SignupStatus
@@ -137,7 +138,7 @@ def attach_counts(activities: list[Activity]) -> list[Activity]:
     return activities
 
 
-WHEN_CHOICES = {"upcoming": "未结束", "past": "已结束", "cancelled": "已取消", "all": "全部"}
+WHEN_CHOICES = {"upcoming": _("未结束"), "past": _("已结束"), "cancelled": _("已取消"), "all": _("全部")}
 
 
 def filter_activities(qs: QuerySet[Activity], *, when: str = "upcoming", category: str = "", q: str = "",

@@ -152,7 +152,7 @@ def record_create(request):
                 attach_error(form, exc)
                 status = exc.status if exc.status != 404 else 400
             else:
-                messages.success(request, f"已提交服务记录 {sel.ref(sel.PREFIX_RECORD, record.pk)}，等待社区审核。")
+                messages.success(request, gettext("已提交服务记录 %(ref)s，等待社区审核。") % {"ref": sel.ref(sel.PREFIX_RECORD, record.pk)})
                 return redirect("records:detail", pk=record.pk)
         else:
             status = 400
@@ -271,8 +271,7 @@ def verify(request, pk):
             raise Http404 from None
         messages.error(request, exc.message)
     else:
-        messages.success(request, f"已核实 {sel.ref(sel.PREFIX_RECORD, record.pk)}（{record.member.name}，"
-                                  f"{record.hours} 小时）。")
+        messages.success(request, gettext("已核实 %(ref)s（%(name)s，%(hours)s 小时）。") % {"ref": sel.ref(sel.PREFIX_RECORD, record.pk), "name": record.member.name, "hours": record.hours})
     return redirect(_back(request, reverse("records:queue")))
 
 
@@ -291,7 +290,7 @@ def reject(request, pk):
             raise Http404 from None
         messages.error(request, exc.message)
     else:
-        messages.success(request, f"已退回 {sel.ref(sel.PREFIX_RECORD, record.pk)}，已通知{record.member.name}。")
+        messages.success(request, gettext("已退回 %(ref)s，已通知%(name)s。") % {"ref": sel.ref(sel.PREFIX_RECORD, record.pk), "name": record.member.name})
     return redirect(_back(request, reverse("records:queue")))
 
 
@@ -305,9 +304,9 @@ def verify_batch(request):
         messages.error(request, exc.message)
     else:
         if n:
-            messages.success(request, f"已批量核实 {n} 条服务记录。")
+            messages.success(request, gettext("已批量核实 %(n)s 条服务记录。") % {"n": n})
         else:
-            messages.info(request, "没有可核实的记录：请勾选待审核的记录。")
+            messages.info(request, gettext("没有可核实的记录：请勾选待审核的记录。"))
     return redirect("records:queue")
 
 
@@ -432,7 +431,7 @@ def certificates(request, member_id):
                 attach_error(form, exc)
                 status = exc.status
             else:
-                messages.success(request, f"已出具服务证明 {cert.number}（{cert.hours} 小时）。")
+                messages.success(request, gettext("已出具服务证明 %(number)s（%(hours)s 小时）。") % {"number": cert.number, "hours": cert.hours})
                 return redirect(reverse("records:certificates", args=[member.pk]) + f"#cert-{cert.pk}")
         else:
             status = 400
@@ -474,7 +473,7 @@ def certificate_revoke(request, pk):
             raise Http404 from None
         messages.error(request, exc.message)
     else:
-        messages.success(request, f"已撤销服务证明 {cert.number}。")
+        messages.success(request, gettext("已撤销服务证明 %(number)s。") % {"number": cert.number})
     return redirect(back)
 
 
