@@ -22,7 +22,7 @@ class RegionForm(forms.Form):
         if region is not None:
             parents = parents.exclude(path__startswith=region.path)
         self.fields["parent"].queryset = parents.order_by("path")
-        self.fields["parent"].label_from_instance = lambda r: f"{'　' * r.depth}{r.name}（{r.get_kind_display()}）"
+        self.fields["parent"].label_from_instance = lambda r: '　' * r.depth + gettext("%(name)s（%(kind)s）") % {"name": r.name, "kind": r.get_kind_display()}
         if user.role != "city_admin":
             self.fields["parent"].required = True
             self.fields["parent"].empty_label = gettext("请选择上级区域")

@@ -12,6 +12,7 @@ import dataclasses
 from collections import defaultdict
 from typing import Any, ClassVar
 
+from django.utils.functional import lazy
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
@@ -28,15 +29,16 @@ from jinshequ.members.models import ImportJob
 from jinshequ.units.models import UnitKind, WorkUnit
 
 UNIT_COLUMNS: tuple[Column, ...] = (
-    Column("name", "单位名称", ("单位", "名称", "单位全称"), required=True, note="全称，最多 120 个字；按名称识别单位。",
+    Column("name", "单位名称", ("单位", "名称", "单位全称"), required=True, note=_("全称，最多 120 个字；按名称识别单位。"),
            width=30),
-    Column("short_name", "简称", ("单位简称",), note="最多 60 个字。", width=14),
+    Column("short_name", "简称", ("单位简称",), note=_("最多 60 个字。"), width=14),
     Column("kind", "单位类型", ("类型", "单位性质"),
-           note="、".join(str(label) for label in UnitKind.labels) + "；不填视为“其他”。", width=12),
+           note=lazy(lambda: gettext("、").join(str(label) for label in UnitKind.labels) + gettext("；不填视为“其他”。"), str)(),
+           width=12),
     Column("parent", "上级单位", ("主管部门", "上级主管单位", "主管单位"),
-           note="系统中已有的单位，或本文件中的另一行；可不填。", width=30),
+           note=_("系统中已有的单位，或本文件中的另一行；可不填。"), width=30),
     Column("region", "所在区域", ("区域", "所属区域", "所在地区", "所在区县"),
-           note="区、街道或社区名称；有重名时写成“区/街道”。区级管理员必须填写本区内的区域。", width=20),
+           note=_("区、街道或社区名称；有重名时写成“区/街道”。区级管理员必须填写本区内的区域。"), width=20),
 )
 
 
