@@ -11,7 +11,7 @@ from django.db.models import Q
 from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
-from django.utils.translation import gettext
+from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_http_methods, require_POST
 
@@ -36,7 +36,7 @@ BAD_CREDENTIALS = _("用户名或密码不正确。")
 
 
 def _locked_message(minutes: int) -> str:
-    return gettext("账户已锁定，请 %(minutes)s 分钟后再试。") % {"minutes": minutes}
+    return ngettext("账户已锁定，请 %(minutes)s 分钟后再试。", "账户已锁定，请 %(minutes)s 分钟后再试。", minutes) % {"minutes": minutes}
 
 
 def _safe_next(request) -> str:

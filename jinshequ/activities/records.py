@@ -49,7 +49,7 @@ from django.core.files.base import ContentFile
 from django.db import IntegrityError, transaction
 from django.db.models import Count, Sum
 from django.utils import timezone
-from django.utils.translation import gettext
+from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext_lazy as _
 
 from jinshequ.accounts.models import AuditEvent, Role
@@ -455,7 +455,7 @@ def resident_confirm(*, token: str, code: str, rating: str = "", request=None) -
                 cache.set(_fail_key(ip), 1, 3600)
         if wrong_left <= 0:
             raise RecordError("locked", gettext("确认码输错次数过多，已经失效。请让党员重新生成确认码。"), status=409)
-        raise RecordError("wrong_code", gettext("确认码不正确，还可以再试 %(wrong_left)s 次。") % {"wrong_left": wrong_left}, status=400)
+        raise RecordError("wrong_code", ngettext("确认码不正确，还可以再试 %(wrong_left)s 次。", "确认码不正确，还可以再试 %(wrong_left)s 次。", wrong_left) % {"wrong_left": wrong_left}, status=400)
     return record
 
 

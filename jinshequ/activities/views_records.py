@@ -21,7 +21,7 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone, translation
 from django.utils.safestring import mark_safe
-from django.utils.translation import gettext
+from django.utils.translation import gettext, ngettext
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from jinshequ.accounts.models import Role
@@ -304,7 +304,7 @@ def verify_batch(request):
         messages.error(request, exc.message)
     else:
         if n:
-            messages.success(request, gettext("已批量核实 %(n)s 条服务记录。") % {"n": n})
+            messages.success(request, ngettext("已批量核实 %(n)s 条服务记录。", "已批量核实 %(n)s 条服务记录。", n) % {"n": n})
         else:
             messages.info(request, gettext("没有可核实的记录：请勾选待审核的记录。"))
     return redirect("records:queue")

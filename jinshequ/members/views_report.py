@@ -25,7 +25,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.safestring import mark_safe
-from django.utils.translation import gettext
+from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_http_methods, require_POST
 
@@ -384,9 +384,9 @@ def confirm_batch(request):
             failed.append(gettext("%(name)s：%(message)s") % {"name": reg.member.name, "message": exc.message})
     skipped = len(ids) - len(regs)
     if done:
-        messages.success(request, gettext("已确认 %(done)s 人的报到。") % {"done": done})
+        messages.success(request, ngettext("已确认 %(done)s 人的报到。", "已确认 %(done)s 人的报到。", done) % {"done": done})
     if skipped:
-        messages.warning(request, gettext("%(skipped)s 条已被处理或不属于本社区，已跳过。") % {"skipped": skipped})
+        messages.warning(request, ngettext("%(skipped)s 条已被处理或不属于本社区，已跳过。", "%(skipped)s 条已被处理或不属于本社区，已跳过。", skipped) % {"skipped": skipped})
     for line in failed:
         messages.error(request, line)
     return redirect("report:pending")

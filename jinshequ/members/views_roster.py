@@ -23,7 +23,7 @@ from django.utils import timezone
 from django.utils.html import escape
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.safestring import mark_safe
-from django.utils.translation import gettext
+from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_POST
 
@@ -201,11 +201,11 @@ def remind(request):
     sent, skipped = reminders_send(members=members, campaign=target.campaign, actor=request.user,
                                    request=request, unit=unit)
     if sent:
-        messages.success(request, gettext("已向 %(sent)s 名未报到党员发送提醒。") % {"sent": sent})
+        messages.success(request, ngettext("已向 %(sent)s 名未报到党员发送提醒。", "已向 %(sent)s 名未报到党员发送提醒。", sent) % {"sent": sent})
     elif not skipped:
         messages.info(request, gettext("没有未报到的党员，无需提醒。"))
     if skipped:
-        messages.warning(request, gettext("%(skipped)s 名党员在 24 小时内已提醒过，本次跳过。") % {"skipped": skipped})
+        messages.warning(request, ngettext("%(skipped)s 名党员在 24 小时内已提醒过，本次跳过。", "%(skipped)s 名党员在 24 小时内已提醒过，本次跳过。", skipped) % {"skipped": skipped})
     url = reverse("roster:unit") + f"?unit={unit.pk}" + ("&sub=1" if include_sub else "")
     return redirect(url)
 

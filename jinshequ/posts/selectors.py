@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from django.db.models import Count, Exists, OuterRef, Q, QuerySet
 from django.http import Http404
 from django.utils import timezone
-from django.utils.translation import gettext
+from django.utils.translation import gettext, ngettext
 
 from jinshequ.accounts.models import Role
 from jinshequ.members.models import Member, MemberStatus, Registration, RegistrationStatus
@@ -180,8 +180,8 @@ class MemberLoad:
     @property
     def text(self) -> str:
         if self.at_limit:
-            return gettext("您已认领 %(held)s 个岗位，达到上限 %(limit)s 个") % {"held": self.held, "limit": self.limit}
-        return gettext("您已认领 %(held)s 个岗位，还可认领 %(value)s 个") % {"held": self.held, "value": self.limit - self.held}
+            return ngettext("您已认领 %(held)s 个岗位，达到上限 %(limit)s 个", "您已认领 %(held)s 个岗位，达到上限 %(limit)s 个", self.held) % {"held": self.held, "limit": self.limit}
+        return ngettext("您已认领 %(held)s 个岗位，还可认领 %(value)s 个", "您已认领 %(held)s 个岗位，还可认领 %(value)s 个", self.held) % {"held": self.held, "value": self.limit - self.held}
 
 
 def member_load(member: Member) -> MemberLoad:

@@ -26,7 +26,7 @@ from collections.abc import Iterable
 from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.utils import timezone
-from django.utils.translation import gettext
+from django.utils.translation import gettext, ngettext
 
 from jinshequ.accounts.models import Role
 from jinshequ.accounts.services import audit
@@ -348,7 +348,7 @@ def claim_create(*, member: Member, post: Post, actor, request=None) -> PostClai
     limit = max_active_posts()
     held = open_claim_count(member)
     if held >= limit:
-        raise PostError("load_limit", gettext("您已认领 %(held)s 个岗位，达到每名党员最多 %(limit)s 个的上限（适度原则）。如需认领新岗位，请先退出一个岗位。") % {"held": held, "limit": limit}, status=409)
+        raise PostError("load_limit", ngettext("您已认领 %(held)s 个岗位，达到每名党员最多 %(limit)s 个的上限（适度原则）。如需认领新岗位，请先退出一个岗位。", "您已认领 %(held)s 个岗位，达到每名党员最多 %(limit)s 个的上限（适度原则）。如需认领新岗位，请先退出一个岗位。", held) % {"held": held, "limit": limit}, status=409)
     if post.claimed >= post.capacity:
         raise PostError("post_full", gettext("岗位已满，请选择其他岗位。"), status=409)
     if _TEST_SLEEP:

@@ -13,7 +13,7 @@ from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
-from django.utils.translation import gettext
+from django.utils.translation import gettext, ngettext
 from django.views.decorators.http import require_POST
 
 from jinshequ.accounts.models import Role
@@ -114,7 +114,7 @@ def defaults(request):
         messages.error(request, exc.message)
     else:
         if created:
-            messages.success(request, gettext("已按默认清单添加 %(len)s 项。") % {"len": len(created)})
+            messages.success(request, ngettext("已按默认清单添加 %(len)s 项。", "已按默认清单添加 %(len)s 项。", len(created)) % {"len": len(created)})
         else:
             messages.info(request, gettext("默认事项都已存在，没有新增。"))
     return redirect(_items_url(campaign))
@@ -161,7 +161,7 @@ def item_delete(request, pk):
     item = get_object_or_404(ChecklistItem.objects.select_related("campaign"), pk=pk)
     campaign, title = item.campaign, item.title
     marks = services.item_delete(item=item, actor=request.user, request=request)
-    messages.success(request, (gettext("已删除“%(title)s”") % {"title": title}) + (gettext("及其 %(marks)s 条确认记录。") % {"marks": marks} if marks else gettext("。")))
+    messages.success(request, (gettext("已删除“%(title)s”") % {"title": title}) + (ngettext("及其 %(marks)s 条确认记录。", "及其 %(marks)s 条确认记录。", marks) % {"marks": marks} if marks else gettext("。")))
     return redirect(_items_url(campaign))
 
 
