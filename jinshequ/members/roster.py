@@ -186,7 +186,7 @@ def _label(rows: list[Member]) -> list[Member]:
     """Badge, label and a one-line note per row: where and when (reported), where to (pending), why and
     until when (exempt)."""
     reasons = dict(ExemptionReason.choices)
-    labels = {k: gettext(v) for k, v in ReportStatus.LABELS.items()}
+    labels = {k: str(v) for k, v in ReportStatus.LABELS.items()}
     until = gettext("至")
     for m in rows:
         m.report_label = labels.get(m.report_status, "")

@@ -143,7 +143,7 @@ def roster(request):
         "unit": unit, "include_sub": include_sub, "has_children": unit.has_children,
         "counts": counts, "target": target, "level": target.level(counts),
         "status": status, "status_label": ReportStatus.LABELS.get(status, ""), "q": q,
-        "tabs": [(s, gettext(ReportStatus.LABELS[s]), counts.count(s)) for s in TABS],
+        "tabs": [(s, str(ReportStatus.LABELS[s]), counts.count(s)) for s in TABS],
         "page": page, "members": page.object_list, "rows_html": rows_html, "base": base,
         "querystring_base": f"{query.urlencode()}&" if query else "",
         "scope_note": _scope_note(request.user), "here": request.get_full_path(),
