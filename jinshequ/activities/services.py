@@ -59,7 +59,7 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.db.models import F, Q
 from django.utils import timezone
-from django.utils.translation import gettext
+from django.utils.translation import gettext, pgettext
 
 from jinshequ.accounts.models import Role
 from jinshequ.accounts.services import audit
@@ -398,8 +398,9 @@ def signup_create(*, activity: Activity, member: Member, actor, request=None) ->
     _require_registered(member, activity.community_id, gettext("请先到这个社区报到，报到确认后即可报名参加活动。"))
     existing = Signup.objects.filter(activity=activity, member=member, status__in=OPEN).first()
     if existing is not None:
-        what = gettext("已在候补名单中") if existing.status == SignupStatus.WAITLISTED else gettext("已报名")
-        raise ActivityError("already_signed_up", gettext("您%(what)s，无需重复报名。") % {"what": what}, status=409)
+        message = (gettext("您已在候补名单中，无需重复报名。") if existing.status == SignupStatus.WAITLISTED
+                   else gettext("您已报名，无需重复报名。"))
+        raise ActivityError("already_signed_up", message, status=409)
     if _TEST_SLEEP:
         time.sleep(_TEST_SLEEP)
     signup, backstop = None, False
@@ -568,7 +569,7 @@ def attendance_check_in(*, activity: Activity, member: Member, method: str = "qr
     activity = _lock_activity(activity.pk)
     _require_scanner(actor, activity, member, method)
     now = _now()
-    _check_window(activity, now, gettext("签到"))
+    _check_window(activity, now, pgettext("window", "签到"))
     nonce = (nonce or "")[:64]
     signup = (Signup.objects.select_for_update().filter(activity=activity, member=member, status__in=OPEN)
               .first())
@@ -611,7 +612,7 @@ def attendance_check_out(*, activity: Activity, member: Member, method: str = "q
     activity = _lock_activity(activity.pk)
     _require_scanner(actor, activity, member, method)
     now = _now()
-    _check_window(activity, now, gettext("签退"))
+    _check_window(activity, now, pgettext("window", "签退"))
     signup = (Signup.objects.select_for_update().filter(activity=activity, member=member,
                                                         status=SignupStatus.ATTENDED).first())
     attendance = Attendance.objects.select_for_update().filter(signup=signup).first() if signup else None

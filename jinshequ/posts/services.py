@@ -26,7 +26,7 @@ from collections.abc import Iterable
 from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.utils import timezone
-from django.utils.translation import gettext, ngettext
+from django.utils.translation import gettext, ngettext, pgettext, pgettext_lazy
 
 from jinshequ.accounts.models import Role
 from jinshequ.accounts.services import audit
@@ -91,7 +91,7 @@ def _on_commit_notify(member: Member, *, kind: str, title: str, body: str = "", 
                                                 body=body, link=link))
 
 
-def _require_community_admin(actor, community_id: int, what: str = gettext("岗位")) -> None:
+def _require_community_admin(actor, community_id: int, what: str = pgettext_lazy("only your community's", "岗位")) -> None:
     """Defence in depth behind the views' scope checks; ``actor=None`` is the system."""
     if actor is None:
         return
@@ -182,7 +182,7 @@ def community_settings(community: Region) -> CommunitySettings:
 
 @transaction.atomic
 def settings_update(*, community: Region, auto_approve_claims: bool, actor, request=None) -> CommunitySettings:
-    _require_community_admin(actor, community.pk, gettext("设置"))
+    _require_community_admin(actor, community.pk, pgettext("only your community's", "设置"))
     obj, _ = CommunitySettings.objects.select_for_update().get_or_create(community=community)
     if obj.auto_approve_claims != auto_approve_claims:
         old = obj.auto_approve_claims
@@ -424,7 +424,7 @@ def claim_approve(*, claim: PostClaim, actor, request=None) -> PostClaim:
 
 @transaction.atomic
 def claim_reject(*, claim: PostClaim, reason: str, actor, request=None) -> PostClaim:
-    reason = _clean_reason(reason, what=gettext("不通过"))
+    reason = _clean_reason(reason, what=pgettext("reason for", "不通过"))
 
     def check(post, c):
         _require_community_admin(actor, post.community_id)
@@ -439,7 +439,7 @@ def claim_reject(*, claim: PostClaim, reason: str, actor, request=None) -> PostC
 @transaction.atomic
 def claim_withdraw(*, claim: PostClaim, reason: str, actor, request=None) -> PostClaim:
     """The member gives up a pending or active claim, with a reason."""
-    reason = _clean_reason(reason, what=gettext("退出岗位"))
+    reason = _clean_reason(reason, what=pgettext("reason for", "退出岗位"))
 
     def check(post, c):
         if actor is not None and actor.role == Role.MEMBER and c.member.user_id != actor.pk:
@@ -452,7 +452,7 @@ def claim_withdraw(*, claim: PostClaim, reason: str, actor, request=None) -> Pos
 @transaction.atomic
 def claim_end(*, claim: PostClaim, reason: str, actor, request=None) -> PostClaim:
     """The community ends a claim (the member no longer serves on the post), with a reason."""
-    reason = _clean_reason(reason, what=gettext("结束认领"))
+    reason = _clean_reason(reason, what=pgettext("reason for", "结束认领"))
 
     def check(post, c):
         _require_community_admin(actor, post.community_id)
@@ -498,7 +498,7 @@ def _require_registered(member: Member, community_id: int, message: str) -> None
 @transaction.atomic
 def team_create(*, community: Region, name: str, description: str = "", category: PostCategory | None = None,
                 actor, request=None) -> ServiceTeam:
-    _require_community_admin(actor, community.pk, gettext("服务队"))
+    _require_community_admin(actor, community.pk, pgettext("only your community's", "服务队"))
     _check_community(community)
     name = _team_name(name)
     if ServiceTeam.objects.filter(community=community, name=name).exists():
@@ -515,7 +515,7 @@ def team_update(*, team: ServiceTeam, actor, request=None, name: str | None = No
                 leader: Member | None = None, clear_leader: bool = False) -> ServiceTeam:
     """Rename, describe, set the category, or set / clear the leader (a current member of the team)."""
     team = ServiceTeam.objects.select_for_update().get(pk=team.pk)
-    _require_community_admin(actor, team.community_id, gettext("服务队"))
+    _require_community_admin(actor, team.community_id, pgettext("only your community's", "服务队"))
     changes = {}
     if name is not None:
         name = _team_name(name)
@@ -548,7 +548,7 @@ def team_update(*, team: ServiceTeam, actor, request=None, name: str | None = No
 def team_set_active(*, team: ServiceTeam, active: bool, actor, request=None) -> ServiceTeam:
     """A deactivated team takes no new members; its history stays."""
     team = ServiceTeam.objects.select_for_update().get(pk=team.pk)
-    _require_community_admin(actor, team.community_id, gettext("服务队"))
+    _require_community_admin(actor, team.community_id, pgettext("only your community's", "服务队"))
     if team.is_active != active:
         team.is_active = active
         team.save(update_fields=["is_active"])
@@ -566,7 +566,7 @@ def team_join(*, team: ServiceTeam, member: Member, actor, request=None) -> Team
         if member.user_id != actor.pk:
             raise PostError("not_yourself", gettext("只能本人加入服务队。"), status=404)
     else:
-        _require_community_admin(actor, team.community_id, gettext("服务队"))
+        _require_community_admin(actor, team.community_id, pgettext("only your community's", "服务队"))
     _require_registered(member, team.community_id, gettext("请先到这个社区报到，报到确认后即可加入服务队。"))
     if not team.is_active:
         raise PostError("team_inactive", gettext("这个服务队已停用。"))
@@ -589,7 +589,7 @@ def team_leave(*, team: ServiceTeam, member: Member, actor, request=None) -> Tea
         if member.user_id != actor.pk:
             raise PostError("not_yourself", gettext("只能本人退出服务队。"), status=404)
     else:
-        _require_community_admin(actor, team.community_id, gettext("服务队"))
+        _require_community_admin(actor, team.community_id, pgettext("only your community's", "服务队"))
     membership = (TeamMembership.objects.select_for_update()
                   .filter(team=team, member=member, left_at__isnull=True).first())
     if membership is None:
@@ -647,7 +647,7 @@ def _household_repr(household: Household) -> str:
 def household_create(*, community: Region, head_name: str, address: str = "", phone: str = "",
                      situation: str = "", needs: str = "", actor, request=None) -> Household:
     """Record a household in difficulty; the address and phone are stored encrypted (never in the audit)."""
-    _require_community_admin(actor, community.pk, gettext("困难家庭"))
+    _require_community_admin(actor, community.pk, pgettext("only your community's", "困难家庭"))
     _check_community(community)
     head_name = (head_name or "").strip()
     if not head_name:
@@ -667,7 +667,7 @@ def household_update(*, household: Household, actor, request=None, head_name: st
                      needs: str | None = None) -> Household:
     """``None`` leaves a field unchanged. Only the names of changed fields are audited (no personal data)."""
     household = Household.objects.select_for_update().get(pk=household.pk)
-    _require_community_admin(actor, household.community_id, gettext("困难家庭"))
+    _require_community_admin(actor, household.community_id, pgettext("only your community's", "困难家庭"))
     changed = _set_household_contact(household, address=address, phone=phone)
     for name, value in (("head_name", head_name), ("situation", situation), ("needs", needs)):
         if value is not None and value.strip() != getattr(household, name):
@@ -686,7 +686,7 @@ def household_update(*, household: Household, actor, request=None, head_name: st
 def household_set_active(*, household: Household, active: bool, actor, request=None) -> Household:
     """Closing a household's file (no longer in difficulty) ends its open pairings."""
     household = Household.objects.select_for_update().get(pk=household.pk)
-    _require_community_admin(actor, household.community_id, gettext("困难家庭"))
+    _require_community_admin(actor, household.community_id, pgettext("only your community's", "困难家庭"))
     if household.is_active == active:
         return household
     ended = 0
@@ -725,7 +725,7 @@ def pairing_create(*, household: Household, member: Member, actor, request=None,
                    started_on: dt.date | None = None) -> Pairing:
     """Pair a member registered in the household's community with it (结对帮扶)."""
     household = Household.objects.select_for_update().get(pk=household.pk)
-    _require_community_admin(actor, household.community_id, gettext("困难家庭"))
+    _require_community_admin(actor, household.community_id, pgettext("only your community's", "困难家庭"))
     if not household.is_active:
         raise PostError("household_inactive", gettext("这户家庭的帮扶档案已关闭。"))
     _require_registered(member, household.community_id, gettext("%(name)s未在本社区报到，不能结对。") % {"name": member.name})
@@ -749,7 +749,7 @@ def pairing_create(*, household: Household, member: Member, actor, request=None,
 def pairing_end(*, pairing: Pairing, actor, request=None, reason: str = "") -> Pairing:
     pairing = (Pairing.objects.select_for_update(of=("self",)).select_related("household", "member")
                .get(pk=pairing.pk))
-    _require_community_admin(actor, pairing.household.community_id, gettext("困难家庭"))
+    _require_community_admin(actor, pairing.household.community_id, pgettext("only your community's", "困难家庭"))
     if pairing.ended_on is not None:
         raise PostError("already_ended", gettext("这条结对已经结束。"), status=409)
     pairing.ended_on = timezone.localdate()
