@@ -182,7 +182,7 @@ def _on_commit_notify(member: Member, *, kind: str, title: str, body: str = "", 
 def _when(activity: Activity) -> str:
     start, end = timezone.localtime(activity.starts_at), timezone.localtime(activity.ends_at)
     same_day = start.date() == end.date()
-    return gettext("%m月%d日 %H:%M") if same_day else gettext("%m月%d日 %H:%M")
+    return f"{start:{gettext('%m月%d日 %H:%M')}}—{end:%H:%M}" if same_day else f"{start:{gettext('%m月%d日 %H:%M')}}—{end:{gettext('%m月%d日 %H:%M')}}"
 
 
 def _link(activity: Activity) -> str:
