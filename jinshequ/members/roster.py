@@ -27,8 +27,7 @@ from django.db.models import (
 from django.db.models.expressions import RawSQL
 from django.urls import reverse
 from django.utils import timezone
-from django.utils.translation import gettext
-from django.utils.translation import gettext_lazy as _
+from django.utils.translation import gettext, gettext_noop
 
 from jinshequ.accounts.models import Notification
 from jinshequ.accounts.notify import notify_member
@@ -49,7 +48,7 @@ from jinshequ.regions.models import Region
 from jinshequ.units.models import WorkUnit
 
 REMINDER_KIND = "roster.reminder"
-REMINDER_TITLE = _("请尽快到居住地社区报到")
+REMINDER_TITLE = gettext_noop("请尽快到居住地社区报到")  # stored Chinese by the demo builder; gettext() when sent
 REMINDER_QUIET_HOURS = 24
 
 
@@ -270,7 +269,7 @@ def reminders_send(*, members: QuerySet[Member], campaign: Campaign | None, acto
     for member in outstanding:
         if member.pk in recent:
             continue
-        notify_member(member=member, kind=REMINDER_KIND, title=REMINDER_TITLE, body=body, link=link)
+        notify_member(member=member, kind=REMINDER_KIND, title=gettext(REMINDER_TITLE), body=body, link=link)
         sent += 1
     skipped = len(outstanding) - sent
     audit(event="roster.reminded", actor=actor, request=request, obj=unit,
