@@ -259,7 +259,7 @@ class BaseImporter(abc.ABC):
         if len(self.errors) < MAX_STORED_ERRORS:
             heading = self.by_key[key].heading if key in self.by_key else key
             self.errors.append({"row": row, "column": heading, "value": masked_cell(value, kind=mask),
-                                "message": message})
+                                "message": str(message)})  # a lazy message would not serialise
 
     # reading
     def heading_index(self) -> dict[str, str]:
