@@ -1198,7 +1198,7 @@ class MemberImporter(BaseImporter):
         for item in self.plan[:PREVIEW_ROWS]:
             r = item.row
             out.append({
-                "row": r.number, "action": labels[item.action], "name": r.fields["name"],
+                "row": r.number, "action": labels[item.action], "action_code": item.action, "name": r.fields["name"],
                 "gender": str(Gender(r.fields["gender"]).label), "id_number": mask_id_number(r.id_number),
                 "phone": mask_phone(r.phone) if r.phone else "",
                 "unit": self.unit_names.get(r.fields.get("work_unit_id"), ""),

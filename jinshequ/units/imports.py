@@ -280,7 +280,7 @@ class UnitImporter(BaseImporter):
         out = []
         for p in sorted(self.plan, key=lambda p: p.row.number)[:20]:
             f = p.row.fields
-            out.append({"row": p.row.number, "action": labels[p.action], "name": p.row.name,
+            out.append({"row": p.row.number, "action": labels[p.action], "action_code": p.action, "name": p.row.name,
                         "short_name": f.get("short_name", ""), "kind": str(kinds.get(f.get("kind"), "")),
                         "parent": f.get("parent_raw", ""),
                         "region": self.region_label.get(f.get("region_id"), "")})
