@@ -184,7 +184,7 @@ JINSHEQU_REVEAL_PER_HOUR = 30
 JINSHEQU_REVEAL_PER_DAY = 200
 
 LANGUAGE_CODE = "zh-hans"
-LANGUAGES = [("zh-hans", "简体中文"), ("en", "English")]
+LANGUAGES = [("zh-hans", "中文"), ("en", "English")]
 LOCALE_PATHS = [BASE_DIR / "locale"]
 TIME_ZONE = "Asia/Shanghai"
 USE_I18N = True

@@ -1,5 +1,6 @@
 from django import forms
 from django.contrib.auth import password_validation
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from jinshequ.accounts.models import AuditEvent, Role
@@ -17,12 +18,12 @@ class PasswordChangeForm(forms.Form):
     """Collects the passwords; the checks (current password, policy) live in
     ``services.password_change`` so that every way of changing a password applies them."""
 
-    old_password = forms.CharField(label="当前密码", strip=False, max_length=4096,
+    old_password = forms.CharField(label=_("当前密码"), strip=False, max_length=4096,
                                    widget=forms.PasswordInput(attrs={"autocomplete": "current-password"}))
-    new_password1 = forms.CharField(label="新密码", strip=False, max_length=4096,
+    new_password1 = forms.CharField(label=_("新密码"), strip=False, max_length=4096,
                                     widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
                                     help_text=password_validation.password_validators_help_text_html())
-    new_password2 = forms.CharField(label="再次输入新密码", strip=False, max_length=4096,
+    new_password2 = forms.CharField(label=_("再次输入新密码"), strip=False, max_length=4096,
                                     widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}))
 
     def __init__(self, user, *args, **kwargs):
@@ -33,18 +34,18 @@ class PasswordChangeForm(forms.Form):
         data = super().clean()
         p1, p2 = data.get("new_password1"), data.get("new_password2")
         if p1 and p2 and p1 != p2:
-            self.add_error("new_password2", "两次输入的新密码不一致。")
+            self.add_error("new_password2", gettext("两次输入的新密码不一致。"))
         return data
 
 
 class AuditFilterForm(forms.Form):
-    q = forms.CharField(label="关键词", required=False)
-    event = forms.ChoiceField(label="事件", required=False)
-    actor_role = forms.ChoiceField(label="角色", required=False, choices=[("", "全部角色"), *Role.choices])
-    date_from = forms.DateField(label="开始日期", required=False, widget=DateInput)
-    date_to = forms.DateField(label="结束日期", required=False, widget=DateInput)
+    q = forms.CharField(label=_("关键词"), required=False)
+    event = forms.ChoiceField(label=_("事件"), required=False)
+    actor_role = forms.ChoiceField(label=_("角色"), required=False, choices=[("", _("全部角色")), *Role.choices])
+    date_from = forms.DateField(label=_("开始日期"), required=False, widget=DateInput)
+    date_to = forms.DateField(label=_("结束日期"), required=False, widget=DateInput)
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         events = AuditEvent.objects.order_by("event").values_list("event", flat=True).distinct()
-        self.fields["event"].choices = [("", "全部事件"), *[(e, e) for e in events]]
+        self.fields["event"].choices = [("", gettext("全部事件")), *[(e, e) for e in events]]

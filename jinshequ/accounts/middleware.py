@@ -16,6 +16,7 @@ from django.http import HttpResponse, JsonResponse
 from django.shortcuts import redirect
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.translation import gettext
 
 from jinshequ.core.middleware import session_cookie
 
@@ -66,7 +67,7 @@ class SessionTimeoutMiddleware:
     @staticmethod
     def _expired_response(request):
         if request.path.startswith("/api/"):
-            return JsonResponse({"code": "session_expired", "message": "登录已过期，请重新登录。"}, status=401)
+            return JsonResponse({"code": "session_expired", "message": gettext("登录已过期，请重新登录。")}, status=401)
         login_url = reverse(settings.LOGIN_URL)
         next_url = request.get_full_path() if request.method == "GET" else ""
         query = urlencode({"next": next_url, "expired": "1"} if next_url else {"expired": "1"})

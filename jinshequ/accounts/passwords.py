@@ -12,6 +12,7 @@ import re
 
 from django.contrib.auth import password_validation as pv
 from django.core.exceptions import ValidationError
+from django.utils.translation import gettext
 
 MIN_LENGTH_MEMBER = 8
 MIN_LENGTH_STAFF = 10
@@ -26,12 +27,12 @@ class LengthValidator:
     def validate(self, password, user=None):
         minimum = min_length_for(user)
         if len(password) < minimum:
-            raise ValidationError(f"密码太短：至少需要 {minimum} 个字符。", code="password_too_short")
+            raise ValidationError(gettext("密码太短：至少需要 %(minimum)s 个字符。") % {"minimum": minimum}, code="password_too_short")
         if len(password) > MAX_LENGTH:
-            raise ValidationError(f"密码太长：最多 {MAX_LENGTH} 个字符。", code="password_too_long")
+            raise ValidationError(gettext("密码太长：最多 %(max_length)s 个字符。") % {"max_length": MAX_LENGTH}, code="password_too_long")
 
     def get_help_text(self):
-        return f"至少 {MIN_LENGTH_MEMBER} 个字符（管理人员至少 {MIN_LENGTH_STAFF} 个），最多 {MAX_LENGTH} 个。"
+        return gettext("至少 %(min_length_member)s 个字符（管理人员至少 %(min_length_staff)s 个），最多 %(max_length)s 个。") % {"min_length_member": MIN_LENGTH_MEMBER, "min_length_staff": MIN_LENGTH_STAFF, "max_length": MAX_LENGTH}
 
 
 class CharacterClassValidator:
@@ -39,10 +40,10 @@ class CharacterClassValidator:
 
     def validate(self, password, user=None):
         if sum(1 for rx in self.CLASSES if re.search(rx, password)) < 3:
-            raise ValidationError("密码需包含小写字母、大写字母、数字、符号中的至少三类。", code="password_classes")
+            raise ValidationError(gettext("密码需包含小写字母、大写字母、数字、符号中的至少三类。"), code="password_classes")
 
     def get_help_text(self):
-        return "包含小写字母、大写字母、数字、符号中的至少三类。"
+        return gettext("包含小写字母、大写字母、数字、符号中的至少三类。")
 
 
 def _user_phone_hashes(user) -> set[str]:
@@ -77,20 +78,20 @@ class SimilarityValidator:
         low = password.lower()
         for value in (getattr(user, "username", ""), getattr(user, "display_name", "")):
             if value and len(value) >= 3 and (value.lower() in low or low in value.lower()):
-                raise ValidationError("密码与用户名过于相似。", code="password_too_similar")
+                raise ValidationError(gettext("密码与用户名过于相似。"), code="password_too_similar")
         # A missing reverse one-to-one raises a subclass of AttributeError: getattr's default applies.
         member = getattr(user, "member", None) if getattr(user, "pk", None) else None
         if member is not None and member.name and member.name in password:
-            raise ValidationError("密码与用户名过于相似。", code="password_too_similar")
+            raise ValidationError(gettext("密码与用户名过于相似。"), code="password_too_similar")
         if _contains_phone(password, user):
-            raise ValidationError("密码不能包含手机号。", code="password_contains_phone")
+            raise ValidationError(gettext("密码不能包含手机号。"), code="password_contains_phone")
         try:
             pv.UserAttributeSimilarityValidator().validate(password, user)
         except ValidationError:
-            raise ValidationError("密码与个人信息过于相似。", code="password_too_similar") from None
+            raise ValidationError(gettext("密码与个人信息过于相似。"), code="password_too_similar") from None
 
     def get_help_text(self):
-        return "不能与用户名、姓名或手机号相似。"
+        return gettext("不能与用户名、姓名或手机号相似。")
 
 
 class CommonPasswordValidator:
@@ -101,7 +102,7 @@ class CommonPasswordValidator:
         try:
             self._inner.validate(password, user)
         except ValidationError:
-            raise ValidationError("这个密码太常见，容易被猜到。", code="password_too_common") from None
+            raise ValidationError(gettext("这个密码太常见，容易被猜到。"), code="password_too_common") from None
 
     def get_help_text(self):
-        return "不能是常见密码。"
+        return gettext("不能是常见密码。")

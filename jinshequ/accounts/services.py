@@ -13,6 +13,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.db.models import F, Q
 from django.utils import timezone
+from django.utils.translation import gettext
 
 from jinshequ.accounts.models import AuditEvent, User
 from jinshequ.core.logging import mask_text
@@ -241,7 +242,7 @@ def password_change(*, user: User, old_password: str, new_password: str, request
     Chinese messages of the failing rules; the wrapper audits the refused attempt.
     """
     if not user.check_password(old_password):
-        raise ValidationError({"old_password": ValidationError("当前密码不正确。", code="wrong_password")})
+        raise ValidationError({"old_password": ValidationError(gettext("当前密码不正确。"), code="wrong_password")})
     try:
         password_validation.validate_password(new_password, user)
     except ValidationError as exc:

@@ -11,6 +11,8 @@ from django.db.models import Q
 from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.translation import gettext, ngettext
+from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_http_methods, require_POST
 
 from jinshequ.accounts.backends import UsernameOrPhoneBackend, find_user
@@ -30,11 +32,11 @@ from jinshequ.accounts.services import (
 from jinshequ.core.exports import xlsx_response
 from jinshequ.core.logging import mask_text
 
-BAD_CREDENTIALS = "用户名或密码不正确。"
+BAD_CREDENTIALS = _("用户名或密码不正确。")
 
 
 def _locked_message(minutes: int) -> str:
-    return f"账户已锁定，请 {minutes} 分钟后再试。"
+    return ngettext("账户已锁定，请 %(minutes)s 分钟后再试。", "账户已锁定，请 %(minutes)s 分钟后再试。", minutes) % {"minutes": minutes}
 
 
 def _safe_next(request) -> str:
@@ -51,7 +53,7 @@ def login_view(request):
     if request.user.is_authenticated:
         return redirect("home")
     form = LoginForm(request.POST or None)
-    error = "登录已过期，请重新登录。" if request.GET.get("expired") else None
+    error = gettext("登录已过期，请重新登录。") if request.GET.get("expired") else None
     if request.method == "POST" and form.is_valid():
         identifier = form.cleaned_data["username"]
         user = find_user(identifier)
@@ -109,7 +111,7 @@ def password_change(request):
             else:
                 # Keeps this session; every other session of the user is now invalid (R12).
                 update_session_auth_hash(request, request.user)
-                messages.success(request, "密码已修改。")
+                messages.success(request, gettext("密码已修改。"))
                 return redirect("home")
         else:
             audit(event="auth.password_changed", request=request, obj=request.user, success=False,
@@ -158,10 +160,10 @@ def audit_list(request):
               reason=f"filters={filters}", changes={"rows": [None, str(min(qs.count(), EXPORT_LIMIT))]})
         rows = ([timezone.localtime(e.created_at).strftime("%Y-%m-%d %H:%M:%S"), e.actor_name, e.get_role_label(),
                  e.actor_scope, e.ip, e.event, e.object_type, e.object_id, e.object_repr,
-                 "成功" if e.success else "失败", e.reason, e.request_id, str(e.changes or "")]
+                 gettext("成功") if e.success else gettext("失败"), e.reason, e.request_id, str(e.changes or "")]
                 for e in qs[:EXPORT_LIMIT].iterator(chunk_size=2000))
-        return xlsx_response("审计日志", ["时间", "操作人", "角色", "范围", "IP", "事件", "对象类型", "对象ID", "对象",
-                                        "结果", "原因", "请求ID", "变更"], rows)
+        return xlsx_response(gettext("审计日志"), [gettext("时间"), gettext("操作人"), gettext("角色"), gettext("范围"), "IP", gettext("事件"), gettext("对象类型"), gettext("对象ID"), gettext("对象"),
+                                        gettext("结果"), gettext("原因"), gettext("请求ID"), gettext("变更")], rows)
     audit(event="audit.viewed", request=request, object_type="accounts.auditevent", reason=f"filters={filters}")
     page = Paginator(qs, 50).get_page(request.GET.get("page"))
     for event in page:

@@ -1,7 +1,8 @@
 from django.apps import AppConfig
+from django.utils.translation import gettext_lazy as _
 
 
 class ActivitiesConfig(AppConfig):
     name = "jinshequ.activities"
     label = "activities"
-    verbose_name = "活动与服务记录"
+    verbose_name = _("活动与服务记录")

@@ -12,6 +12,7 @@ from decimal import Decimal
 from django import forms
 from django.utils import timezone
 from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 
 from jinshequ.activities.models import EvidenceLevel, RecordStatus
 from jinshequ.activities.records import DESCRIPTION_MAX, MAX_PEOPLE_HELPED, RATINGS, RecordError
@@ -37,20 +38,20 @@ def attach_error(form: forms.Form, exc: RecordError) -> None:
 
 
 class RecordForm(forms.Form):
-    served_on = forms.DateField(label="服务日期", widget=DateInput)
-    hours = forms.DecimalField(label="时长（小时）", min_value=Decimal("0.5"), max_value=Decimal("24"), decimal_places=1,
+    served_on = forms.DateField(label=_("服务日期"), widget=DateInput)
+    hours = forms.DecimalField(label=_("时长（小时）"), min_value=Decimal("0.5"), max_value=Decimal("24"), decimal_places=1,
                                widget=forms.NumberInput(attrs={"step": "0.5", "inputmode": "decimal"}),
-                               error_messages={"invalid": "请填写服务时长（小时），例如 1.5。",
-                                               "min_value": "服务时长应在 0.5 到 24 小时之间。",
-                                               "max_value": "服务时长应在 0.5 到 24 小时之间。",
-                                               "max_decimal_places": "服务时长以半小时为单位，例如 1、1.5、2。"})
-    category = forms.ModelChoiceField(label="服务类别", queryset=PostCategory.objects.none(), empty_label="请选择类别")
-    description = forms.CharField(label="服务内容", max_length=DESCRIPTION_MAX,
-                                  widget=forms.Textarea(attrs={"rows": 3, "placeholder": "例如：为独居老人代购药品并陪同复诊"}))
-    people_helped = forms.IntegerField(label="服务人数", min_value=0, max_value=MAX_PEOPLE_HELPED, initial=1,
+                               error_messages={"invalid": _("请填写服务时长（小时），例如 1.5。"),
+                                               "min_value": _("服务时长应在 0.5 到 24 小时之间。"),
+                                               "max_value": _("服务时长应在 0.5 到 24 小时之间。"),
+                                               "max_decimal_places": _("服务时长以半小时为单位，例如 1、1.5、2。")})
+    category = forms.ModelChoiceField(label=_("服务类别"), queryset=PostCategory.objects.none(), empty_label=_("请选择类别"))
+    description = forms.CharField(label=_("服务内容"), max_length=DESCRIPTION_MAX,
+                                  widget=forms.Textarea(attrs={"rows": 3, "placeholder": _("例如：为独居老人代购药品并陪同复诊")}))
+    people_helped = forms.IntegerField(label=_("服务人数"), min_value=0, max_value=MAX_PEOPLE_HELPED, initial=1,
                                        widget=forms.NumberInput(attrs={"inputmode": "numeric"}))
-    photo = forms.FileField(label="现场照片（可选）", required=False,
-                            help_text="JPEG、PNG 或 WebP，不超过 5 MB。上传时会去除照片中的位置等信息。",
+    photo = forms.FileField(label=_("现场照片（可选）"), required=False,
+                            help_text=_("JPEG、PNG 或 WebP，不超过 5 MB。上传时会去除照片中的位置等信息。"),
                             widget=forms.ClearableFileInput(attrs={"accept": "image/jpeg,image/png,image/webp"}))
 
     def __init__(self, *args, **kwargs):
@@ -63,26 +64,26 @@ class RecordForm(forms.Form):
 
 
 class ReasonForm(forms.Form):
-    reason = forms.CharField(label="原因", min_length=2, max_length=200,
-                             error_messages={"required": "请写明原因。", "min_length": "请写明原因（至少 2 个字）。"})
+    reason = forms.CharField(label=_("原因"), min_length=2, max_length=200,
+                             error_messages={"required": _("请写明原因。"), "min_length": _("请写明原因（至少 2 个字）。")})
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         style_form(self)
 
 
-STATUS_CHOICES = [("", "全部状态"), *RecordStatus.choices]
+STATUS_CHOICES = [("", _("全部状态")), *RecordStatus.choices]
 def evidence_choices() -> list[tuple[str, str]]:
     """The minimum-evidence filter's options, in the active language (built when used, not at import)."""
     return [("", gettext("不限")), *[(str(v), f"≥ {label}") for v, label in EvidenceLevel.choices]]
 
 
 class RecordFilterForm(forms.Form):
-    status = forms.ChoiceField(label="状态", choices=STATUS_CHOICES, required=False)
-    min_evidence = forms.ChoiceField(label="最低证据等级", choices=evidence_choices, required=False)
-    date_from = forms.DateField(label="服务日期自", required=False, widget=DateInput)
-    date_to = forms.DateField(label="至", required=False, widget=DateInput)
-    q = forms.CharField(label="党员姓名或记录编号", required=False, max_length=40)
+    status = forms.ChoiceField(label=_("状态"), choices=STATUS_CHOICES, required=False)
+    min_evidence = forms.ChoiceField(label=_("最低证据等级"), choices=evidence_choices, required=False)
+    date_from = forms.DateField(label=_("服务日期自"), required=False, widget=DateInput)
+    date_to = forms.DateField(label=_("至"), required=False, widget=DateInput)
+    q = forms.CharField(label=_("党员姓名或记录编号"), required=False, max_length=40)
 
     def __init__(self, *args, with_q: bool = True, **kwargs):
         super().__init__(*args, **kwargs)
@@ -98,11 +99,11 @@ class RecordFilterForm(forms.Form):
 
 
 class ConfirmForm(forms.Form):
-    code = forms.CharField(label="确认码", max_length=12,
+    code = forms.CharField(label=_("确认码"), max_length=12,
                            widget=forms.TextInput(attrs={"inputmode": "numeric", "autocomplete": "one-time-code",
-                                                         "pattern": "[0-9 ]*", "placeholder": "6 位数字"}),
-                           error_messages={"required": "请输入党员手机上显示的 6 位确认码。"})
-    rating = forms.ChoiceField(label="您对这次服务满意吗？（可不选）", choices=RATINGS, required=False,
+                                                         "pattern": "[0-9 ]*", "placeholder": _("6 位数字")}),
+                           error_messages={"required": _("请输入党员手机上显示的 6 位确认码。")})
+    rating = forms.ChoiceField(label=_("您对这次服务满意吗？（可不选）"), choices=RATINGS, required=False,
                                widget=forms.RadioSelect)
 
     def __init__(self, *args, **kwargs):
@@ -111,8 +112,8 @@ class ConfirmForm(forms.Form):
 
 
 class CertificateForm(forms.Form):
-    period_start = forms.DateField(label="起始日期", widget=DateInput)
-    period_end = forms.DateField(label="截止日期", widget=DateInput)
+    period_start = forms.DateField(label=_("起始日期"), widget=DateInput)
+    period_end = forms.DateField(label=_("截止日期"), widget=DateInput)
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)

@@ -10,6 +10,8 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable, Iterable
 
+from django.utils.translation import gettext
+
 from jinshequ.activities.models import Signup, SignupStatus
 
 PRODID = "-//Jinshequ//进社区 活动日历//ZH"
@@ -40,17 +42,17 @@ def fold(line: str) -> list[str]:
 
 
 def render_calendar(signups: Iterable[Signup], *, now: dt.datetime, url_for: Callable[[int], str],
-                    uid_domain: str, name: str = "进社区 · 我的活动") -> str:
+                    uid_domain: str, name: str = gettext("进社区 · 我的活动")) -> str:
     lines = ["BEGIN:VCALENDAR", "VERSION:2.0", f"PRODID:{PRODID}", "CALSCALE:GREGORIAN", "METHOD:PUBLISH",
              f"X-WR-CALNAME:{escape_text(name)}", "X-WR-TIMEZONE:Asia/Shanghai"]
     for signup in signups:
         a = signup.activity
         waiting = signup.status == SignupStatus.WAITLISTED
-        summary = f"{a.title}（候补）" if waiting else a.title
+        summary = gettext("%(title)s（候补）") % {"title": a.title} if waiting else a.title
         description = "\n".join(x for x in (
-            f"类别：{a.category.name}",
-            f"社区：{a.community.name}",
-            "您在候补名单中，有空位时会通知您。" if waiting else "到场后请扫描现场二维码签到，结束时签退。",
+            gettext("类别：%(name)s") % {"name": a.category.name},
+            gettext("社区：%(name)s") % {"name": a.community.name},
+            gettext("您在候补名单中，有空位时会通知您。") if waiting else gettext("到场后请扫描现场二维码签到，结束时签退。"),
             a.description,
         ) if x)
         lines += [
@@ -66,7 +68,7 @@ def render_calendar(signups: Iterable[Signup], *, now: dt.datetime, url_for: Cal
             f"URL:{url_for(a.pk)}",
             "BEGIN:VALARM",
             "ACTION:DISPLAY",
-            f"DESCRIPTION:{escape_text('明天的活动：' + a.title)}",
+            f"DESCRIPTION:{escape_text(gettext('明天的活动：') + a.title)}",
             "TRIGGER:-P1D",
             "END:VALARM",
             "END:VEVENT",

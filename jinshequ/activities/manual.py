@@ -27,6 +27,7 @@ from django.db.models import Count, Q, Sum
 from django.db.models.functions import ExtractYear
 from django.utils import timezone
 from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 
 from jinshequ.accounts.services import audit
 from jinshequ.activities.models import EvidenceLevel, RecordStatus, ServiceRecord, Signup, SignupStatus
@@ -51,7 +52,7 @@ PAGE_RECORDS = 50
 PAGE_ACTIVITIES = 50
 
 # Four characters each, so the printed record lines keep their columns.
-EVIDENCE_SHORT = {1: "本人填报", 2: "社区确认", 3: "现场扫码", 4: "对象确认", 5: "督查核实"}
+EVIDENCE_SHORT = {1: _("本人填报"), 2: _("社区确认"), 3: _("现场扫码"), 4: _("对象确认"), 5: _("督查核实")}
 
 
 @dataclass
@@ -207,7 +208,7 @@ def _claims(member: Member) -> list[Line]:
     for pk, status, created, decided, ended, end_reason, title, category, community in rows:
         detail = f"{category} · {community}"
         if end_reason:
-            detail += f"；{end_reason}"
+            detail += gettext("；%(end_reason)s") % {"end_reason": end_reason}
         out.append(Line(ref(PREFIX_CLAIM, pk), _period(decided or created, ended), title, detail,
                         statuses.get(status, status)))
     return out

@@ -49,6 +49,8 @@ from django.core.files.base import ContentFile
 from django.db import IntegrityError, transaction
 from django.db.models import Count, Sum
 from django.utils import timezone
+from django.utils.translation import gettext, ngettext
+from django.utils.translation import gettext_lazy as _
 
 from jinshequ.access.audiences import administered_community_id, is_member, member_acting_for_another
 from jinshequ.accounts.models import AuditEvent
@@ -88,7 +90,7 @@ RESIDENT_CODE_MAX_ATTEMPTS = 5
 RESIDENT_CODES_PER_DAY = 20  # per member: each new code also voids the record's earlier unused one
 RESIDENT_FAILS_PER_IP_HOUR = 30
 RESIDENT_PURPOSE = "resident_code"
-RATINGS = (("satisfied", "满意"), ("basic", "基本满意"), ("unsatisfied", "不满意"))
+RATINGS = (("satisfied", _("满意")), ("basic", _("基本满意")), ("unsatisfied", _("不满意")))
 
 CERTIFICATE_SALT = "jinshequ.certificate.v1"
 CERTIFICATE_MAX_DAYS = 5 * 366
@@ -129,15 +131,15 @@ def clean_photo(upload) -> ContentFile:
 
     size = getattr(upload, "size", None)
     if size is None or size <= 0:
-        raise RecordError("photo_empty", "照片文件是空的。")
+        raise RecordError("photo_empty", gettext("照片文件是空的。"))
     if size > PHOTO_MAX_BYTES:
-        raise RecordError("photo_too_big", f"照片不能超过 {PHOTO_MAX_BYTES // (1024 * 1024)} MB，请压缩后再上传。")
+        raise RecordError("photo_too_big", gettext("照片不能超过 %(value)s MB，请压缩后再上传。") % {"value": PHOTO_MAX_BYTES // (1024 * 1024)})
     upload.seek(0)
     data = upload.read(PHOTO_MAX_BYTES + 1)
     if len(data) > PHOTO_MAX_BYTES:
-        raise RecordError("photo_too_big", f"照片不能超过 {PHOTO_MAX_BYTES // (1024 * 1024)} MB，请压缩后再上传。")
-    bad_type = RecordError("photo_type", "只能上传 JPEG、PNG 或 WebP 格式的照片。")
-    bomb = RecordError("photo_pixels", "照片像素过大，请缩小后再上传。")
+        raise RecordError("photo_too_big", gettext("照片不能超过 %(value)s MB，请压缩后再上传。") % {"value": PHOTO_MAX_BYTES // (1024 * 1024)})
+    bad_type = RecordError("photo_type", gettext("只能上传 JPEG、PNG 或 WebP 格式的照片。"))
+    bomb = RecordError("photo_pixels", gettext("照片像素过大，请缩小后再上传。"))
     with warnings.catch_warnings():
         # Pillow warns (and we refuse) well before its own hard limit of 2 x MAX_IMAGE_PIXELS.
         warnings.simplefilter("error", Image.DecompressionBombWarning)
@@ -180,40 +182,40 @@ def clean_hours(value) -> Decimal:
     try:
         hours = Decimal(str(value)).normalize()
     except (InvalidOperation, ValueError, TypeError):
-        raise RecordError("bad_hours", "请填写服务时长（小时），例如 1.5。") from None
+        raise RecordError("bad_hours", gettext("请填写服务时长（小时），例如 1.5。")) from None
     if not hours.is_finite() or hours < MIN_HOURS or hours > MAX_DAY_HOURS:
-        raise RecordError("bad_hours", "服务时长应在 0.5 到 24 小时之间。")
+        raise RecordError("bad_hours", gettext("服务时长应在 0.5 到 24 小时之间。"))
     if (hours * 2) % 1 != 0:
-        raise RecordError("bad_hours", "服务时长以半小时为单位，例如 1、1.5、2。")
+        raise RecordError("bad_hours", gettext("服务时长以半小时为单位，例如 1、1.5、2。"))
     return hours.quantize(Decimal("0.1"))
 
 
 def _clean_record_fields(*, member: Member, served_on: dt.date, hours, category: PostCategory,
                          description: str, people_helped: int) -> tuple[Registration, Decimal, str]:
     if member.status != MemberStatus.ACTIVE:
-        raise RecordError("member_inactive", "该党员已不在职，不能记录服务。")
+        raise RecordError("member_inactive", gettext("该党员已不在职，不能记录服务。"))
     registration = (Registration.objects.filter(member=member, status=RegistrationStatus.CONFIRMED)
                     .select_related("community").first())
     if registration is None:
-        raise RecordError("not_registered", "您还没有在居住地社区完成报到（社区确认后才能记录服务）。")
+        raise RecordError("not_registered", gettext("您还没有在居住地社区完成报到（社区确认后才能记录服务）。"))
     today = timezone.localdate()
     if served_on > today:
-        raise RecordError("future_date", "服务日期不能晚于今天。")
+        raise RecordError("future_date", gettext("服务日期不能晚于今天。"))
     first = first_registration_date(member)
     if first is None or served_on < first:
         raise RecordError("before_registration",
-                          f"服务日期早于您首次报到确认的日期（{first:%Y-%m-%d}），不能记录。" if first
-                          else "您还没有报到确认的日期，不能记录服务。")
+                          gettext("服务日期早于您首次报到确认的日期（%(first)s），不能记录。") % {"first": format(first, "%Y-%m-%d")} if first
+                          else gettext("您还没有报到确认的日期，不能记录服务。"))
     hours = clean_hours(hours)
     if category is None or not category.is_active:
-        raise RecordError("bad_category", "请选择服务类别。")
+        raise RecordError("bad_category", gettext("请选择服务类别。"))
     description = " ".join((description or "").split())
     if len(description) < 2:
-        raise RecordError("description_required", "请写明做了什么（至少 2 个字）。")
+        raise RecordError("description_required", gettext("请写明做了什么（至少 2 个字）。"))
     if len(description) > DESCRIPTION_MAX:
-        raise RecordError("description_too_long", f"服务内容不能超过 {DESCRIPTION_MAX} 个字。")
+        raise RecordError("description_too_long", gettext("服务内容不能超过 %(description_max)s 个字。") % {"description_max": DESCRIPTION_MAX})
     if not isinstance(people_helped, int) or not 0 <= people_helped <= MAX_PEOPLE_HELPED:
-        raise RecordError("bad_people", f"服务人数应为 0 到 {MAX_PEOPLE_HELPED} 之间的整数。")
+        raise RecordError("bad_people", gettext("服务人数应为 0 到 %(max_people_helped)s 之间的整数。") % {"max_people_helped": MAX_PEOPLE_HELPED})
     return registration, hours, description
 
 
@@ -221,7 +223,7 @@ def record_create(*, member: Member, served_on: dt.date, hours, category: PostCa
                   people_helped: int = 0, photo=None, actor, request=None) -> ServiceRecord:
     """A member logs service done outside activities (evidence SELF, status pending)."""
     if member_acting_for_another(actor, member):
-        raise RecordError("not_yours", "只能记录本人的服务。", status=404)
+        raise RecordError("not_yours", gettext("只能记录本人的服务。"), status=404)
     registration, hours, description = _clean_record_fields(
         member=member, served_on=served_on, hours=hours, category=category, description=description,
         people_helped=people_helped)
@@ -232,8 +234,7 @@ def record_create(*, member: Member, served_on: dt.date, hours, category: PostCa
             already = day_hours_locked(member, served_on)
             if already + hours > MAX_DAY_HOURS:
                 raise RecordError("day_over_24",
-                                  f"{served_on.year}年{served_on.month}月{served_on.day}日已记录 {_fmt_hours(already)} 小时，"
-                                  f"再加 {_fmt_hours(hours)} 小时将超过一天 24 小时。")
+                                  gettext("%(year)s年%(month)s月%(day)s日已记录 %(fmt_hours)s 小时，再加 %(fmt_hours2)s 小时将超过一天 24 小时。") % {"year": served_on.year, "month": served_on.month, "day": served_on.day, "fmt_hours": _fmt_hours(already), "fmt_hours2": _fmt_hours(hours)})
             record = ServiceRecord(member=member, community=registration.community, category=category,
                                    served_on=served_on, month=month_key(served_on), hours=hours,
                                    description=description, people_helped=people_helped,
@@ -256,7 +257,7 @@ def record_create(*, member: Member, served_on: dt.date, hours, category: PostCa
 def _require_verifier(actor, record: ServiceRecord) -> None:
     if actor is None or record_policy.can(actor, "verify", record):
         return
-    raise RecordError("not_your_community", "只能审核本社区的服务记录。", status=404)
+    raise RecordError("not_your_community", gettext("只能审核本社区的服务记录。"), status=404)
 
 
 def _notify_on_commit(member_id: int, *, kind: str, title: str, body: str = "", link: str = "") -> None:
@@ -272,7 +273,7 @@ def record_verify(*, record: ServiceRecord, actor, request=None) -> ServiceRecor
     record = ServiceRecord.objects.select_for_update().get(pk=record.pk)
     _require_verifier(actor, record)
     if record.status != RecordStatus.PENDING:
-        raise RecordError("not_pending", "这条记录已经审核过了。", status=409)
+        raise RecordError("not_pending", gettext("这条记录已经审核过了。"), status=409)
     old_evidence = record.evidence
     record.status = RecordStatus.VERIFIED
     record.evidence = max(record.evidence, EvidenceLevel.COMMUNITY)
@@ -288,7 +289,7 @@ def record_verify(*, record: ServiceRecord, actor, request=None) -> ServiceRecor
 def records_verify_batch(*, ids, actor, request=None) -> int:
     """Verify the pending records among ``ids`` that belong to the admin's community; others are skipped."""
     if administered_community_id(actor) is None:
-        raise RecordError("not_your_community", "只能审核本社区的服务记录。", status=404)
+        raise RecordError("not_your_community", gettext("只能审核本社区的服务记录。"), status=404)
     wanted = {int(i) for i in ids if str(i).isdigit()}
     if not wanted:
         return 0
@@ -311,11 +312,11 @@ def record_reject(*, record: ServiceRecord, reason: str, actor, request=None) ->
     """The community admin rejects a pending record with a reason (shown to the member)."""
     reason = " ".join((reason or "").split())
     if len(reason) < 2:
-        raise RecordError("reason_required", "请写明不通过的原因。")
+        raise RecordError("reason_required", gettext("请写明不通过的原因。"))
     record = ServiceRecord.objects.select_for_update().get(pk=record.pk)
     _require_verifier(actor, record)
     if record.status != RecordStatus.PENDING:
-        raise RecordError("not_pending", "这条记录已经审核过了。", status=409)
+        raise RecordError("not_pending", gettext("这条记录已经审核过了。"), status=409)
     record.status = RecordStatus.REJECTED
     record.reject_reason = reason[:200]
     record.verified_by = actor if getattr(actor, "pk", None) else None
@@ -323,8 +324,8 @@ def record_reject(*, record: ServiceRecord, reason: str, actor, request=None) ->
     record.save(update_fields=["status", "reject_reason", "verified_by", "verified_at"])
     audit(event="record.rejected", actor=actor, request=request, obj=record, reason=record.reject_reason,
           changes={"status": ["pending", "rejected"]})
-    _notify_on_commit(record.member_id, kind="record_rejected", title="服务记录未通过审核",
-                      body=f"{record.served_on:%Y-%m-%d} 的服务记录未通过：{record.reject_reason}",
+    _notify_on_commit(record.member_id, kind="record_rejected", title=gettext("服务记录未通过审核"),
+                      body=gettext("%(served_on)s 的服务记录未通过：%(reject_reason)s") % {"served_on": format(record.served_on, "%Y-%m-%d"), "reject_reason": record.reject_reason},
                       link=f"/records/{record.pk}/")
     return record
 
@@ -357,18 +358,18 @@ class IssuedCode:
 def resident_code_issue(*, record: ServiceRecord, actor, request=None) -> IssuedCode:
     """Make a confirmation link and code for one of the member's own records (replacing an unused one)."""
     if not is_member(actor):
-        raise RecordError("not_yours", "只有党员本人可以请服务对象确认。", status=404)
+        raise RecordError("not_yours", gettext("只有党员本人可以请服务对象确认。"), status=404)
     record = ServiceRecord.objects.select_for_update().select_related("member").get(pk=record.pk)
     if record.member.user_id != actor.pk:
-        raise RecordError("not_yours", "只有党员本人可以请服务对象确认。", status=404)
+        raise RecordError("not_yours", gettext("只有党员本人可以请服务对象确认。"), status=404)
     if record.status == RecordStatus.REJECTED:
-        raise RecordError("rejected", "未通过审核的记录不能再请服务对象确认。", status=409)
+        raise RecordError("rejected", gettext("未通过审核的记录不能再请服务对象确认。"), status=409)
     if record.evidence >= EvidenceLevel.RESIDENT:
-        raise RecordError("already_confirmed", "这条记录已经由服务对象确认过了。", status=409)
+        raise RecordError("already_confirmed", gettext("这条记录已经由服务对象确认过了。"), status=409)
     now = _now()
     recent = ResidentCode.objects.filter(member_id=record.member_id, created_at__gte=now - dt.timedelta(days=1))
     if recent.count() >= RESIDENT_CODES_PER_DAY:
-        raise RecordError("too_many_codes", "今天生成确认码的次数太多了，请明天再试。", status=429)
+        raise RecordError("too_many_codes", gettext("今天生成确认码的次数太多了，请明天再试。"), status=429)
     # The earlier unused code of this record stops working (detached, kept for the daily count).
     ResidentCode.objects.filter(record=record, used_at__isnull=True).update(record=None)
     token = secrets.token_urlsafe(16)
@@ -383,13 +384,13 @@ def resident_code_issue(*, record: ServiceRecord, actor, request=None) -> Issued
 
 def _usable(rc: ResidentCode | None, now: dt.datetime) -> ResidentCode:
     if rc is None or rc.record_id is None:
-        raise RecordError("invalid_link", "确认链接无效或已被新的确认码取代。请让党员重新生成确认码。", status=404)
+        raise RecordError("invalid_link", gettext("确认链接无效或已被新的确认码取代。请让党员重新生成确认码。"), status=404)
     if rc.used_at is not None:
-        raise RecordError("used", "这条服务记录已经确认过了，谢谢您！", status=409)
+        raise RecordError("used", gettext("这条服务记录已经确认过了，谢谢您！"), status=409)
     if rc.attempts >= RESIDENT_CODE_MAX_ATTEMPTS:
-        raise RecordError("locked", "确认码输错次数过多，已经失效。请让党员重新生成确认码。", status=409)
+        raise RecordError("locked", gettext("确认码输错次数过多，已经失效。请让党员重新生成确认码。"), status=409)
     if now >= rc.expires_at:
-        raise RecordError("expired", "确认码已过期（24 小时内有效）。请让党员重新生成确认码。", status=410)
+        raise RecordError("expired", gettext("确认码已过期（24 小时内有效）。请让党员重新生成确认码。"), status=410)
     return rc
 
 
@@ -408,7 +409,7 @@ def resident_confirm(*, token: str, code: str, rating: str = "", request=None) -
     """The resident confirms with the 6-digit code: the record's evidence becomes RESIDENT (4). Single use."""
     ip = client_ip(request) if request is not None else ""
     if ip and cache.get(_fail_key(ip), 0) >= RESIDENT_FAILS_PER_IP_HOUR:
-        raise RecordError("throttled", "尝试次数过多，请一小时后再试。", status=429)
+        raise RecordError("throttled", gettext("尝试次数过多，请一小时后再试。"), status=429)
     code = "".join(ch for ch in (code or "") if ch.isdigit())
     rating = rating if rating in dict(RATINGS) else ""
     user = getattr(request, "user", None)
@@ -418,7 +419,7 @@ def resident_confirm(*, token: str, code: str, rating: str = "", request=None) -
               .select_related("member").first())
         rc = _usable(rc, _now())
         if user is not None and user.is_authenticated and rc.member.user_id == user.pk:
-            raise RecordError("self_confirm", "请把二维码交给服务对象，由对方用自己的手机确认。", status=403)
+            raise RecordError("self_confirm", gettext("请把二维码交给服务对象，由对方用自己的手机确认。"), status=403)
         if len(code) != 6 or not secrets.compare_digest(_code_hash(token, code), rc.code_hash):
             rc.attempts += 1
             rc.save(update_fields=["attempts"])
@@ -447,8 +448,8 @@ def resident_confirm(*, token: str, code: str, rating: str = "", request=None) -
             except ValueError:
                 cache.set(_fail_key(ip), 1, 3600)
         if wrong_left <= 0:
-            raise RecordError("locked", "确认码输错次数过多，已经失效。请让党员重新生成确认码。", status=409)
-        raise RecordError("wrong_code", f"确认码不正确，还可以再试 {wrong_left} 次。", status=400)
+            raise RecordError("locked", gettext("确认码输错次数过多，已经失效。请让党员重新生成确认码。"), status=409)
+        raise RecordError("wrong_code", ngettext("确认码不正确，还可以再试 %(wrong_left)s 次。", "确认码不正确，还可以再试 %(wrong_left)s 次。", wrong_left) % {"wrong_left": wrong_left}, status=400)
     return record
 
 
@@ -463,7 +464,7 @@ def certificate_token(certificate: Certificate) -> str:
 def certificate_from_token(token: str) -> Certificate:
     """The certificate a QR token names; forged, altered or unknown tokens → ``RecordError("invalid")``.
     A revoked certificate is returned (the page says it was revoked)."""
-    invalid = RecordError("invalid_certificate", "二维码不是本系统出具的服务证明，或内容已被改动。", status=404)
+    invalid = RecordError("invalid_certificate", gettext("二维码不是本系统出具的服务证明，或内容已被改动。"), status=404)
     try:
         pk, nonce = signing.Signer(salt=CERTIFICATE_SALT).unsign(token or "").split(".", 1)
         cert = Certificate.objects.get(pk=int(pk))
@@ -496,22 +497,22 @@ def certificate_issue(*, member: Member, period_start: dt.date, period_end: dt.d
                       request=None) -> Certificate:
     """A 服务证明 for the member's VERIFIED hours served from ``period_start`` to ``period_end`` (inclusive)."""
     if not _may_issue(actor, member):
-        raise RecordError("not_in_scope", "不能为该党员出具服务证明。", status=404)
+        raise RecordError("not_in_scope", gettext("不能为该党员出具服务证明。"), status=404)
     today = timezone.localdate()
     if period_start > period_end:
-        raise RecordError("bad_period", "起始日期不能晚于截止日期。")
+        raise RecordError("bad_period", gettext("起始日期不能晚于截止日期。"))
     if period_end > today:
-        raise RecordError("bad_period", "截止日期不能晚于今天。")
+        raise RecordError("bad_period", gettext("截止日期不能晚于今天。"))
     if (period_end - period_start).days > CERTIFICATE_MAX_DAYS:
-        raise RecordError("bad_period", "证明时段最长 5 年。")
+        raise RecordError("bad_period", gettext("证明时段最长 5 年。"))
     for attempt in range(3):
         try:
             with transaction.atomic():
                 hours, count = verified_hours(member, period_start, period_end)
                 if count == 0:
-                    raise RecordError("no_hours", "所选时段内没有已核实的服务记录，不能出具服务证明。")
+                    raise RecordError("no_hours", gettext("所选时段内没有已核实的服务记录，不能出具服务证明。"))
                 member = Member.objects.select_related("work_unit").get(pk=member.pk)
-                issuer = actor.anchor_label if certificate_policy.issues_as_admin(actor) else "本人申请"
+                issuer = actor.anchor_label if certificate_policy.issues_as_admin(actor) else gettext("本人申请")
                 cert = Certificate.objects.create(
                     member=member, number=_new_certificate_number(today), nonce=secrets.token_hex(8),
                     period_start=period_start, period_end=period_end, hours=hours, record_count=count,
@@ -533,12 +534,12 @@ def certificate_revoke(*, certificate: Certificate, reason: str, actor, request=
     """Revoke a certificate (community or unit admin in scope): its check page says 已撤销 from now on."""
     reason = " ".join((reason or "").split())
     if len(reason) < 2:
-        raise RecordError("reason_required", "请写明撤销的原因。")
+        raise RecordError("reason_required", gettext("请写明撤销的原因。"))
     cert = Certificate.objects.select_for_update().select_related("member").get(pk=certificate.pk)
     if actor is not None and not certificate_policy.can(actor, "revoke", cert):
-        raise RecordError("not_in_scope", "不能撤销这份服务证明。", status=404)
+        raise RecordError("not_in_scope", gettext("不能撤销这份服务证明。"), status=404)
     if cert.revoked:
-        raise RecordError("already_revoked", "这份证明已经撤销。", status=409)
+        raise RecordError("already_revoked", gettext("这份证明已经撤销。"), status=409)
     cert.revoked = True
     cert.revoked_at = _now()
     cert.revoked_by = actor if getattr(actor, "pk", None) else None

@@ -31,6 +31,7 @@ from django.db.models import (
 )
 from django.db.models.functions import Coalesce
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 from jinshequ.access import audiences, get_or_404
 from jinshequ.activities import policies
@@ -105,7 +106,7 @@ def attach_counts(activities: list[Activity]) -> list[Activity]:
     return activities
 
 
-WHEN_CHOICES = {"upcoming": "未结束", "past": "已结束", "cancelled": "已取消", "all": "全部"}
+WHEN_CHOICES = {"upcoming": _("未结束"), "past": _("已结束"), "cancelled": _("已取消"), "all": _("全部")}
 
 
 def filter_activities(qs: QuerySet[Activity], *, when: str = "upcoming", category: str = "", q: str = "",

@@ -58,6 +58,7 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.db.models import F, Q
 from django.utils import timezone
+from django.utils.translation import gettext, pgettext
 
 from jinshequ.access.audiences import is_member, manages_community, member_acting_for_another
 from jinshequ.accounts.services import audit
@@ -117,18 +118,18 @@ class CheckResult:
         local = timezone.localtime
         if self.action == "in":
             if not self.created:
-                return f"您已于 {local(self.attendance.checked_in_at):%H:%M} 签到，无需重复签到。"
-            extra = "（现场报名）" if self.walk_in else ""
-            return f"签到成功{extra}：{local(self.attendance.checked_in_at):%H:%M}。活动结束时请扫码签退。"
+                return gettext("您已于 %(local)s 签到，无需重复签到。") % {"local": format(local(self.attendance.checked_in_at), "%H:%M")}
+            extra = gettext("（现场报名）") if self.walk_in else ""
+            return gettext("签到成功%(extra)s：%(local)s。活动结束时请扫码签退。") % {"extra": extra, "local": format(local(self.attendance.checked_in_at), "%H:%M")}
         if not self.created:
-            return f"您已于 {local(self.attendance.checked_out_at):%H:%M} 签退，无需重复签退。"
+            return gettext("您已于 %(local)s 签退，无需重复签退。") % {"local": format(local(self.attendance.checked_out_at), "%H:%M")}
         if self.record is None:
             if self.day_full:
-                return "签退成功。您当天已记录满 24 小时服务时长，本次未再记录。"
-            return "签退成功。签到时长不足 15 分钟，未记录服务时长。"
+                return gettext("签退成功。您当天已记录满 24 小时服务时长，本次未再记录。")
+            return gettext("签退成功。签到时长不足 15 分钟，未记录服务时长。")
         if self.day_full:
-            return f"签退成功，记录服务时长 {self.record.hours} 小时（当天累计已达 24 小时上限）。"
-        return f"签退成功，记录服务时长 {self.record.hours} 小时。"
+            return gettext("签退成功，记录服务时长 %(hours)s 小时（当天累计已达 24 小时上限）。") % {"hours": self.record.hours}
+        return gettext("签退成功，记录服务时长 %(hours)s 小时。") % {"hours": self.record.hours}
 
 
 def _now() -> dt.datetime:
@@ -175,7 +176,7 @@ def _on_commit_notify(member: Member, *, kind: str, title: str, body: str = "", 
 def _when(activity: Activity) -> str:
     start, end = timezone.localtime(activity.starts_at), timezone.localtime(activity.ends_at)
     same_day = start.date() == end.date()
-    return f"{start:%m月%d日 %H:%M}—{end:%H:%M}" if same_day else f"{start:%m月%d日 %H:%M}—{end:%m月%d日 %H:%M}"
+    return f"{start:{gettext('%m月%d日 %H:%M')}}—{end:%H:%M}" if same_day else f"{start:{gettext('%m月%d日 %H:%M')}}—{end:{gettext('%m月%d日 %H:%M')}}"
 
 
 def _link(activity: Activity) -> str:
@@ -189,23 +190,23 @@ def _require_manager(actor, activity: Activity) -> None:
     """The community admin of the activity's community, or the leader of its team; ``None`` is the system."""
     if actor is None or activity_policy.can(actor, "manage", activity):
         return
-    raise ActivityError("not_your_activity", "只能管理本社区或本人带领的服务队的活动。", status=404)
+    raise ActivityError("not_your_activity", gettext("只能管理本社区或本人带领的服务队的活动。"), status=404)
 
 
 def _require_community_admin(actor, community_id: int) -> None:
     if actor is None or manages_community(actor, community_id):
         return
-    raise ActivityError("not_your_community", "只有本社区的管理员可以确认服务时长。", status=404)
+    raise ActivityError("not_your_community", gettext("只有本社区的管理员可以确认服务时长。"), status=404)
 
 
 def _require_self(actor, member: Member) -> None:
     if member_acting_for_another(actor, member):
-        raise ActivityError("not_yourself", "只能为自己报名或签到。", status=404)
+        raise ActivityError("not_yourself", gettext("只能为自己报名或签到。"), status=404)
 
 
 def _require_registered(member: Member, community_id: int, message: str) -> None:
     if member.status != MemberStatus.ACTIVE:
-        raise ActivityError("member_inactive", "该党员已不在职，不能参加活动。", status=403)
+        raise ActivityError("member_inactive", gettext("该党员已不在职，不能参加活动。"), status=403)
     reg = current_registration(member)
     if reg is None or reg.community_id != community_id:
         raise ActivityError("not_registered", message, status=403)
@@ -224,31 +225,31 @@ ACTIVITY_FIELDS = ("title", "category", "post", "team", "place", "description", 
 
 def _validate(activity: Activity, *, old_category_id: int | None = None, now: dt.datetime) -> None:
     if not activity.title:
-        raise ActivityError("title_required", "请填写活动名称。")
+        raise ActivityError("title_required", gettext("请填写活动名称。"))
     if len(activity.title) > 80:
-        raise ActivityError("title_too_long", "活动名称不能超过 80 个字。")
+        raise ActivityError("title_too_long", gettext("活动名称不能超过 80 个字。"))
     if not activity.place:
-        raise ActivityError("place_required", "请填写活动地点。")
+        raise ActivityError("place_required", gettext("请填写活动地点。"))
     if len(activity.place) > 100:
-        raise ActivityError("place_too_long", "活动地点不能超过 100 个字。")
+        raise ActivityError("place_too_long", gettext("活动地点不能超过 100 个字。"))
     if not activity.category.is_active and activity.category_id != old_category_id:
-        raise ActivityError("category_inactive", f"类别“{activity.category.name}”已停用，请选择其他类别。")
+        raise ActivityError("category_inactive", gettext("类别“%(name)s”已停用，请选择其他类别。") % {"name": activity.category.name})
     if not isinstance(activity.capacity, int) or not 1 <= activity.capacity <= MAX_CAPACITY:
-        raise ActivityError("bad_capacity", f"名额应为 1 到 {MAX_CAPACITY} 之间的整数。")
+        raise ActivityError("bad_capacity", gettext("名额应为 1 到 %(max_capacity)s 之间的整数。") % {"max_capacity": MAX_CAPACITY})
     if activity.starts_at is None or activity.ends_at is None:
-        raise ActivityError("time_required", "请填写开始和结束时间。")
+        raise ActivityError("time_required", gettext("请填写开始和结束时间。"))
     if activity.ends_at <= activity.starts_at:
-        raise ActivityError("bad_period", "结束时间必须晚于开始时间。")
+        raise ActivityError("bad_period", gettext("结束时间必须晚于开始时间。"))
     if activity.ends_at - activity.starts_at > MAX_DURATION:
-        raise ActivityError("too_long", "一次活动不能超过 24 小时，跨天的活动请分场次发布。")
+        raise ActivityError("too_long", gettext("一次活动不能超过 24 小时，跨天的活动请分场次发布。"))
     if activity.ends_at <= now:
-        raise ActivityError("in_the_past", "结束时间已过，请填写将来的时间。")
+        raise ActivityError("in_the_past", gettext("结束时间已过，请填写将来的时间。"))
     if activity.post_id and activity.post.community_id != activity.community_id:
-        raise ActivityError("bad_post", "只能选择本社区的岗位。")
+        raise ActivityError("bad_post", gettext("只能选择本社区的岗位。"))
     if activity.team_id and activity.team.community_id != activity.community_id:
-        raise ActivityError("bad_team", "只能选择本社区的服务队。")
+        raise ActivityError("bad_team", gettext("只能选择本社区的服务队。"))
     if activity.team_id and not activity.team.is_active:
-        raise ActivityError("team_inactive", "这个服务队已停用。")
+        raise ActivityError("team_inactive", gettext("这个服务队已停用。"))
 
 
 @transaction.atomic
@@ -258,10 +259,10 @@ def activity_create(*, community: Region, category: PostCategory, title: str, pl
     """Publish an activity. The community admin publishes for their community; a team leader (a member) for
     the team they lead, which must then be given."""
     if community.kind != RegionKind.COMMUNITY or not community.is_active:
-        raise ActivityError("bad_community", "请选择一个启用中的社区。")
+        raise ActivityError("bad_community", gettext("请选择一个启用中的社区。"))
     if actor is not None and not manages_community(actor, community.pk) and (
             team is None or team.community_id != community.pk or not leads_team(actor, team.pk)):
-        raise ActivityError("not_your_activity", "只能为本社区或本人带领的服务队发布活动。", status=404)
+        raise ActivityError("not_your_activity", gettext("只能为本社区或本人带领的服务队发布活动。"), status=404)
     activity = Activity(community=community, category=category, title=(title or "").strip(),
                         place=(place or "").strip(), description=(description or "").strip(),
                         starts_at=starts_at, ends_at=ends_at, capacity=capacity, post=post, team=team,
@@ -285,21 +286,21 @@ def activity_update(*, activity: Activity, actor, request=None, **fields) -> Act
     activity = _lock_activity(activity.pk)
     _require_manager(actor, activity)
     if activity.status == ActivityStatus.CANCELLED:
-        raise ActivityError("cancelled", "活动已取消，不能修改。", status=409)
+        raise ActivityError("cancelled", gettext("活动已取消，不能修改。"), status=409)
     now = _now()
     if activity.ends_at <= now:
-        raise ActivityError("ended", "活动已结束，不能修改。", status=409)
+        raise ActivityError("ended", gettext("活动已结束，不能修改。"), status=409)
     if "team" in fields and actor is not None and not manages_community(actor, activity.community_id):
         team = fields["team"]
         if team is None or not leads_team(actor, team.pk):
-            raise ActivityError("not_your_activity", "队长只能为本人带领的服务队发布活动。", status=404)
+            raise ActivityError("not_your_activity", gettext("队长只能为本人带领的服务队发布活动。"), status=404)
     old = {name: getattr(activity, name) for name in ACTIVITY_FIELDS}
     for name, value in fields.items():
         setattr(activity, name, value.strip() if isinstance(value, str) else value)
     _validate(activity, old_category_id=old["category"].pk, now=now)
     if activity.capacity < activity.signed_up:
         raise ActivityError("capacity_below_signed",
-                            f"已有 {activity.signed_up} 人报名，名额不能少于 {activity.signed_up}。")
+                            gettext("已有 %(signed_up)s 人报名，名额不能少于 %(signed_up)s。") % {"signed_up": activity.signed_up})
     changed = [name for name in ACTIVITY_FIELDS if old[name] != getattr(activity, name)]
     if not changed:
         return activity
@@ -311,8 +312,8 @@ def activity_update(*, activity: Activity, actor, request=None, **fields) -> Act
     if {"starts_at", "ends_at", "place"} & set(changed):
         for signup in activity.signups.filter(status__in=(SignupStatus.SIGNED, SignupStatus.WAITLISTED)) \
                 .select_related("member"):
-            _on_commit_notify(signup.member, kind="activities.changed", title="活动时间地点有变",
-                              body=f"您报名的活动“{activity.title}”改为 {_when(activity)}，地点：{activity.place}。",
+            _on_commit_notify(signup.member, kind="activities.changed", title=gettext("活动时间地点有变"),
+                              body=gettext("您报名的活动“%(title)s”改为 %(when)s，地点：%(place)s。") % {"title": activity.title, "when": _when(activity), "place": activity.place},
                               link=_link(activity))
     if "capacity" in changed:
         _promote(activity, actor=actor, request=request, now=now)
@@ -334,21 +335,21 @@ def activity_cancel(*, activity: Activity, reason: str, actor, request=None) -> 
     _require_manager(actor, activity)
     reason = (reason or "").strip()
     if len(reason) < 2:
-        raise ActivityError("reason_required", "请写明取消活动的原因。")
+        raise ActivityError("reason_required", gettext("请写明取消活动的原因。"))
     if activity.status == ActivityStatus.CANCELLED:
-        raise ActivityError("cancelled", "活动已经取消了。", status=409)
+        raise ActivityError("cancelled", gettext("活动已经取消了。"), status=409)
     now = _now()
     if activity.ends_at <= now:
-        raise ActivityError("ended", "活动已结束，不能取消。", status=409)
+        raise ActivityError("ended", gettext("活动已结束，不能取消。"), status=409)
     if Attendance.objects.filter(signup__activity=activity).exists() or activity.signups.filter(
             status=SignupStatus.ATTENDED).exists():
-        raise ActivityError("has_attendance", "已有党员签到，不能取消活动。", status=409)
+        raise ActivityError("has_attendance", gettext("已有党员签到，不能取消活动。"), status=409)
     signups = list(activity.signups.select_for_update(of=("self",)).filter(status__in=OPEN).select_related("member"))
     for signup in signups:
         signup.status = SignupStatus.CANCELLED
         signup.cancelled_at = now
-        _on_commit_notify(signup.member, kind="activities.cancelled", title="活动取消",
-                          body=f"您报名的活动“{activity.title}”（{_when(activity)}）已取消。原因：{reason[:100]}",
+        _on_commit_notify(signup.member, kind="activities.cancelled", title=gettext("活动取消"),
+                          body=gettext("您报名的活动“%(title)s”（%(when)s）已取消。原因：%(value)s") % {"title": activity.title, "when": _when(activity), "value": reason[:100]},
                           link=_link(activity))
     Signup.objects.bulk_update(signups, ["status", "cancelled_at"])
     activity.status = ActivityStatus.CANCELLED
@@ -376,15 +377,16 @@ def signup_create(*, activity: Activity, member: Member, actor, request=None) ->
     _require_self(actor, member)
     activity = _lock_activity(activity.pk)
     if activity.status == ActivityStatus.CANCELLED:
-        raise ActivityError("cancelled", "活动已取消。", status=409)
+        raise ActivityError("cancelled", gettext("活动已取消。"), status=409)
     now = _now()
     if now >= activity.starts_at:
-        raise ActivityError("started", "活动已开始，报名已截止。到场后可扫码签到（有空余名额时现场报名）。", status=409)
-    _require_registered(member, activity.community_id, "请先到这个社区报到，报到确认后即可报名参加活动。")
+        raise ActivityError("started", gettext("活动已开始，报名已截止。到场后可扫码签到（有空余名额时现场报名）。"), status=409)
+    _require_registered(member, activity.community_id, gettext("请先到这个社区报到，报到确认后即可报名参加活动。"))
     existing = Signup.objects.filter(activity=activity, member=member, status__in=OPEN).first()
     if existing is not None:
-        what = "已在候补名单中" if existing.status == SignupStatus.WAITLISTED else "已报名"
-        raise ActivityError("already_signed_up", f"您{what}，无需重复报名。", status=409)
+        message = (gettext("您已在候补名单中，无需重复报名。") if existing.status == SignupStatus.WAITLISTED
+                   else gettext("您已报名，无需重复报名。"))
+        raise ActivityError("already_signed_up", message, status=409)
     signup, backstop = None, False
     if activity.signed_up < activity.capacity:
         try:
@@ -394,7 +396,7 @@ def signup_create(*, activity: Activity, member: Member, actor, request=None) ->
                                                created_at=now)
         except IntegrityError as exc:
             if not _capacity_error(exc):
-                raise ActivityError("already_signed_up", "您已报名，无需重复报名。", status=409,
+                raise ActivityError("already_signed_up", gettext("您已报名，无需重复报名。"), status=409,
                                     backstop=True) from exc
             backstop = True  # the lock did not hold: the constraint caught the last place
     if signup is None:
@@ -403,7 +405,7 @@ def signup_create(*, activity: Activity, member: Member, actor, request=None) ->
                 signup = Signup.objects.create(activity=activity, member=member, status=SignupStatus.WAITLISTED,
                                                created_at=now)
         except IntegrityError as exc:
-            raise ActivityError("already_signed_up", "您已报名，无需重复报名。", status=409, backstop=True) from exc
+            raise ActivityError("already_signed_up", gettext("您已报名，无需重复报名。"), status=409, backstop=True) from exc
     signup.backstop = backstop
     audit(event="activities.signed_up", actor=actor, request=request, obj=signup,
           object_repr=f"{member.name} → {activity.title}",
@@ -421,10 +423,10 @@ def signup_cancel(*, signup: Signup, actor, request=None) -> Signup:
     else:
         _require_manager(actor, activity)
     if signup.status not in (SignupStatus.SIGNED, SignupStatus.WAITLISTED):
-        raise ActivityError("not_open", "这条报名已取消或已签到，不能取消。", status=409)
+        raise ActivityError("not_open", gettext("这条报名已取消或已签到，不能取消。"), status=409)
     now = _now()
     if now >= activity.starts_at:
-        raise ActivityError("started", "活动已开始，不能取消报名。", status=409)
+        raise ActivityError("started", gettext("活动已开始，不能取消报名。"), status=409)
     held = signup.status == SignupStatus.SIGNED
     old = signup.status
     signup.status = SignupStatus.CANCELLED
@@ -458,9 +460,8 @@ def _promote(activity: Activity, *, actor, request, now: dt.datetime) -> list[Si
         audit(event="activities.promoted", actor=actor, request=request, obj=signup,
               object_repr=f"{signup.member.name} → {activity.title}",
               changes={"status": [SignupStatus.WAITLISTED, SignupStatus.SIGNED]})
-        _on_commit_notify(signup.member, kind="activities.promoted", title="候补成功",
-                          body=f"有人取消了报名，您已从候补转为正式报名：“{activity.title}”，{_when(activity)}，"
-                               f"地点：{activity.place}。",
+        _on_commit_notify(signup.member, kind="activities.promoted", title=gettext("候补成功"),
+                          body=gettext("有人取消了报名，您已从候补转为正式报名：“%(title)s”，%(when)s，地点：%(place)s。") % {"title": activity.title, "when": _when(activity), "place": activity.place},
                           link=_link(activity))
     return promoted
 
@@ -511,12 +512,12 @@ def activity_from_token(token: str, *, actor=None, request=None,
             return activity, ("in" if code == "i" else "out")
         if any(hmac.compare_digest(mac, _mac(activity, code, w)) for w in range(window - EXPIRED_LOOKBACK,
                                                                                 window - 1)):
-            raise ActivityError("token_expired", "二维码已过期，请重新扫描现场大屏上的二维码。", status=400)
+            raise ActivityError("token_expired", gettext("二维码已过期，请重新扫描现场大屏上的二维码。"), status=400)
     with transaction.atomic():
         audit(event="security.checkin_token_rejected", actor=actor, request=request, success=False,
               object_type="activities.activity", object_id=str(activity.pk) if activity else "",
               reason="forged or malformed check-in token")
-    raise ActivityError("token_invalid", "签到二维码无效，请扫描活动现场大屏上的二维码。", status=400)
+    raise ActivityError("token_invalid", gettext("签到二维码无效，请扫描活动现场大屏上的二维码。"), status=400)
 
 
 # --- check-in and check-out -------------------------------------------------------------------------
@@ -524,18 +525,18 @@ def activity_from_token(token: str, *, actor=None, request=None,
 
 def _check_window(activity: Activity, now: dt.datetime, what: str) -> None:
     if activity.status == ActivityStatus.CANCELLED:
-        raise ActivityError("cancelled", "活动已取消。", status=409)
+        raise ActivityError("cancelled", gettext("活动已取消。"), status=409)
     opens, closes = checkin_opens(activity), checkin_closes(activity)
     if opens <= now <= closes:
         return
     minutes = int(grace().total_seconds() // 60)
-    span = (f"{timezone.localtime(opens):%m月%d日 %H:%M} 至 {timezone.localtime(closes):%H:%M}"
+    span = (gettext("%(localtime)s 至 %(localtime2)s") % {"localtime": format(timezone.localtime(opens), gettext("%m月%d日 %H:%M")), "localtime2": format(timezone.localtime(closes), "%H:%M")}
             if timezone.localtime(opens).date() == timezone.localtime(closes).date()
-            else f"{timezone.localtime(opens):%m月%d日 %H:%M} 至 {timezone.localtime(closes):%m月%d日 %H:%M}")
+            else gettext("%(localtime)s 至 %(localtime2)s") % {"localtime": format(timezone.localtime(opens), gettext("%m月%d日 %H:%M")), "localtime2": format(timezone.localtime(closes), gettext("%m月%d日 %H:%M"))})
     if now < opens:
-        raise ActivityError("too_early", f"还没到{what}时间。{what}时间为 {span}（活动开始前 {minutes} 分钟开放）。",
+        raise ActivityError("too_early", gettext("还没到%(what)s时间。%(what)s时间为 %(span)s（活动开始前 %(minutes)s 分钟开放）。") % {"what": what, "span": span, "minutes": minutes},
                             status=409)
-    raise ActivityError("too_late", f"{what}时间已过（{span}）。如确实参加了活动，请联系社区确认服务时长。", status=409)
+    raise ActivityError("too_late", gettext("%(what)s时间已过（%(span)s）。如确实参加了活动，请联系社区确认服务时长。") % {"what": what, "span": span}, status=409)
 
 
 def _require_scanner(actor, activity: Activity, member: Member, method: str) -> None:
@@ -552,26 +553,26 @@ def attendance_check_in(*, activity: Activity, member: Member, method: str = "qr
     activity = _lock_activity(activity.pk)
     _require_scanner(actor, activity, member, method)
     now = _now()
-    _check_window(activity, now, "签到")
+    _check_window(activity, now, pgettext("window", "签到"))
     nonce = (nonce or "")[:64]
     signup = (Signup.objects.select_for_update().filter(activity=activity, member=member, status__in=OPEN)
               .first())
     walk_in = False
     if signup is None:
-        _require_registered(member, activity.community_id, "您未在本社区报到，不能参加本社区的活动。")
+        _require_registered(member, activity.community_id, gettext("您未在本社区报到，不能参加本社区的活动。"))
         if activity.signed_up >= activity.capacity:
-            raise ActivityError("activity_full", "活动名额已满，不能现场报名。请联系活动负责人。", status=409)
+            raise ActivityError("activity_full", gettext("活动名额已满，不能现场报名。请联系活动负责人。"), status=409)
         try:
             with transaction.atomic():
                 Activity.objects.filter(pk=activity.pk).update(signed_up=F("signed_up") + 1)
                 signup = Signup.objects.create(activity=activity, member=member, status=SignupStatus.ATTENDED,
                                                created_at=now)
         except IntegrityError as exc:
-            raise ActivityError("activity_full", "活动名额已满，不能现场报名。", status=409, backstop=True) from exc
+            raise ActivityError("activity_full", gettext("活动名额已满，不能现场报名。"), status=409, backstop=True) from exc
         walk_in = True
     elif signup.status == SignupStatus.WAITLISTED:
         if activity.signed_up >= activity.capacity:
-            raise ActivityError("waitlisted", "您在候补名单中，目前没有空余名额，不能签到。", status=409)
+            raise ActivityError("waitlisted", gettext("您在候补名单中，目前没有空余名额，不能签到。"), status=409)
         Activity.objects.filter(pk=activity.pk).update(signed_up=F("signed_up") + 1)
     existing = Attendance.objects.filter(signup=signup).first()
     if existing is not None:
@@ -595,12 +596,12 @@ def attendance_check_out(*, activity: Activity, member: Member, method: str = "q
     activity = _lock_activity(activity.pk)
     _require_scanner(actor, activity, member, method)
     now = _now()
-    _check_window(activity, now, "签退")
+    _check_window(activity, now, pgettext("window", "签退"))
     signup = (Signup.objects.select_for_update().filter(activity=activity, member=member,
                                                         status=SignupStatus.ATTENDED).first())
     attendance = Attendance.objects.select_for_update().filter(signup=signup).first() if signup else None
     if attendance is None:
-        raise ActivityError("not_checked_in", "您还没有签到，请先扫描签到二维码。", status=409)
+        raise ActivityError("not_checked_in", gettext("您还没有签到，请先扫描签到二维码。"), status=409)
     if attendance.checked_out_at is not None:
         record = ServiceRecord.objects.filter(member=member, activity=activity).first()
         return CheckResult("out", signup, attendance, created=False, record=record)
@@ -645,7 +646,7 @@ def _record_create(*, activity: Activity, member: Member, hours: Decimal, eviden
     return ServiceRecord.objects.create(
         member=member, community_id=activity.community_id, category_id=activity.category_id, activity=activity,
         served_on=served_on, month=served_on.year * 100 + served_on.month, hours=hours,
-        description=f"参加活动：{activity.title}"[:300], status=RecordStatus.VERIFIED, evidence=evidence,
+        description=(gettext("参加活动：%(title)s") % {"title": activity.title})[:300], status=RecordStatus.VERIFIED, evidence=evidence,
         verified_by=verified_by, verified_at=now, created_at=now)
 
 
@@ -659,25 +660,24 @@ def attendance_confirm(*, signup: Signup, actor, request=None, hours: Decimal | 
     signup = Signup.objects.select_for_update().select_related("member").get(pk=signup.pk)
     now = _now()
     if activity.status == ActivityStatus.CANCELLED:
-        raise ActivityError("cancelled", "活动已取消。", status=409)
+        raise ActivityError("cancelled", gettext("活动已取消。"), status=409)
     if now < activity.starts_at:
-        raise ActivityError("not_started", "活动还没开始，不能确认参加。", status=409)
+        raise ActivityError("not_started", gettext("活动还没开始，不能确认参加。"), status=409)
     if signup.status not in HOLDING:
-        raise ActivityError("not_open", "这名党员没有报名或已取消，不能确认。", status=409)
+        raise ActivityError("not_open", gettext("这名党员没有报名或已取消，不能确认。"), status=409)
     if ServiceRecord.objects.filter(member=signup.member, activity=activity).exists():
-        raise ActivityError("record_exists", "已经记录了这次活动的服务时长。", status=409)
+        raise ActivityError("record_exists", gettext("已经记录了这次活动的服务时长。"), status=409)
     limit = duration_hours(activity)
     if hours is None:
         hours = limit
     hours = Decimal(hours)
     if hours < Decimal("0.5") or hours > limit or (hours * 2) % 1:
-        raise ActivityError("bad_hours", f"服务时长应为 0.5 到 {limit} 小时之间、以 0.5 小时为单位。")
+        raise ActivityError("bad_hours", gettext("服务时长应为 0.5 到 %(limit)s 小时之间、以 0.5 小时为单位。") % {"limit": limit})
     room = _day_room(signup.member, activity)
     if hours > room:
         day = timezone.localtime(activity.starts_at)
-        raise ActivityError("day_over_24", f"{signup.member.name}在{day.year}年{day.month}月{day.day}日已记录 "
-                                           f"{MAX_DAY_HOURS - room} 小时，一天最多 24 小时，"
-                                           + (f"最多还能记录 {room} 小时。" if room >= Decimal("0.5") else "不能再记录。"))
+        raise ActivityError("day_over_24", (gettext("%(name)s在%(year)s年%(month)s月%(day)s日已记录 %(value)s 小时，一天最多 24 小时，") % {"name": signup.member.name, "year": day.year, "month": day.month, "day": day.day, "value": MAX_DAY_HOURS - room})
+                                           + (gettext("最多还能记录 %(room)s 小时。") % {"room": room} if room >= Decimal("0.5") else gettext("不能再记录。")))
     old = signup.status
     if signup.status != SignupStatus.ATTENDED:
         signup.status = SignupStatus.ATTENDED
@@ -687,12 +687,12 @@ def attendance_confirm(*, signup: Signup, actor, request=None, hours: Decimal | 
             record = _record_create(activity=activity, member=signup.member, hours=hours,
                                     evidence=EvidenceLevel.COMMUNITY, verified_by=actor, now=now)
     except IntegrityError as exc:
-        raise ActivityError("record_exists", "已经记录了这次活动的服务时长。", status=409, backstop=True) from exc
+        raise ActivityError("record_exists", gettext("已经记录了这次活动的服务时长。"), status=409, backstop=True) from exc
     audit(event="activities.attendance_confirmed", actor=actor, request=request, obj=signup,
           object_repr=f"{signup.member.name} @ {activity.title}",
           changes={"status": [old, SignupStatus.ATTENDED], "hours": str(hours), "record": record.pk})
-    _on_commit_notify(signup.member, kind="activities.confirmed", title="服务时长已记录",
-                      body=f"社区确认您参加了“{activity.title}”，记录服务时长 {hours} 小时。", link=_link(activity))
+    _on_commit_notify(signup.member, kind="activities.confirmed", title=gettext("服务时长已记录"),
+                      body=gettext("社区确认您参加了“%(title)s”，记录服务时长 %(hours)s 小时。") % {"title": activity.title, "hours": hours}, link=_link(activity))
     return record
 
 
@@ -748,10 +748,9 @@ def reminders_send(*, now: dt.datetime | None = None) -> int:
             if not claimed:
                 continue
             activity = signup.activity
-            day = "今天" if timezone.localtime(activity.starts_at).date() == timezone.localdate(now) else "明天"
-            notify_member(member=signup.member, kind="activities.reminder", title="活动提醒",
-                          body=f"您报名的活动“{activity.title}”{day} {timezone.localtime(activity.starts_at):%H:%M} "
-                               f"开始，地点：{activity.place}。到场后请扫码签到。",
+            day = gettext("今天") if timezone.localtime(activity.starts_at).date() == timezone.localdate(now) else gettext("明天")
+            notify_member(member=signup.member, kind="activities.reminder", title=gettext("活动提醒"),
+                          body=gettext("您报名的活动“%(title)s”%(day)s %(localtime)s 开始，地点：%(place)s。到场后请扫码签到。") % {"title": activity.title, "day": day, "localtime": format(timezone.localtime(activity.starts_at), "%H:%M"), "place": activity.place},
                           link=_link(activity))
             sent += 1
     if sent:

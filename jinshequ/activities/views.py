@@ -20,6 +20,7 @@ from django.http import Http404, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.translation import gettext
 from django.views.decorators.http import require_POST
 
 from jinshequ.access.audiences import administered_community_id
@@ -129,10 +130,9 @@ def signup(request, pk):
     if wants_json(request):
         return JsonResponse({"id": new.pk, "status": new.status, "activity": activity.pk}, status=201)
     if new.status == SignupStatus.SIGNED:
-        messages.success(request, f"报名成功：“{activity.title}”。活动前一天会提醒您。")
+        messages.success(request, gettext("报名成功：“%(title)s”。活动前一天会提醒您。") % {"title": activity.title})
     else:
-        messages.warning(request, f"名额已满，您已进入候补名单（第 {services.waitlist_position(new)} 位）。"
-                                  "有人取消时会自动递补并通知您。")
+        messages.warning(request, gettext("名额已满，您已进入候补名单（第 %(waitlist_position)s 位）。有人取消时会自动递补并通知您。") % {"waitlist_position": services.waitlist_position(new)})
     return redirect("activities:detail", pk=activity.pk)
 
 
@@ -143,14 +143,14 @@ def signup_cancel(request, pk):
     activity = sel.activity_get_for_user(user=request.user, pk=pk)
     mine = activity.signups.filter(member=member, status__in=(SignupStatus.SIGNED, SignupStatus.WAITLISTED)).first()
     if mine is None:
-        messages.info(request, "您没有这个活动的报名。")
+        messages.info(request, gettext("您没有这个活动的报名。"))
         return redirect("activities:detail", pk=activity.pk)
     try:
         services.signup_cancel(signup=mine, actor=request.user, request=request)
     except ActivityError as exc:
         return render(request, "activities/member_detail.html",
                       _detail_context(request, member, activity, error=error_message(exc)), status=exc.status)
-    messages.success(request, f"已取消报名“{activity.title}”。")
+    messages.success(request, gettext("已取消报名“%(title)s”。") % {"title": activity.title})
     return redirect("activities:detail", pk=activity.pk)
 
 
@@ -313,7 +313,7 @@ def create(request):
         except ActivityError as exc:
             form.add_error(None, error_message(exc))
         else:
-            messages.success(request, f"已发布活动“{activity.title}”。")
+            messages.success(request, gettext("已发布活动“%(title)s”。") % {"title": activity.title})
             return redirect("activities:manage_detail", pk=activity.pk)
     return render(request, "activities/form.html", {"form": form, "creating": True})
 
@@ -332,7 +332,7 @@ def edit(request, pk):
         except ActivityError as exc:
             form.add_error("capacity" if exc.code == "capacity_below_signed" else None, error_message(exc))
         else:
-            messages.success(request, "已保存修改。")
+            messages.success(request, gettext("已保存修改。"))
             return redirect("activities:manage_detail", pk=activity.pk)
     return render(request, "activities/form.html", {"form": form, "activity": activity, "creating": False})
 
@@ -364,7 +364,7 @@ def cancel(request, pk):
     except ActivityError as exc:
         messages.error(request, error_message(exc))
     else:
-        messages.success(request, f"已取消活动“{activity.title}”，已通知报名的党员。")
+        messages.success(request, gettext("已取消活动“%(title)s”，已通知报名的党员。") % {"title": activity.title})
     return redirect("activities:manage_detail", pk=activity.pk)
 
 
@@ -438,7 +438,7 @@ def confirm(request, pk):
     except ActivityError as exc:
         messages.error(request, error_message(exc))
     else:
-        messages.success(request, f"已确认 {signup_obj.member.name} 参加，记录服务时长 {record.hours} 小时。")
+        messages.success(request, gettext("已确认 %(name)s 参加，记录服务时长 %(hours)s 小时。") % {"name": signup_obj.member.name, "hours": record.hours})
     return redirect("activities:manage_detail", pk=signup_obj.activity_id)
 
 

@@ -19,7 +19,7 @@ from django.http import FileResponse, Http404, HttpResponseBadRequest
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone, translation
-from django.utils.translation import gettext
+from django.utils.translation import gettext, ngettext
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from jinshequ.access import audiences
@@ -148,7 +148,7 @@ def record_create(request):
                 attach_error(form, exc)
                 status = exc.status if exc.status != 404 else 400
             else:
-                messages.success(request, f"已提交服务记录 {sel.ref(sel.PREFIX_RECORD, record.pk)}，等待社区审核。")
+                messages.success(request, gettext("已提交服务记录 %(ref)s，等待社区审核。") % {"ref": sel.ref(sel.PREFIX_RECORD, record.pk)})
                 return redirect("records:detail", pk=record.pk)
         else:
             status = 400
@@ -266,8 +266,7 @@ def verify(request, pk):
             raise Http404 from None
         messages.error(request, error_message(exc))
     else:
-        messages.success(request, f"已核实 {sel.ref(sel.PREFIX_RECORD, record.pk)}（{record.member.name}，"
-                                  f"{record.hours} 小时）。")
+        messages.success(request, gettext("已核实 %(ref)s（%(name)s，%(hours)s 小时）。") % {"ref": sel.ref(sel.PREFIX_RECORD, record.pk), "name": record.member.name, "hours": record.hours})
     return redirect(_back(request, reverse("records:queue")))
 
 
@@ -286,7 +285,7 @@ def reject(request, pk):
             raise Http404 from None
         messages.error(request, error_message(exc))
     else:
-        messages.success(request, f"已退回 {sel.ref(sel.PREFIX_RECORD, record.pk)}，已通知{record.member.name}。")
+        messages.success(request, gettext("已退回 %(ref)s，已通知%(name)s。") % {"ref": sel.ref(sel.PREFIX_RECORD, record.pk), "name": record.member.name})
     return redirect(_back(request, reverse("records:queue")))
 
 
@@ -300,9 +299,9 @@ def verify_batch(request):
         messages.error(request, error_message(exc))
     else:
         if n:
-            messages.success(request, f"已批量核实 {n} 条服务记录。")
+            messages.success(request, ngettext("已批量核实 %(n)s 条服务记录。", "已批量核实 %(n)s 条服务记录。", n) % {"n": n})
         else:
-            messages.info(request, "没有可核实的记录：请勾选待审核的记录。")
+            messages.info(request, gettext("没有可核实的记录：请勾选待审核的记录。"))
     return redirect("records:queue")
 
 
@@ -427,7 +426,7 @@ def certificates(request, member_id):
                 attach_error(form, exc)
                 status = exc.status
             else:
-                messages.success(request, f"已出具服务证明 {cert.number}（{cert.hours} 小时）。")
+                messages.success(request, gettext("已出具服务证明 %(number)s（%(hours)s 小时）。") % {"number": cert.number, "hours": cert.hours})
                 return redirect(reverse("records:certificates", args=[member.pk]) + f"#cert-{cert.pk}")
         else:
             status = 400
@@ -469,7 +468,7 @@ def certificate_revoke(request, pk):
             raise Http404 from None
         messages.error(request, error_message(exc))
     else:
-        messages.success(request, f"已撤销服务证明 {cert.number}。")
+        messages.success(request, gettext("已撤销服务证明 %(number)s。") % {"number": cert.number})
     return redirect(back)
 
 

@@ -4,26 +4,27 @@ from decimal import Decimal
 
 from django import forms
 from django.core.exceptions import ValidationError
+from django.utils.translation import gettext_lazy as _
 
 from jinshequ.core.widgets import DateInput
 
 
 class CampaignForm(forms.Form):
-    name = forms.CharField(label="名称", max_length=100,
-                           widget=forms.TextInput(attrs={"placeholder": "如：2026年在职党员进社区"}))
-    starts_on = forms.DateField(label="开始日期", widget=DateInput)
-    ends_on = forms.DateField(label="结束日期", widget=DateInput)
-    report_deadline = forms.DateField(label="报到截止日期", required=False, widget=DateInput,
-                                      help_text="截止日期临近或已过而报到率未达目标的单位和社区会被突出显示。")
-    target_rate = forms.DecimalField(label="报到率目标（%）", min_value=Decimal("0"), max_value=Decimal("100"),
+    name = forms.CharField(label=_("名称"), max_length=100,
+                           widget=forms.TextInput(attrs={"placeholder": _("如：2026年在职党员进社区")}))
+    starts_on = forms.DateField(label=_("开始日期"), widget=DateInput)
+    ends_on = forms.DateField(label=_("结束日期"), widget=DateInput)
+    report_deadline = forms.DateField(label=_("报到截止日期"), required=False, widget=DateInput,
+                                      help_text=_("截止日期临近或已过而报到率未达目标的单位和社区会被突出显示。"))
+    target_rate = forms.DecimalField(label=_("报到率目标（%）"), min_value=Decimal("0"), max_value=Decimal("100"),
                                      max_digits=5, decimal_places=2, initial=Decimal("95"))
-    max_active_posts = forms.IntegerField(label="每名党员最多认领岗位数", min_value=1, max_value=20, initial=2)
-    make_current = forms.BooleanField(label="设为当前活动周期", required=False,
+    max_active_posts = forms.IntegerField(label=_("每名党员最多认领岗位数"), min_value=1, max_value=20, initial=2)
+    make_current = forms.BooleanField(label=_("设为当前活动周期"), required=False,
                                       widget=forms.CheckboxInput(attrs={"class": "form-check-input"}),
-                                      help_text="同一时间只有一个当前周期；报到、截止日期和目标都以当前周期为准。")
+                                      help_text=_("同一时间只有一个当前周期；报到、截止日期和目标都以当前周期为准。"))
 
-    error_messages = {"ends_before_start": "结束日期不能早于开始日期。",
-                      "deadline_outside": "报到截止日期应在活动周期之内。"}
+    error_messages = {"ends_before_start": _("结束日期不能早于开始日期。"),
+                      "deadline_outside": _("报到截止日期应在活动周期之内。")}
 
     def __init__(self, *args, editing: bool = False, **kwargs):
         super().__init__(*args, **kwargs)

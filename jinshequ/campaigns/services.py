@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.utils.translation import gettext
 
 from jinshequ.accounts.services import audit, model_changes
 from jinshequ.campaigns.models import Campaign
@@ -23,12 +24,12 @@ def _validate(campaign: Campaign) -> None:
     """Field checks with Chinese messages, then the model's own validation (ranges, constraints)."""
     errors = {}
     if campaign.starts_on and campaign.ends_on and campaign.ends_on < campaign.starts_on:
-        errors["ends_on"] = "结束日期不能早于开始日期。"
+        errors["ends_on"] = gettext("结束日期不能早于开始日期。")
     deadline = campaign.report_deadline
     if deadline and campaign.starts_on and campaign.ends_on and not campaign.starts_on <= deadline <= campaign.ends_on:
-        errors["report_deadline"] = "报到截止日期应在活动周期之内。"
+        errors["report_deadline"] = gettext("报到截止日期应在活动周期之内。")
     if campaign.max_active_posts is not None and campaign.max_active_posts < 1:
-        errors["max_active_posts"] = "每名党员最多认领岗位数至少为 1。"
+        errors["max_active_posts"] = gettext("每名党员最多认领岗位数至少为 1。")
     if errors:
         raise ValidationError(errors)
     campaign.full_clean(exclude=["is_current"])

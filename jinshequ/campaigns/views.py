@@ -6,6 +6,7 @@ from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
+from django.utils.translation import gettext
 from django.views.decorators.http import require_POST
 
 from jinshequ.accounts.perms import Perm, require_perm
@@ -32,7 +33,7 @@ def campaign_create(request):
         except ValidationError as exc:
             form.apply_service_errors(exc)
         else:
-            messages.success(request, f"已新建活动周期“{campaign.name}”。")
+            messages.success(request, gettext("已新建活动周期“%(name)s”。") % {"name": campaign.name})
             return redirect("campaigns:list")
     return render(request, "campaigns/campaign_form.html", {"form": form, "creating": True})
 
@@ -49,7 +50,7 @@ def campaign_edit(request, pk):
         except ValidationError as exc:
             form.apply_service_errors(exc)
         else:
-            messages.success(request, "已保存活动周期设置。")
+            messages.success(request, gettext("已保存活动周期设置。"))
             return redirect("campaigns:list")
     return render(request, "campaigns/campaign_form.html", {"form": form, "campaign": campaign, "creating": False})
 
@@ -59,5 +60,5 @@ def campaign_edit(request, pk):
 def campaign_set_current(request, pk):
     campaign = get_object_or_404(Campaign, pk=pk)
     services.campaign_set_current(campaign=campaign, actor=request.user, request=request)
-    messages.success(request, f"“{campaign.name}”已设为当前活动周期。")
+    messages.success(request, gettext("“%(name)s”已设为当前活动周期。") % {"name": campaign.name})
     return redirect("campaigns:list")

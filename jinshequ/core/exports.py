@@ -12,6 +12,7 @@ from urllib.parse import quote
 import xlsxwriter
 from django.http import FileResponse
 from django.utils import timezone
+from django.utils.translation import gettext
 
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r", "\0")
 
@@ -53,7 +54,7 @@ def write_xlsx(path_or_file, sheet: str, headers: Sequence[str], rows: Iterable[
             if value is None or value == "":
                 continue
             if isinstance(value, bool):
-                ws.write_string(r, c, "是" if value else "否")
+                ws.write_string(r, c, gettext("是") if value else gettext("否"))
             elif isinstance(value, int | float):
                 ws.write_number(r, c, value)
             elif isinstance(value, dt.datetime):

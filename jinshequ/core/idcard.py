@@ -8,6 +8,7 @@ import unicodedata
 
 from django.core.exceptions import ValidationError
 from django.utils import timezone
+from django.utils.translation import gettext
 
 WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
 CHECK_CHARS = "10X98765432"
@@ -39,19 +40,19 @@ def validate_id_number(value: str) -> str:
     """Return the normalised number or raise ``ValidationError`` with a Chinese reason."""
     number = normalize_id_number(value)
     if not number:
-        raise ValidationError("请填写身份证号。", code="required")
+        raise ValidationError(gettext("请填写身份证号。"), code="required")
     if len(number) != 18:
-        raise ValidationError(f"身份证号应为 18 位，当前为 {len(number)} 位。", code="id_length")
+        raise ValidationError(gettext("身份证号应为 18 位，当前为 %(len)s 位。") % {"len": len(number)}, code="id_length")
     if not ID_RE.fullmatch(number):
-        raise ValidationError("身份证号只能由数字组成，最后一位可以是 X。", code="id_chars")
+        raise ValidationError(gettext("身份证号只能由数字组成，最后一位可以是 X。"), code="id_chars")
     try:
         born = id_birth_date(number)
     except ValueError:
-        raise ValidationError("身份证号中的出生日期不存在。", code="id_date") from None
+        raise ValidationError(gettext("身份证号中的出生日期不存在。"), code="id_date") from None
     if born.year < 1900 or born > timezone.localdate():  # today in Shanghai, not on the server's clock
-        raise ValidationError("身份证号中的出生日期不合理。", code="id_date")
+        raise ValidationError(gettext("身份证号中的出生日期不合理。"), code="id_date")
     if check_char(number[:17]) != number[17]:
-        raise ValidationError("身份证号校验位不正确，请核对是否输错。", code="id_checksum")
+        raise ValidationError(gettext("身份证号校验位不正确，请核对是否输错。"), code="id_checksum")
     return number
 
 
@@ -66,9 +67,9 @@ def normalize_phone(value: str) -> str:
 def validate_phone(value: str) -> str:
     phone = normalize_phone(value)
     if not phone:
-        raise ValidationError("请填写手机号。", code="required")
+        raise ValidationError(gettext("请填写手机号。"), code="required")
     if not PHONE_RE.fullmatch(phone):
-        raise ValidationError("手机号应为 11 位数字，以 13–19 开头。", code="phone_format")
+        raise ValidationError(gettext("手机号应为 11 位数字，以 13–19 开头。"), code="phone_format")
     return phone
 
 

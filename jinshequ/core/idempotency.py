@@ -38,6 +38,7 @@ from django.db import IntegrityError, transaction
 from django.http import HttpResponse, JsonResponse
 from django.template.loader import render_to_string
 from django.utils import timezone
+from django.utils.translation import gettext
 
 from jinshequ.core.http import wants_json
 
@@ -138,17 +139,17 @@ def idempotent(scope: str):
                 return view(request, *args, **kwargs)
             if not KEY_RE.match(key):
                 return _error(request, 400, "idempotency_key_invalid",
-                              "Idempotency-Key 格式不正确（8–128 位字母、数字或 _ . : -）。")
+                              gettext("Idempotency-Key 格式不正确（8–128 位字母、数字或 _ . : -）。"))
             fp = fingerprint(request)
             record, existing = _begin(user, key, scope, fp)
             if record is None:
                 if existing is None:  # released between our insert and our read: treat as in progress
-                    return _error(request, 409, "idempotency_in_progress", "相同的请求正在处理中，请稍候再试。")
+                    return _error(request, 409, "idempotency_in_progress", gettext("相同的请求正在处理中，请稍候再试。"))
                 if existing.fingerprint != fp:
                     return _error(request, 422, "idempotency_key_reused",
-                                  "这个 Idempotency-Key 已用于另一个请求，请换一个新的。")
+                                  gettext("这个 Idempotency-Key 已用于另一个请求，请换一个新的。"))
                 if existing.response_status is None:
-                    return _error(request, 409, "idempotency_in_progress", "相同的请求正在处理中，请稍候再试。")
+                    return _error(request, 409, "idempotency_in_progress", gettext("相同的请求正在处理中，请稍候再试。"))
                 return _replay(existing)
             try:
                 response = view(request, *args, **kwargs)

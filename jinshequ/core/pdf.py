@@ -99,8 +99,11 @@ def render_pdf(template: str, context: dict | None = None) -> bytes:
     if not cjk_font_available():
         raise PdfFontMissing
     import weasyprint
+    from django.conf import settings
+    from django.utils import translation
 
-    html = render_to_string(template, context or {})
+    with translation.override(settings.LANGUAGE_CODE):  # printed documents stay Chinese in every UI language
+        html = render_to_string(template, context or {})
     document = weasyprint.HTML(string=html, base_url=STATIC_DIR.as_uri() + "/", url_fetcher=_url_fetcher())
     return document.write_pdf()
 

@@ -1,6 +1,7 @@
 from django.contrib.auth.decorators import login_not_required
 from django.http import HttpResponse
 from django.shortcuts import render
+from django.utils.translation import gettext
 from django.views.decorators.csrf import requires_csrf_token
 
 
@@ -28,5 +29,5 @@ def server_error(request):
     if request.path.startswith("/api/"):
         from django.http import JsonResponse
 
-        return JsonResponse({"error": "服务器内部错误", "request_id": rid}, status=500)
+        return JsonResponse({"error": gettext("服务器内部错误"), "request_id": rid}, status=500)
     return render(request, "errors/500.html", {"request_id": rid}, status=500)

@@ -6,11 +6,13 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from django.db.models import QuerySet
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 
 from jinshequ.members.models import Member
 
-HEADERS = ["姓名", "性别", "出生日期", "身份证号", "手机号", "所在单位", "居住社区", "居住地址", "党员状态",
-           "领导干部", "特长", "可服务时间", "入党日期", "状态"]
+HEADERS = [_("姓名"), _("性别"), _("出生日期"), _("身份证号"), _("手机号"), _("所在单位"), _("居住社区"), _("居住地址"), _("党员状态"),
+           _("领导干部"), _("特长"), _("可服务时间"), _("入党日期"), _("状态")]
 
 
 def member_export_headers() -> list[str]:
@@ -25,6 +27,6 @@ def member_export_rows(qs: QuerySet[Member], *, full: bool = False) -> Iterator[
             m.reveal_id_number() if full else m.id_number_masked,
             (m.reveal_phone() if full else m.phone_masked) or "",
             m.work_unit.name, m.community.name, m.address, m.get_party_status_display(),
-            m.is_leading_cadre, "、".join(s.name for s in m.skills.all()), "、".join(m.availability_labels),
+            m.is_leading_cadre, gettext("、").join(s.name for s in m.skills.all()), gettext("、").join(m.availability_labels),
             m.joined_party_on, m.get_status_display(),
         ]

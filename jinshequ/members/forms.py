@@ -2,6 +2,8 @@ from __future__ import annotations
 
 from django import forms
 from django.core.exceptions import ValidationError
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 
 from jinshequ.access import Kind, kind_of
 from jinshequ.core.forms import style_form
@@ -15,25 +17,25 @@ SELECT_LIMIT = 400
 
 
 class MemberForm(forms.Form):
-    name = forms.CharField(label="姓名", max_length=40)
-    id_number = forms.CharField(label="身份证号", max_length=18, required=True,
+    name = forms.CharField(label=_("姓名"), max_length=40)
+    id_number = forms.CharField(label=_("身份证号"), max_length=18, required=True,
                                 widget=forms.TextInput(attrs={"autocomplete": "off", "inputmode": "text"}))
-    gender = forms.ChoiceField(label="性别", choices=[("", "按身份证号自动识别"), *Gender.choices], required=False)
-    birth_date = forms.DateField(label="出生日期", required=False, widget=DateInput,
-                                 help_text="留空则按身份证号自动填写。")
-    phone = forms.CharField(label="手机号", max_length=20, required=False,
+    gender = forms.ChoiceField(label=_("性别"), choices=[("", _("按身份证号自动识别")), *Gender.choices], required=False)
+    birth_date = forms.DateField(label=_("出生日期"), required=False, widget=DateInput,
+                                 help_text=_("留空则按身份证号自动填写。"))
+    phone = forms.CharField(label=_("手机号"), max_length=20, required=False,
                             widget=forms.TextInput(attrs={"inputmode": "tel", "autocomplete": "off"}))
-    work_unit = forms.ModelChoiceField(label="所在单位", queryset=None, empty_label="请选择单位")
-    community = forms.ModelChoiceField(label="居住社区", queryset=None, empty_label="请选择社区")
-    address = forms.CharField(label="居住地址", max_length=200, required=False)
-    party_status = forms.ChoiceField(label="党员状态", choices=PartyStatus.choices, initial=PartyStatus.FULL)
-    is_leading_cadre = forms.BooleanField(label="领导干部", required=False)
-    joined_party_on = forms.DateField(label="入党日期", required=False, widget=DateInput)
-    skills = forms.ModelMultipleChoiceField(label="特长", queryset=Skill.objects.filter(is_active=True),
+    work_unit = forms.ModelChoiceField(label=_("所在单位"), queryset=None, empty_label=_("请选择单位"))
+    community = forms.ModelChoiceField(label=_("居住社区"), queryset=None, empty_label=_("请选择社区"))
+    address = forms.CharField(label=_("居住地址"), max_length=200, required=False)
+    party_status = forms.ChoiceField(label=_("党员状态"), choices=PartyStatus.choices, initial=PartyStatus.FULL)
+    is_leading_cadre = forms.BooleanField(label=_("领导干部"), required=False)
+    joined_party_on = forms.DateField(label=_("入党日期"), required=False, widget=DateInput)
+    skills = forms.ModelMultipleChoiceField(label=_("特长"), queryset=Skill.objects.filter(is_active=True),
                                             required=False, widget=forms.CheckboxSelectMultiple)
-    avail_weekday_day = forms.BooleanField(label="工作日白天可服务", required=False)
-    avail_weekday_evening = forms.BooleanField(label="工作日晚上可服务", required=False)
-    avail_weekend = forms.BooleanField(label="周末可服务", required=False, initial=True)
+    avail_weekday_day = forms.BooleanField(label=_("工作日白天可服务"), required=False)
+    avail_weekday_evening = forms.BooleanField(label=_("工作日晚上可服务"), required=False)
+    avail_weekend = forms.BooleanField(label=_("周末可服务"), required=False, initial=True)
 
     def __init__(self, *args, user, member=None, **kwargs):
         super().__init__(*args, **kwargs)
@@ -45,10 +47,10 @@ class MemberForm(forms.Form):
             widget = field.widget
             if name == "id_number" and member is not None:
                 field.required = False
-                field.help_text = f"当前：{member.id_number_masked}。留空表示不修改。"
+                field.help_text = gettext("当前：%(id_number_masked)s。留空表示不修改。") % {"id_number_masked": member.id_number_masked}
                 widget.attrs["placeholder"] = member.id_number_masked
             if name == "phone" and member is not None:
-                field.help_text = f"当前：{member.phone_masked or '未填写'}。留空表示不修改。"
+                field.help_text = gettext("当前：%(value)s。留空表示不修改。") % {"value": member.phone_masked or gettext('未填写')}
                 widget.attrs["placeholder"] = member.phone_masked
 
     def clean_id_number(self):
@@ -66,11 +68,11 @@ class MemberForm(forms.Form):
         number = data.get("id_number")
         if number:
             if data.get("birth_date") and data["birth_date"] != id_birth_date(number):
-                self.add_error("birth_date", f"出生日期与身份证号不一致（身份证号为 {id_birth_date(number):%Y-%m-%d}）。")
+                self.add_error("birth_date", gettext("出生日期与身份证号不一致（身份证号为 %(id_birth_date)s）。") % {"id_birth_date": format(id_birth_date(number), "%Y-%m-%d")})
             if data.get("gender") and data["gender"] != id_gender(number):
-                self.add_error("gender", "性别与身份证号不一致。")
+                self.add_error("gender", gettext("性别与身份证号不一致。"))
         if data.get("joined_party_on") and data.get("birth_date") and data["joined_party_on"] <= data["birth_date"]:
-            self.add_error("joined_party_on", "入党日期不能早于出生日期。")
+            self.add_error("joined_party_on", gettext("入党日期不能早于出生日期。"))
         return data
 
     def service_kwargs(self) -> dict:
@@ -100,21 +102,21 @@ class MemberForm(forms.Form):
 
 
 class MemberFilterForm(forms.Form):
-    q = forms.CharField(label="搜索", required=False,
-                        widget=forms.TextInput(attrs={"placeholder": "姓名、拼音首字母、证件或手机号后四位",
+    q = forms.CharField(label=_("搜索"), required=False,
+                        widget=forms.TextInput(attrs={"placeholder": _("姓名、拼音首字母、证件或手机号后四位"),
                                                       "class": "form-control", "type": "search"}))
     unit = forms.IntegerField(required=False, widget=forms.HiddenInput)
-    unit_name = forms.CharField(label="单位", required=False,
-                                widget=forms.TextInput(attrs={"placeholder": "单位名称", "class": "form-control"}))
-    community = forms.IntegerField(label="社区", required=False)
-    status = forms.ChoiceField(label="状态", required=False, choices=[("", "全部状态"), *MemberStatus.choices])
-    party_status = forms.ChoiceField(label="党员状态", required=False, choices=[("", "正式和预备"), *PartyStatus.choices])
-    sort = forms.ChoiceField(label="排序", required=False, choices=[
-        ("name", "按姓名拼音"), ("-name", "按姓名拼音倒序"), ("unit", "按单位"), ("community", "按社区"),
-        ("birth", "按年龄从大到小"), ("-birth", "按年龄从小到大"), ("created", "最近登记")])
-    report = forms.ChoiceField(label="报到状态", required=False, choices=[
-        ("", "全部报到状态"), ("reported", "已报到"), ("pending", "待确认"), ("exempt", "免报到"),
-        ("outstanding", "未报到")])
+    unit_name = forms.CharField(label=_("单位"), required=False,
+                                widget=forms.TextInput(attrs={"placeholder": _("单位名称"), "class": "form-control"}))
+    community = forms.IntegerField(label=_("社区"), required=False)
+    status = forms.ChoiceField(label=_("状态"), required=False, choices=[("", _("全部状态")), *MemberStatus.choices])
+    party_status = forms.ChoiceField(label=_("党员状态"), required=False, choices=[("", _("正式和预备")), *PartyStatus.choices])
+    sort = forms.ChoiceField(label=_("排序"), required=False, choices=[
+        ("name", _("按姓名拼音")), ("-name", _("按姓名拼音倒序")), ("unit", _("按单位")), ("community", _("按社区")),
+        ("birth", _("按年龄从大到小")), ("-birth", _("按年龄从小到大")), ("created", _("最近登记"))])
+    report = forms.ChoiceField(label=_("报到状态"), required=False, choices=[
+        ("", _("全部报到状态")), ("reported", _("已报到")), ("pending", _("待确认")), ("exempt", _("免报到")),
+        ("outstanding", _("未报到"))])
 
     def __init__(self, *args, user, **kwargs):
         super().__init__(*args, **kwargs)
@@ -122,8 +124,8 @@ class MemberFilterForm(forms.Form):
         communities = community_pairs_for_user(user) if kind is not Kind.UNIT else []
         if communities and len(communities) <= SELECT_LIMIT:
             self.fields["community"] = forms.TypedChoiceField(
-                label="社区", required=False, coerce=int, empty_value=None,
-                choices=[("", "全部社区"), *communities], widget=FastSelect(attrs={"class": "form-select"}))
+                label=gettext("社区"), required=False, coerce=int, empty_value=None,
+                choices=[("", gettext("全部社区")), *communities], widget=FastSelect(attrs={"class": "form-select"}))
         else:
             self.fields["community"].widget = forms.HiddenInput()
         units = unit_list_for_user(user) if kind is not Kind.CITY else None
@@ -131,8 +133,8 @@ class MemberFilterForm(forms.Form):
         pairs = list(units.order_by("name").values_list("pk", "name")[:SELECT_LIMIT + 1]) if units is not None else []
         if 0 < len(pairs) <= SELECT_LIMIT:
             self.fields["unit"] = forms.TypedChoiceField(
-                label="单位", required=False, coerce=int, empty_value=None,
-                choices=[("", "全部单位"), *pairs], widget=FastSelect(attrs={"class": "form-select"}))
+                label=gettext("单位"), required=False, coerce=int, empty_value=None,
+                choices=[("", gettext("全部单位")), *pairs], widget=FastSelect(attrs={"class": "form-select"}))
             del self.fields["unit_name"]
         for name in ("status", "party_status", "sort", "report"):
             field = self.fields[name]
@@ -140,23 +142,23 @@ class MemberFilterForm(forms.Form):
 
 
 class StatusForm(forms.Form):
-    action = forms.ChoiceField(choices=[("left", "标记离开"), ("reactivate", "恢复在职")])
-    left_on = forms.DateField(label="离开日期", required=False, widget=DateInput)
-    reason = forms.CharField(label="原因", max_length=200, required=False)
+    action = forms.ChoiceField(choices=[("left", _("标记离开")), ("reactivate", _("恢复在职"))])
+    left_on = forms.DateField(label=_("离开日期"), required=False, widget=DateInput)
+    reason = forms.CharField(label=_("原因"), max_length=200, required=False)
 
 
 class RevealForm(forms.Form):
-    field = forms.ChoiceField(choices=[("id_number", "身份证号"), ("phone", "手机号")])
-    reason = forms.CharField(label="查看原因", max_length=200, min_length=2,
-                             error_messages={"required": "请填写查看原因。", "min_length": "请填写查看原因。"})
+    field = forms.ChoiceField(choices=[("id_number", _("身份证号")), ("phone", _("手机号"))])
+    reason = forms.CharField(label=_("查看原因"), max_length=200, min_length=2,
+                             error_messages={"required": _("请填写查看原因。"), "min_length": _("请填写查看原因。")})
 
 
 class SkillForm(forms.Form):
-    name = forms.CharField(label="特长名称", max_length=30,
-                           widget=forms.TextInput(attrs={"class": "form-control", "placeholder": "例如：法律咨询"}))
+    name = forms.CharField(label=_("特长名称"), max_length=30,
+                           widget=forms.TextInput(attrs={"class": "form-control", "placeholder": _("例如：法律咨询")}))
 
     def clean_name(self):
         name = self.cleaned_data["name"].strip()
         if Skill.objects.filter(name=name).exists():
-            raise ValidationError("已有同名特长。")
+            raise ValidationError(gettext("已有同名特长。"))
         return name

@@ -14,6 +14,8 @@ from django.core.paginator import Paginator
 from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from jinshequ.accounts.perms import Perm, require_perm, user_has_perm
@@ -37,7 +39,7 @@ KIND_PERMS = {ImportJob.Kind.MEMBERS: Perm.MEMBER_IMPORT, ImportJob.Kind.UNITS: 
 
 
 class UploadForm(forms.Form):
-    file = forms.FileField(label="选择文件", widget=forms.ClearableFileInput(attrs={
+    file = forms.FileField(label=_("选择文件"), widget=forms.ClearableFileInput(attrs={
         "accept": ".xlsx,.csv,application/vnd.openxmlformats-officedocument.spreadsheetml.sheet,text/csv",
         "class": "form-control"}))
 
@@ -109,11 +111,11 @@ def import_template(request):
             raise PermissionDenied
         from jinshequ.units.imports import UnitImporter, unit_template_notes
 
-        data = template_bytes(UnitImporter, sheet="单位信息", notes=unit_template_notes())
-        filename = "单位导入模板.xlsx"
+        data = template_bytes(UnitImporter, sheet=gettext("单位信息"), notes=unit_template_notes())
+        filename = gettext("单位导入模板.xlsx")
     else:
-        data = template_bytes(MemberImporter, sheet="党员信息", notes=member_template_notes())
-        filename = "党员导入模板.xlsx"
+        data = template_bytes(MemberImporter, sheet=gettext("党员信息"), notes=member_template_notes())
+        filename = gettext("党员导入模板.xlsx")
     response = HttpResponse(data, content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
     response["Content-Disposition"] = content_disposition(filename)
     return response
@@ -150,20 +152,20 @@ def import_confirm(request, pk):
     job = _get_job(request, pk)
     mode = request.POST.get("mode")
     if mode not in ImportJob.Mode.values:
-        messages.error(request, "请选择导入方式。")
+        messages.error(request, gettext("请选择导入方式。"))
         return redirect("members:import_detail", pk=job.pk)
     if mode == ImportJob.Mode.ALL and job.error_rows:
-        messages.error(request, "文件中有错误，不能全部导入。请修正后重新上传，或选择“只导入无误的行”。")
+        messages.error(request, gettext("文件中有错误，不能全部导入。请修正后重新上传，或选择“只导入无误的行”。"))
         return redirect("members:import_detail", pk=job.pk)
     if not job.valid_rows:
-        messages.error(request, "没有可以导入的行。")
+        messages.error(request, gettext("没有可以导入的行。"))
         return redirect("members:import_detail", pk=job.pk)
     started = ImportJob.objects.filter(pk=job.pk, status=ImportJob.Status.READY).update(
         status=ImportJob.Status.APPLYING, mode=mode, ip=client_ip(request),
         request_id=getattr(request, "request_id", "")[:32], heartbeat_at=timezone.now(), progress=0,
         progress_total=job.valid_rows, message="")
     if not started:
-        messages.warning(request, "这个导入已经开始或已结束，不能重复确认。")
+        messages.warning(request, gettext("这个导入已经开始或已结束，不能重复确认。"))
         return redirect("members:import_detail", pk=job.pk)
     from jinshequ.members.tasks import apply_import_job
 
@@ -176,8 +178,8 @@ def import_confirm(request, pk):
 
 def _done_message(job: ImportJob) -> str:
     if not job.created_count and not job.updated_count:
-        return "导入完成：文件已导入过，没有变化。"
-    return f"导入完成：新增 {job.created_count} 条，更新 {job.updated_count} 条。"
+        return gettext("导入完成：文件已导入过，没有变化。")
+    return gettext("导入完成：新增 %(created_count)s 条，更新 %(updated_count)s 条。") % {"created_count": job.created_count, "updated_count": job.updated_count}
 
 
 @require_GET
@@ -186,5 +188,5 @@ def import_errors(request, pk):
     job = _get_job(request, pk)
     if not job.errors:
         raise Http404
-    return xlsx_response(f"导入错误报告-{job.pk}", ERROR_REPORT_HEADERS, error_report_rows(job.errors))
+    return xlsx_response(gettext("导入错误报告-%(pk)s") % {"pk": job.pk}, ERROR_REPORT_HEADERS, error_report_rows(job.errors))
 

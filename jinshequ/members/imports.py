@@ -45,6 +45,8 @@ from django.core.files.base import ContentFile
 from django.db import DatabaseError, connection, connections, transaction
 from django.db.models import Q
 from django.utils import timezone
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 
 from jinshequ.access import Kind, kind_of
 from jinshequ.accounts.models import AuditEvent
@@ -81,7 +83,7 @@ LOOKUP_CHUNK = 2000  # hashes per "existing rows" query
 MAX_STORED_ERRORS = 50_000
 PREVIEW_ROWS = 20
 HEADER_SEARCH_ROWS = 10
-NUMERIC_ID_MESSAGE = "身份证号被 Excel 存为数字，末位已丢失，请把该列设为文本后重新填写"
+NUMERIC_ID_MESSAGE = _("身份证号被 Excel 存为数字，末位已丢失，请把该列设为文本后重新填写")
 _LIST_SPLIT = re.compile(r"[、,，;；\s]+")
 _SPACES = re.compile(r"\s+")
 _CJK_GAP = re.compile(r"(?<=[\u4e00-\u9fff])\s+(?=[\u4e00-\u9fff])")
@@ -181,7 +183,7 @@ def split_list(value: Any) -> list[str]:
 def suggest(value: str, choices: Iterable[str], n: int = 3) -> str:
     """ "您是不是要找：A、B？" for the closest names, or an empty string."""
     close = difflib.get_close_matches(value, list(choices), n=n, cutoff=0.5)
-    return f"您是不是要找：{'、'.join(close)}？" if close else ""
+    return gettext("您是不是要找：%(join)s？") % {"join": gettext('、').join(close)} if close else ""
 
 
 def masked_cell(value: Any, *, kind: str = "") -> str:
@@ -258,7 +260,7 @@ class BaseImporter(abc.ABC):
         if len(self.errors) < MAX_STORED_ERRORS:
             heading = self.by_key[key].heading if key in self.by_key else key
             self.errors.append({"row": row, "column": heading, "value": masked_cell(value, kind=mask),
-                                "message": message})
+                                "message": str(message)})  # a lazy message would not serialise
 
     # reading
     def heading_index(self) -> dict[str, str]:
@@ -297,27 +299,27 @@ class BaseImporter(abc.ABC):
             if not values:
                 continue
             if len(rows) >= MAX_ROWS:
-                raise UnsafeFile("too_many_rows", f"文件数据超过 {MAX_ROWS:,} 行，请拆分后分批导入。")
+                raise UnsafeFile("too_many_rows", gettext("文件数据超过 %(max_rows)s 行，请拆分后分批导入。") % {"max_rows": format(MAX_ROWS, ",")})
             rows.append(SourceRow(number, values))
         if header is None:
-            raise UnsafeFile("no_heading", f"找不到标题行。请使用导入模板，第一行填写列名（如“{self.columns[0].heading}”）。")
+            raise UnsafeFile("no_heading", gettext("找不到标题行。请使用导入模板，第一行填写列名（如“%(heading)s”）。") % {"heading": self.columns[0].heading})
         if not rows:
-            raise UnsafeFile("no_rows", "文件中没有数据行。")
+            raise UnsafeFile("no_rows", gettext("文件中没有数据行。"))
         self.rows = rows
 
     def _check_heading(self, cells: list, mapping: dict[int, str]) -> None:
         seen: dict[str, int] = {}
         for i, key in mapping.items():
             if key in seen:
-                raise UnsafeFile("duplicate_column", f"“{self.by_key[key].heading}”列出现了两次（第 {seen[key] + 1} 列和第 {i + 1} 列），请删除其中一列。")
+                raise UnsafeFile("duplicate_column", gettext("“%(heading)s”列出现了两次（第 %(value)s 列和第 %(value2)s 列），请删除其中一列。") % {"heading": self.by_key[key].heading, "value": seen[key] + 1, "value2": i + 1})
             seen[key] = i
         self.present = set(seen)
         missing = [c.heading for c in self.columns if c.required and c.key not in seen]
         if missing:
-            raise UnsafeFile("missing_columns", f"缺少必填列：{'、'.join(missing)}。请使用导入模板，或检查列名是否写错。")
+            raise UnsafeFile("missing_columns", gettext("缺少必填列：%(join)s。请使用导入模板，或检查列名是否写错。") % {"join": gettext('、').join(missing)})
         unknown = [cell_text(c) for i, c in enumerate(cells) if i not in mapping and cell_text(c)]
         if unknown:
-            self.notices.append(f"以下列无法识别，已忽略：{'、'.join(unknown[:10])}{' 等' if len(unknown) > 10 else ''}。")
+            self.notices.append(gettext("以下列无法识别，已忽略：%(join)s%(value)s。") % {"join": gettext('、').join(unknown[:10]), "value": gettext(' 等') if len(unknown) > 10 else ''})
 
     # the passes, implemented by subclasses
     def prepare(self) -> None:  # noqa: B027 - an optional hook: nothing to load by default
@@ -360,12 +362,12 @@ def iter_xlsx(path: str | Path) -> Iterator[list]:
                 break
         sheet = workbook.get_sheet_by_index(index)
         if sheet.height > MAX_ROWS + HEADER_SEARCH_ROWS + 1:
-            raise UnsafeFile("too_many_rows", f"文件数据超过 {MAX_ROWS:,} 行，请拆分后分批导入。")
+            raise UnsafeFile("too_many_rows", gettext("文件数据超过 %(max_rows)s 行，请拆分后分批导入。") % {"max_rows": format(MAX_ROWS, ",")})
         rows = sheet.iter_rows()
     except UnsafeFile:
         raise
     except Exception:  # calamine raises its own error types for every kind of damage
-        raise UnsafeFile("unreadable", "无法读取文件内容，请用 Excel 打开后重新另存为 .xlsx 再上传。") from None
+        raise UnsafeFile("unreadable", gettext("无法读取文件内容，请用 Excel 打开后重新另存为 .xlsx 再上传。")) from None
     yield from rows
 
 
@@ -427,11 +429,11 @@ def _run(importer: BaseImporter, path: str | Path, file_name: str, *, apply: boo
             importer.save(actor=actor, job=job)
             outcome.applied = True
             if outcome.nothing_to_do:
-                outcome.notices.append("文件已导入过，没有变化：没有新增或修改任何记录。")
+                outcome.notices.append(gettext("文件已导入过，没有变化：没有新增或修改任何记录。"))
             audit(event="import.completed", actor=actor, obj=job, object_type=f"import.{importer.kind}",
                   object_repr=file_name[:200], actor_name="" if actor else "system:import",
                   ip=job.ip if job is not None else "", request_id=job.request_id if job is not None else "",
-                  reason=f"{importer.label}导入" + ("（只导入无误的行）" if only_valid else ""),
+                  reason=(gettext("%(label)s导入") % {"label": importer.label}) + (gettext("（只导入无误的行）") if only_valid else ""),
                   changes={"file": file_name[:200], "rows": total, "created": outcome.created,
                            "updated": outcome.updated, "unchanged": outcome.unchanged,
                            "skipped": outcome.skipped})
@@ -440,7 +442,7 @@ def _run(importer: BaseImporter, path: str | Path, file_name: str, *, apply: boo
         return outcome
     _fill(outcome, importer)
     if outcome.nothing_to_do:
-        outcome.notices.append("文件已导入过，没有变化：全部数据与系统中一致，确认导入也不会修改任何记录。")
+        outcome.notices.append(gettext("文件已导入过，没有变化：全部数据与系统中一致，确认导入也不会修改任何记录。"))
     return outcome
 
 
@@ -451,7 +453,7 @@ def _fill(outcome: Outcome, importer: BaseImporter) -> None:
     outcome.skipped = outcome.error_rows
     outcome.notices = list(importer.notices) + outcome.notices
     if importer.error_count > len(importer.errors):
-        outcome.notices.append(f"错误过多，只列出了前 {len(importer.errors):,} 条（共 {importer.error_count:,} 条）。")
+        outcome.notices.append(gettext("错误过多，只列出了前 %(len)s 条（共 %(error_count)s 条）。") % {"len": format(len(importer.errors), ","), "error_count": format(importer.error_count, ",")})
     for key, value in importer.counts().items():
         setattr(outcome, key, value)
     outcome.preview = importer.preview_rows()
@@ -542,9 +544,9 @@ def reap_stale_jobs(*, now: dt.datetime | None = None, older_than: dt.timedelta 
     jobs = list(ImportJob.objects.filter(stale | expired).only("pk", "status", "upload"))
     reaped = 0
     for job in jobs:
-        message = ("上传后超过 24 小时未确认，文件已删除，没有写入任何数据。请重新上传。"
+        message = (gettext("上传后超过 24 小时未确认，文件已删除，没有写入任何数据。请重新上传。")
                    if job.status == ImportJob.Status.READY else
-                   "导入进程意外中断（长时间没有响应），没有写入任何数据。请重新上传文件导入。")
+                   gettext("导入进程意外中断（长时间没有响应），没有写入任何数据。请重新上传文件导入。"))
         try:
             done = ImportJob.objects.filter(stale | expired, pk=job.pk).update(
                 status=ImportJob.Status.FAILED, finished_at=now, message=message, upload="")
@@ -623,7 +625,7 @@ def _job_file(job: ImportJob) -> Iterator[Path]:
     try:
         data = crypto.decrypt_bytes(blob, purpose=UPLOAD_PURPOSE)
     except crypto.DecryptionError:
-        raise UnsafeFile("unreadable", "上传的文件无法解密（密钥可能已更换），请重新上传。") from None
+        raise UnsafeFile("unreadable", gettext("上传的文件无法解密（密钥可能已更换），请重新上传。")) from None
     with plain_copy(data, Path(name.removesuffix(UPLOAD_SUFFIX)).suffix) as path:
         yield path
 
@@ -643,7 +645,7 @@ def run_job_validation(job_id: int) -> None:
     if job is None or job.status != ImportJob.Status.VALIDATING:
         return
     if not _job_user_may_import(job):
-        _fail(job, "导入人的账号已停用或已没有导入权限，未做任何处理。")
+        _fail(job, gettext("导入人的账号已停用或已没有导入权限，未做任何处理。"))
         return
     progress = JobProgress(job)
     importer = importer_for(job.kind)(user=job.created_by, progress=progress)
@@ -655,7 +657,7 @@ def run_job_validation(job_id: int) -> None:
         return
     except Exception:
         logger.exception("import job %s: validation crashed", job_id)
-        _fail(job, "检查文件时发生内部错误，请稍后重试；如仍失败，请联系管理员并告知导入编号。")
+        _fail(job, gettext("检查文件时发生内部错误，请稍后重试；如仍失败，请联系管理员并告知导入编号。"))
         return
     finally:
         progress.close()
@@ -665,7 +667,7 @@ def run_job_validation(job_id: int) -> None:
     notices = outcome.notices
     if earlier is not None:
         when = timezone.localtime(earlier.finished_at).strftime("%Y-%m-%d %H:%M")
-        notices = [f"同一文件已于 {when} 导入过（导入 #{earlier.pk}）。", *notices]
+        notices = [gettext("同一文件已于 %(when)s 导入过（导入 #%(pk)s）。") % {"when": when, "pk": earlier.pk}, *notices]
     ImportJob.objects.filter(pk=job.pk, status=ImportJob.Status.VALIDATING).update(
         status=ImportJob.Status.READY, total_rows=outcome.total_rows, valid_rows=outcome.valid_rows,
         error_rows=outcome.error_rows, errors=outcome.errors, preview=outcome.preview, notices=notices,
@@ -680,7 +682,7 @@ def run_job_apply(job_id: int, *, echo: Callable[[str], None] | None = None) -> 
     if job is None or job.status != ImportJob.Status.APPLYING:
         return job
     if not _job_user_may_import(job):
-        _fail(job, "导入人的账号已停用或已没有导入权限，没有写入任何数据。")
+        _fail(job, gettext("导入人的账号已停用或已没有导入权限，没有写入任何数据。"))
         return job
     ImportJob.objects.filter(pk=job.pk).update(heartbeat_at=timezone.now(), progress=0)
     progress = JobProgress(job, echo=echo)
@@ -697,14 +699,14 @@ def run_job_apply(job_id: int, *, echo: Callable[[str], None] | None = None) -> 
         ImportJob.objects.filter(pk=job.pk).update(
             status=ImportJob.Status.READY, mode="", errors=outcome.errors, error_rows=outcome.error_rows,
             valid_rows=outcome.valid_rows, skipped_count=outcome.skipped, heartbeat_at=timezone.now(),
-            message="导入前再次检查时发现了新的错误，没有写入任何数据。请查看错误后重新选择。")
+            message=gettext("导入前再次检查时发现了新的错误，没有写入任何数据。请查看错误后重新选择。"))
         return job
     except UnsafeFile as exc:
         _fail(job, exc.message)
         return job
     except Exception:
         logger.exception("import job %s: apply crashed", job_id)
-        _fail(job, "导入时发生内部错误，已全部撤销，没有写入任何数据。请稍后重试；如仍失败，请联系管理员。")
+        _fail(job, gettext("导入时发生内部错误，已全部撤销，没有写入任何数据。请稍后重试；如仍失败，请联系管理员。"))
         return job
     finally:
         progress.close()
@@ -724,14 +726,14 @@ def error_report_rows(errors: list[dict]) -> Iterator[list]:
         yield [e["row"], e["column"], e["value"], e["message"]]
 
 
-ERROR_REPORT_HEADERS = ("行号", "列", "内容（已脱敏）", "问题")
+ERROR_REPORT_HEADERS = (_("行号"), _("列"), _("内容（已脱敏）"), _("问题"))
 
 
 def write_error_report(target, errors: list[dict]) -> int:
     """The per-row error report as .xlsx (formula-safe writer from ``core.exports``)."""
     from jinshequ.core.exports import write_xlsx
 
-    return write_xlsx(target, "错误报告", ERROR_REPORT_HEADERS, error_report_rows(errors))
+    return write_xlsx(target, gettext("错误报告"), ERROR_REPORT_HEADERS, error_report_rows(errors))
 
 
 def template_bytes(importer_cls: type[BaseImporter], *, sheet: str, notes: Iterable[tuple[str, str]] = ()) -> bytes:
@@ -780,27 +782,27 @@ def template_bytes(importer_cls: type[BaseImporter], *, sheet: str, notes: Itera
 # --- members ---------------------------------------------------------------------------
 
 MEMBER_COLUMNS: tuple[Column, ...] = (
-    Column("name", "姓名", ("党员姓名", "名字"), required=True, note="最多 40 个字。", width=10),
-    Column("gender", "性别", (), note="男或女；可不填，按身份证号判断，填写时须与身份证号一致。", width=6),
+    Column("name", "姓名", ("党员姓名", "名字"), required=True, note=_("最多 40 个字。"), width=10),
+    Column("gender", "性别", (), note=_("男或女；可不填，按身份证号判断，填写时须与身份证号一致。"), width=6),
     Column("birth_date", "出生日期", ("出生年月日", "生日"),
-           note="可不填；填写时须与身份证号一致，如 1980-01-02。", width=12),
+           note=_("可不填；填写时须与身份证号一致，如 1980-01-02。"), width=12),
     Column("id_number", "身份证号", ("身份证号码", "公民身份号码", "身份证", "证件号码", "身份证件号码"), required=True,
-           note="18 位，末位可为 X。请把这一列设为“文本”格式，否则 Excel 会把末几位变成 0。", text_format=True,
+           note=_("18 位，末位可为 X。请把这一列设为“文本”格式，否则 Excel 会把末几位变成 0。"), text_format=True,
            width=22),
-    Column("phone", "手机号", ("手机", "手机号码", "联系电话", "电话", "联系方式"), note="11 位手机号。",
+    Column("phone", "手机号", ("手机", "手机号码", "联系电话", "电话", "联系方式"), note=_("11 位手机号。"),
            text_format=True, width=14),
     Column("unit", "所在单位", ("工作单位", "单位", "单位名称", "党员所在单位"), required=True,
-           note="须与系统中的单位名称一致。", width=24),
+           note=_("须与系统中的单位名称一致。"), width=24),
     Column("community", "居住社区", ("所在社区", "社区", "报到社区", "居住地社区"), required=True,
-           note="社区名称；有重名时写成“街道/社区”或“区/街道/社区”。", width=22),
-    Column("address", "居住地址", ("家庭住址", "住址", "地址", "现住址", "家庭地址"), note="最多 200 个字。", width=30),
-    Column("party_status", "党员状态", ("党员类别", "党籍状态", "党员身份"), note="正式或预备；不填视为正式党员。",
+           note=_("社区名称；有重名时写成“街道/社区”或“区/街道/社区”。"), width=22),
+    Column("address", "居住地址", ("家庭住址", "住址", "地址", "现住址", "家庭地址"), note=_("最多 200 个字。"), width=30),
+    Column("party_status", "党员状态", ("党员类别", "党籍状态", "党员身份"), note=_("正式或预备；不填视为正式党员。"),
            width=10),
-    Column("is_leading_cadre", "是否领导干部", ("领导干部",), note="是或否；不填视为否。", width=12),
-    Column("skills", "特长", ("个人特长", "专业特长"), note="须是系统中已有的特长，多个用顿号、逗号或分号分隔。", width=20),
+    Column("is_leading_cadre", "是否领导干部", ("领导干部",), note=_("是或否；不填视为否。"), width=12),
+    Column("skills", "特长", ("个人特长", "专业特长"), note=_("须是系统中已有的特长，多个用顿号、逗号或分号分隔。"), width=20),
     Column("availability", "可服务时间", ("服务时间", "可参加活动时间"),
-           note="工作日白天、工作日晚上、周末，可组合，用顿号分隔。", width=22),
-    Column("joined_party_on", "入党日期", ("入党时间",), note="如 2005-07-01。", width=12),
+           note=_("工作日白天、工作日晚上、周末，可组合，用顿号分隔。"), width=22),
+    Column("joined_party_on", "入党日期", ("入党时间",), note=_("如 2005-07-01。"), width=12),
 )
 
 AVAILABILITY_WORDS = {
@@ -941,16 +943,16 @@ class MemberImporter(BaseImporter):
         if len(ids) > 1:  # names that differ only in spaces or full-width characters
             ids = [self.unit_exact[text]] if text in self.unit_exact else ids
             if len(ids) > 1:
-                names = "、".join(sorted(self.unit_names[u] for u in ids)[:5])
-                return None, [f"有多个单位的名称与“{text}”相近（{names}），请照系统中的写法填写。"]
+                names = gettext("、").join(sorted(self.unit_names[u] for u in ids)[:5])
+                return None, [gettext("有多个单位的名称与“%(text)s”相近（%(names)s），请照系统中的写法填写。") % {"text": text, "names": names}]
         if not ids:
             hint = suggest(text, (self.unit_names[u] for u in self.unit_scope))
-            return None, [f"系统中没有名为“{text}”的单位。{hint or '请先添加该单位，或检查名称是否与系统中一致。'}"]
+            return None, [gettext("系统中没有名为“%(text)s”的单位。%(value)s") % {"text": text, "value": hint or gettext('请先添加该单位，或检查名称是否与系统中一致。')}]
         uid = ids[0]
         if uid not in self.unit_active:
-            return None, [f"单位“{text}”已停用，不能再导入党员。"]
+            return None, [gettext("单位“%(text)s”已停用，不能再导入党员。") % {"text": text}]
         if uid not in self.unit_scope:
-            return None, ["该单位不在您的管辖范围内。"]
+            return None, [gettext("该单位不在您的管辖范围内。")]
         return uid, []
 
     def _resolve_community(self, text: str) -> tuple[int | None, list[str]]:
@@ -961,15 +963,15 @@ class MemberImporter(BaseImporter):
                    if set(parts[:-1]) <= self.community_ancestors[cid]}
         if not ids:
             hint = suggest(text, (self.community_label[c].rsplit("/", 1)[-1] for c in self.community_scope))
-            return None, [f"系统中没有名为“{text}”的社区。{hint or '请检查社区名称。'}"]
+            return None, [gettext("系统中没有名为“%(text)s”的社区。%(value)s") % {"text": text, "value": hint or gettext('请检查社区名称。')}]
         if len(ids) > 1:
-            options = "、".join(sorted(self.community_label[c] for c in ids)[:5])
-            return None, [f"有多个社区叫“{text}”（{options}），请写成“街道/社区”以便区分。"]
+            options = gettext("、").join(sorted(self.community_label[c] for c in ids)[:5])
+            return None, [gettext("有多个社区叫“%(text)s”（%(options)s），请写成“街道/社区”以便区分。") % {"text": text, "options": options}]
         cid = ids.pop()
         if cid not in self.community_active:
-            return None, [f"社区“{text}”已停用。"]
+            return None, [gettext("社区“%(text)s”已停用。") % {"text": text}]
         if cid not in self.community_scope:
-            return None, ["该社区不在您的管辖范围内。"]
+            return None, [gettext("该社区不在您的管辖范围内。")]
         return cid, []
 
     def _resolve_skills(self, text: str) -> tuple[frozenset[int] | None, list[str]]:
@@ -978,9 +980,9 @@ class MemberImporter(BaseImporter):
             found = self.skill_by_key.get(norm_key(word))
             if found is None:
                 hint = suggest(word, self.active_skill_names)
-                messages.append(f"系统中没有“{word}”这项特长。{hint or '请先在“特长”中添加，或删去该项。'}")
+                messages.append(gettext("系统中没有“%(word)s”这项特长。%(value)s") % {"word": word, "value": hint or gettext('请先在“特长”中添加，或删去该项。')})
             elif not found[2]:
-                messages.append(f"特长“{found[1]}”已停用。")
+                messages.append(gettext("特长“%(value)s”已停用。") % {"value": found[1]})
             else:
                 ids.add(found[0])
         return (None if messages else frozenset(ids)), messages
@@ -1001,9 +1003,9 @@ class MemberImporter(BaseImporter):
         for number, id_number, id_hash in self._id_rows:
             numbers = rows_by_hash[id_hash]
             if len(numbers) > 1:
-                others = "、".join(str(n) for n in numbers if n != number)
+                others = gettext("、").join(str(n) for n in numbers if n != number)
                 self.error(number, "id_number", id_number,
-                           f"身份证号在文件中重复出现（另见第 {others} 行），每人只能有一行。", mask="id")
+                           gettext("身份证号在文件中重复出现（另见第 %(others)s 行），每人只能有一行。") % {"others": others}, mask="id")
 
     def clean_row(self, source: SourceRow) -> MemberRow | None:  # noqa: C901 (one branch per column)
         v = source.values
@@ -1013,16 +1015,16 @@ class MemberImporter(BaseImporter):
 
         name = _CJK_GAP.sub("", cell_text(v.get("name")))
         if not name:
-            self.error(row, "name", "", "请填写姓名。")
+            self.error(row, "name", "", gettext("请填写姓名。"))
         elif len(name) > 40:
-            self.error(row, "name", name, "姓名不能超过 40 个字。")
+            self.error(row, "name", name, gettext("姓名不能超过 40 个字。"))
         else:
             fields["name"] = name
 
         raw_id = v.get("id_number")
         number = ""
         if raw_id is None:
-            self.error(row, "id_number", "", "请填写身份证号。")
+            self.error(row, "id_number", "", gettext("请填写身份证号。"))
         elif is_number(raw_id) or _SCIENTIFIC.match(cell_text(raw_id)):  # the latter: a CSV saved by Excel
             self.error(row, "id_number", raw_id, NUMERIC_ID_MESSAGE, mask="id")
         else:
@@ -1039,18 +1041,18 @@ class MemberImporter(BaseImporter):
             if "gender" in v:
                 gender = GENDER_WORDS.get(cell_text(v["gender"]).lower())
                 if gender is None:
-                    self.error(row, "gender", v["gender"], "性别只能填“男”或“女”。")
+                    self.error(row, "gender", v["gender"], gettext("性别只能填“男”或“女”。"))
                 elif gender != fields["gender"]:
-                    self.error(row, "gender", v["gender"], "性别与身份证号不一致。")
+                    self.error(row, "gender", v["gender"], gettext("性别与身份证号不一致。"))
             if "birth_date" in v:
                 try:
                     birth = parse_date(v["birth_date"])
                 except ValueError:
-                    self.error(row, "birth_date", v["birth_date"], "日期格式不正确，应为 1980-01-02 这样的格式。")
+                    self.error(row, "birth_date", v["birth_date"], gettext("日期格式不正确，应为 1980-01-02 这样的格式。"))
                 else:
                     if birth != fields["birth_date"]:
                         self.error(row, "birth_date", v["birth_date"],
-                                   f"出生日期与身份证号不一致（身份证号为 {fields['birth_date']:%Y-%m-%d}）。")
+                                   gettext("出生日期与身份证号不一致（身份证号为 %(value)s）。") % {"value": format(fields['birth_date'], "%Y-%m-%d")})
 
         phone = None
         if "phone" in v:
@@ -1065,31 +1067,31 @@ class MemberImporter(BaseImporter):
             if unit_id is not None:
                 fields["work_unit_id"] = unit_id
         else:
-            self.error(row, "unit", "", "请填写所在单位。")
+            self.error(row, "unit", "", gettext("请填写所在单位。"))
         if "community" in v:
             community_id = self.find_community(row, v["community"])
             if community_id is not None:
                 fields["community_id"] = community_id
         else:
-            self.error(row, "community", "", "请填写居住社区。")
+            self.error(row, "community", "", gettext("请填写居住社区。"))
 
         if "address" in v:
             address = cell_text(v["address"])
             if len(address) > 200:
-                self.error(row, "address", address, "居住地址不能超过 200 个字。")
+                self.error(row, "address", address, gettext("居住地址不能超过 200 个字。"))
             else:
                 fields["address"] = address
         if "party_status" in v:
             status = PARTY_WORDS.get(cell_text(v["party_status"]))
             if status is None:
-                self.error(row, "party_status", v["party_status"], "党员状态只能填“正式”或“预备”。")
+                self.error(row, "party_status", v["party_status"], gettext("党员状态只能填“正式”或“预备”。"))
             else:
                 fields["party_status"] = status
         if "is_leading_cadre" in v:
             try:
                 fields["is_leading_cadre"] = parse_bool(v["is_leading_cadre"])
             except ValueError:
-                self.error(row, "is_leading_cadre", v["is_leading_cadre"], "是否领导干部只能填“是”或“否”。")
+                self.error(row, "is_leading_cadre", v["is_leading_cadre"], gettext("是否领导干部只能填“是”或“否”。"))
         skills = None
         if "skills" in v:
             skills = self.find_skills(row, v["skills"])
@@ -1099,7 +1101,7 @@ class MemberImporter(BaseImporter):
                 field = AVAILABILITY_WORDS.get(word)
                 if field is None:
                     self.error(row, "availability", v["availability"],
-                               f"无法识别“{word}”。可服务时间只能是“工作日白天”“工作日晚上”“周末”，多个用顿号分隔。")
+                               gettext("无法识别“%(word)s”。可服务时间只能是“工作日白天”“工作日晚上”“周末”，多个用顿号分隔。") % {"word": word})
                     break
                 chosen.add(field)
             else:
@@ -1109,12 +1111,12 @@ class MemberImporter(BaseImporter):
             try:
                 joined = parse_date(v["joined_party_on"])
             except ValueError:
-                self.error(row, "joined_party_on", v["joined_party_on"], "日期格式不正确，应为 2005-07-01 这样的格式。")
+                self.error(row, "joined_party_on", v["joined_party_on"], gettext("日期格式不正确，应为 2005-07-01 这样的格式。"))
             else:
                 if joined > self.today:
-                    self.error(row, "joined_party_on", v["joined_party_on"], "入党日期不能晚于今天。")
+                    self.error(row, "joined_party_on", v["joined_party_on"], gettext("入党日期不能晚于今天。"))
                 elif number and joined < _add_years(fields["birth_date"], 18):
-                    self.error(row, "joined_party_on", v["joined_party_on"], "入党日期早于年满 18 周岁的日期，请核对。")
+                    self.error(row, "joined_party_on", v["joined_party_on"], gettext("入党日期早于年满 18 周岁的日期，请核对。"))
                 else:
                     fields["joined_party_on"] = joined
         if self.error_count != errors_before:
@@ -1151,13 +1153,13 @@ class MemberImporter(BaseImporter):
                 continue
             if old["id"] not in in_scope:
                 self.error(cleaned.number, "id_number", cleaned.id_number,
-                           "该身份证号已登记为您管辖范围以外的党员，不能通过导入修改，请联系上级管理员。", mask="id")
+                           gettext("该身份证号已登记为您管辖范围以外的党员，不能通过导入修改，请联系上级管理员。"), mask="id")
             elif old["status"] == MemberStatus.MERGED:
                 self.error(cleaned.number, "id_number", cleaned.id_number,
-                           "该身份证号属于一条已合并的重复记录，不能通过导入修改，请联系管理员核对。", mask="id")
+                           gettext("该身份证号属于一条已合并的重复记录，不能通过导入修改，请联系管理员核对。"), mask="id")
             elif norm_key(old["name"]) != norm_key(cleaned.fields["name"]):
                 self.error(cleaned.number, "id_number", cleaned.id_number,
-                           f"该身份证号已登记为另一名党员“{old['name']}”，请核对身份证号或姓名。", mask="id")
+                           gettext("该身份证号已登记为另一名党员“%(value)s”，请核对身份证号或姓名。") % {"value": old['name']}, mask="id")
 
     # -- pass 2 ------------------------------------------------------------------------
     def build(self) -> None:
@@ -1184,7 +1186,7 @@ class MemberImporter(BaseImporter):
             self.plan.append(PlannedMember(cleaned, action, old["id"], changes, values, skills_changed))
 
     def _skill_label(self, ids: Iterable[int]) -> str:
-        return "、".join(sorted(self.skill_names[i] for i in ids))
+        return gettext("、").join(sorted(self.skill_names[i] for i in ids))
 
     def counts(self) -> dict[str, int]:
         tally = {"create": 0, "update": 0, "unchanged": 0}
@@ -1194,17 +1196,17 @@ class MemberImporter(BaseImporter):
 
     def preview_rows(self) -> list[dict]:
         out = []
-        labels = {"create": "新增", "update": "更新", "unchanged": "无变化"}
+        labels = {"create": gettext("新增"), "update": gettext("更新"), "unchanged": gettext("无变化")}
         for item in self.plan[:PREVIEW_ROWS]:
             r = item.row
             out.append({
-                "row": r.number, "action": labels[item.action], "name": r.fields["name"],
+                "row": r.number, "action": labels[item.action], "action_code": item.action, "name": r.fields["name"],
                 "gender": str(Gender(r.fields["gender"]).label), "id_number": mask_id_number(r.id_number),
                 "phone": mask_phone(r.phone) if r.phone else "",
                 "unit": self.unit_names.get(r.fields.get("work_unit_id"), ""),
                 "community": self.community_label.get(r.fields.get("community_id"), ""),
                 "party_status": str(PartyStatus(r.fields["party_status"]).label) if "party_status" in r.fields else "",
-                "changes": "、".join(_FIELD_LABELS.get(k, k) for k in item.changes) if item.action == "update" else "",
+                "changes": gettext("、").join(_FIELD_LABELS.get(k, k) for k in item.changes) if item.action == "update" else "",
             })
         return out
 

@@ -20,6 +20,7 @@ from django.conf import settings
 from django.core import signing
 from django.db import transaction
 from django.utils import timezone
+from django.utils.translation import gettext
 
 from jinshequ.access.audiences import manages_community
 from jinshequ.accounts.models import AuditEvent
@@ -59,23 +60,23 @@ def _open_campaign(day: dt.date | None = None) -> Campaign:
     campaign = current_campaign()
     day = day or timezone.localdate()
     if campaign is None:
-        raise ReportingError("no_campaign", "当前没有进行中的活动周期，暂不能报到。请联系市委组织部。")
+        raise ReportingError("no_campaign", gettext("当前没有进行中的活动周期，暂不能报到。请联系市委组织部。"))
     if not campaign.is_open(day):
         raise ReportingError(
             "outside_campaign",
-            f"当前不在报到时间内（{campaign.name}：{campaign.starts_on:%Y-%m-%d} 至 {campaign.ends_on:%Y-%m-%d}）。",
+            gettext("当前不在报到时间内（%(name)s：%(starts_on)s 至 %(ends_on)s）。") % {"name": campaign.name, "starts_on": format(campaign.starts_on, "%Y-%m-%d"), "ends_on": format(campaign.ends_on, "%Y-%m-%d")},
         )
     return campaign
 
 
 def _check_community(community: Region) -> None:
     if community.kind != RegionKind.COMMUNITY or not community.is_active:
-        raise ReportingError("bad_community", "请选择一个启用中的社区。")
+        raise ReportingError("bad_community", gettext("请选择一个启用中的社区。"))
 
 
 def _check_member(member: Member) -> None:
     if member.status != MemberStatus.ACTIVE:
-        raise ReportingError("member_inactive", "该党员已不在职，不能报到。")
+        raise ReportingError("member_inactive", gettext("该党员已不在职，不能报到。"))
 
 
 def current_registration(member: Member) -> Registration | None:
@@ -123,16 +124,16 @@ def registration_submit(*, member: Member, community: Region, actor, request=Non
     campaign = _open_campaign()
     current = current_registration(member)
     if current and current.community_id == community.pk:
-        raise ReportingError("already_registered", f"您已报到至{community.name}，无需重复报到。")
+        raise ReportingError("already_registered", gettext("您已报到至%(name)s，无需重复报到。") % {"name": community.name})
     pending = pending_registration(member)
     if pending and pending.community_id == community.pk:
-        raise ReportingError("already_pending", f"您向{community.name}的报到申请正在等待社区确认，请耐心等候。")
+        raise ReportingError("already_pending", gettext("您向%(name)s的报到申请正在等待社区确认，请耐心等候。") % {"name": community.name})
     if pending:  # a new choice replaces an unanswered request
         pending.status = RegistrationStatus.CANCELLED
         pending.decided_at = _now()
         pending.save(update_fields=["status", "decided_at"])
         audit(event="registration.cancelled", actor=actor, request=request, obj=pending,
-              reason=f"改为向{community.name}报到")
+              reason=gettext("改为向%(name)s报到") % {"name": community.name})
     reg = Registration.objects.create(member=member, community=community, campaign=campaign, method=method,
                                       status=RegistrationStatus.PENDING, submitted_at=_now(), submitted_by=actor)
     audit(event="registration.submitted", actor=actor, request=request, obj=reg,
@@ -145,7 +146,7 @@ def _require_reviewer(actor, community_id: int) -> None:
         return
     if manages_community(actor, community_id):
         return
-    raise ReportingError("not_your_community", "只能确认本社区的报到。")
+    raise ReportingError("not_your_community", gettext("只能确认本社区的报到。"))
 
 
 @transaction.atomic
@@ -154,11 +155,11 @@ def registration_confirm(*, registration: Registration, actor, request=None) -> 
     reg = Registration.objects.select_for_update().get(pk=registration.pk)
     _require_reviewer(actor, reg.community_id)
     if reg.status != RegistrationStatus.PENDING:
-        raise ReportingError("not_pending", "这条报到已经处理过了。")
+        raise ReportingError("not_pending", gettext("这条报到已经处理过了。"))
     member = _lock(reg.member)
     _check_member(member)
-    _end_confirmed(member, reason=f"转至{reg.community.name}", actor=actor, request=request)
-    _end_services(member, reason=f"转至{reg.community.name}", actor=actor, request=request,
+    _end_confirmed(member, reason=gettext("转至%(name)s") % {"name": reg.community.name}, actor=actor, request=request)
+    _end_services(member, reason=gettext("转至%(name)s") % {"name": reg.community.name}, actor=actor, request=request,
                   keep_community_id=reg.community_id)
     reg.status = RegistrationStatus.CONFIRMED
     reg.decided_at = _now()
@@ -167,8 +168,8 @@ def registration_confirm(*, registration: Registration, actor, request=None) -> 
     reg.save(update_fields=["status", "decided_at", "decided_by", "confirmed_on"])
     audit(event="registration.confirmed", actor=actor, request=request, obj=reg,
           changes={"status": ["pending", "confirmed"]})
-    _notify(member, kind="registration.confirmed", title="报到已确认",
-            body=f"{reg.community.name}已确认您的报到，欢迎参与社区服务。")
+    _notify(member, kind="registration.confirmed", title=gettext("报到已确认"),
+            body=gettext("%(name)s已确认您的报到，欢迎参与社区服务。") % {"name": reg.community.name})
     return reg
 
 
@@ -176,11 +177,11 @@ def registration_confirm(*, registration: Registration, actor, request=None) -> 
 def registration_reject(*, registration: Registration, reason: str, actor, request=None) -> Registration:
     reason = (reason or "").strip()
     if len(reason) < 2:
-        raise ReportingError("reason_required", "退回报到时请写明原因，党员会看到这条说明。")
+        raise ReportingError("reason_required", gettext("退回报到时请写明原因，党员会看到这条说明。"))
     reg = Registration.objects.select_for_update().get(pk=registration.pk)
     _require_reviewer(actor, reg.community_id)
     if reg.status != RegistrationStatus.PENDING:
-        raise ReportingError("not_pending", "这条报到已经处理过了。")
+        raise ReportingError("not_pending", gettext("这条报到已经处理过了。"))
     reg.status = RegistrationStatus.REJECTED
     reg.decided_at = _now()
     reg.decided_by = actor
@@ -188,7 +189,7 @@ def registration_reject(*, registration: Registration, reason: str, actor, reque
     reg.save(update_fields=["status", "decided_at", "decided_by", "reject_reason"])
     audit(event="registration.rejected", actor=actor, request=request, obj=reg, reason=reason,
           changes={"status": ["pending", "rejected"]})
-    _notify(reg.member, kind="registration.rejected", title="报到被退回", body=f"{reg.community.name}：{reason}")
+    _notify(reg.member, kind="registration.rejected", title=gettext("报到被退回"), body=gettext("%(name)s：%(reason)s") % {"name": reg.community.name, "reason": reason})
     return reg
 
 
@@ -197,7 +198,7 @@ def registration_cancel(*, registration: Registration, actor, request=None) -> R
     """The member withdraws an unanswered request."""
     reg = Registration.objects.select_for_update().get(pk=registration.pk)
     if reg.status != RegistrationStatus.PENDING:
-        raise ReportingError("not_pending", "这条报到已经处理过了，不能撤回。")
+        raise ReportingError("not_pending", gettext("这条报到已经处理过了，不能撤回。"))
     reg.status = RegistrationStatus.CANCELLED
     reg.decided_at = _now()
     reg.save(update_fields=["status", "decided_at"])
@@ -215,7 +216,7 @@ def registration_register_at_office(*, member: Member, community: Region, actor,
     campaign = _open_campaign()
     current = current_registration(member)
     if current and current.community_id == community.pk:
-        raise ReportingError("already_registered", f"{member.name}已报到至本社区，无需重复登记。")
+        raise ReportingError("already_registered", gettext("%(name)s已报到至本社区，无需重复登记。") % {"name": member.name})
     pending = pending_registration(member)
     if pending and pending.community_id == community.pk:
         return registration_confirm(registration=pending, actor=actor, request=request)
@@ -224,9 +225,9 @@ def registration_register_at_office(*, member: Member, community: Region, actor,
         pending.decided_at = _now()
         pending.save(update_fields=["status", "decided_at"])
         audit(event="registration.cancelled", actor=actor, request=request, obj=pending,
-              reason=f"在{community.name}现场登记")
-    _end_confirmed(member, reason=f"转至{community.name}", actor=actor, request=request)
-    _end_services(member, reason=f"转至{community.name}", actor=actor, request=request,
+              reason=gettext("在%(name)s现场登记") % {"name": community.name})
+    _end_confirmed(member, reason=gettext("转至%(name)s") % {"name": community.name}, actor=actor, request=request)
+    _end_services(member, reason=gettext("转至%(name)s") % {"name": community.name}, actor=actor, request=request,
                   keep_community_id=community.pk)
     now = _now()
     reg = Registration.objects.create(
@@ -235,7 +236,7 @@ def registration_register_at_office(*, member: Member, community: Region, actor,
         confirmed_on=timezone.localdate())
     audit(event="registration.registered_at_office", actor=actor, request=request, obj=reg,
           changes={"community": [current.community.name if current else None, community.name]})
-    _notify(member, kind="registration.confirmed", title="报到已确认", body=f"您已在{community.name}完成报到。")
+    _notify(member, kind="registration.confirmed", title=gettext("报到已确认"), body=gettext("您已在%(name)s完成报到。") % {"name": community.name})
     return reg
 
 
@@ -257,7 +258,7 @@ def card_issue(*, member: Member, actor, request=None, reason: str = "") -> Cont
     for old in member.cards.filter(is_active=True):
         old.is_active = False
         old.revoked_at = _now()
-        old.revoke_reason = (reason or "补办新卡")[:100]
+        old.revoke_reason = (reason or gettext("补办新卡"))[:100]
         old.save(update_fields=["is_active", "revoked_at", "revoke_reason"])
         audit(event="card.revoked", actor=actor, request=request, obj=old, reason=old.revoke_reason)
     card = ContactCard.objects.create(member=member, number=_new_card_number(),
@@ -319,16 +320,16 @@ def card_from_scan(value: str, *, actor=None, request=None) -> ContactCard:
         if actor is not None and _card_misses(actor) >= CARD_MISSES_PER_HOUR:
             audit(event="security.card_lookup_limit", actor=actor, request=request, success=False,
                   object_type="members.contactcard", reason="too many unknown card numbers")
-            raise ReportingError("card_lookup_limit", "卡号输错次数过多，请一小时后再试，或直接扫描联系卡上的二维码。")
+            raise ReportingError("card_lookup_limit", gettext("卡号输错次数过多，请一小时后再试，或直接扫描联系卡上的二维码。"))
         card = ContactCard.objects.select_related("member").filter(number=value).first()
         if card is None:
             audit(event="security.card_rejected", actor=actor, request=request, success=False,
                   object_type="members.contactcard", reason="unknown card number")
-            raise ReportingError("unknown_card", "没有这个卡号，请核对后重新输入。")
+            raise ReportingError("unknown_card", gettext("没有这个卡号，请核对后重新输入。"))
         if not card.is_active:
             audit(event="security.card_rejected", actor=actor, request=request, obj=card, success=False,
                   reason="revoked card number")
-            raise ReportingError("revoked_card", "这张联系卡已挂失作废，请使用补办后的新卡。")
+            raise ReportingError("revoked_card", gettext("这张联系卡已挂失作废，请使用补办后的新卡。"))
         return card
     try:
         data = signing.loads(value, salt=CARD_SALT)
@@ -336,11 +337,11 @@ def card_from_scan(value: str, *, actor=None, request=None) -> ContactCard:
     except (signing.BadSignature, KeyError, TypeError, ContactCard.DoesNotExist):
         audit(event="security.card_rejected", actor=actor, request=request, success=False,
               object_type="members.contactcard", reason="forged or malformed card token")
-        raise ReportingError("invalid_card", "二维码无效，请出示本人的联系卡。") from None
+        raise ReportingError("invalid_card", gettext("二维码无效，请出示本人的联系卡。")) from None
     if not card.is_active or not secrets.compare_digest(card.nonce, str(data.get("n", ""))):
         audit(event="security.card_rejected", actor=actor, request=request, obj=card, success=False,
               reason="revoked card token")
-        raise ReportingError("revoked_card", "这张联系卡已挂失作废，请使用补办后的新卡。")
+        raise ReportingError("revoked_card", gettext("这张联系卡已挂失作废，请使用补办后的新卡。"))
     return card
 
 
@@ -355,7 +356,7 @@ def community_from_token(token: str, *, actor=None, request=None) -> Region:
     except (signing.BadSignature, KeyError, TypeError, ValueError, Region.DoesNotExist):
         audit(event="security.report_qr_rejected", actor=actor, request=request, success=False,
               object_type="regions.region", reason="forged or malformed community token")
-        raise ReportingError("invalid_qr", "报到二维码无效或已停用，请向社区工作人员索取最新的二维码。") from None
+        raise ReportingError("invalid_qr", gettext("报到二维码无效或已停用，请向社区工作人员索取最新的二维码。")) from None
 
 
 # --- exemptions ------------------------------------------------------------------------------
@@ -365,7 +366,7 @@ def community_from_token(token: str, *, actor=None, request=None) -> Region:
 def exemption_set(*, member: Member, reason: str, valid_until: dt.date, note: str = "", actor,
                   request=None) -> Exemption:
     if valid_until < timezone.localdate():
-        raise ReportingError("bad_date", "有效期不能早于今天。")
+        raise ReportingError("bad_date", gettext("有效期不能早于今天。"))
     member = _lock(member)
     now = _now()
     member.exemptions.filter(revoked_at__isnull=True).update(revoked_at=now)
@@ -393,7 +394,7 @@ def member_move_unit(*, member: Member, to_unit, actor, request=None, on: dt.dat
     """A member who changes unit is moved (history kept), never re-created."""
     member = _lock(member)
     if member.work_unit_id == to_unit.pk:
-        raise ReportingError("same_unit", "该党员已在这个单位。")
+        raise ReportingError("same_unit", gettext("该党员已在这个单位。"))
     change = UnitChange.objects.create(member=member, from_unit_id=member.work_unit_id, to_unit=to_unit,
                                        changed_on=on or timezone.localdate(), changed_by=actor)
     old_name = member.work_unit.name
@@ -406,11 +407,11 @@ def member_move_unit(*, member: Member, to_unit, actor, request=None, on: dt.dat
 
 def end_registrations_for_leaver(*, member: Member, actor, request=None) -> None:
     """Called inside ``member_mark_left``: a member who leaves has no open registration."""
-    _end_confirmed(member, reason="离开单位", actor=actor, request=request)
-    _end_services(member, reason="离开单位", actor=actor, request=request)
+    _end_confirmed(member, reason=gettext("离开单位"), actor=actor, request=request)
+    _end_services(member, reason=gettext("离开单位"), actor=actor, request=request)
     member.registrations.filter(status=RegistrationStatus.PENDING).update(
         status=RegistrationStatus.CANCELLED, decided_at=_now())
-    member.cards.filter(is_active=True).update(is_active=False, revoked_at=_now(), revoke_reason="离开单位")
+    member.cards.filter(is_active=True).update(is_active=False, revoked_at=_now(), revoke_reason=gettext("离开单位"))
 
 
 @transaction.atomic
@@ -421,13 +422,13 @@ def member_merge(*, keep: Member, duplicate: Member, actor, request=None) -> Mem
     marked merged (nothing is deleted), its audit history remains reachable by its id.
     """
     if keep.pk == duplicate.pk:
-        raise ReportingError("same_member", "不能把党员与自己合并。")
+        raise ReportingError("same_member", gettext("不能把党员与自己合并。"))
     keep, duplicate = _lock(keep), _lock(duplicate)
     if duplicate.status == MemberStatus.MERGED:
-        raise ReportingError("already_merged", "该记录已经合并过。")
+        raise ReportingError("already_merged", gettext("该记录已经合并过。"))
     keep_current, dup_current = current_registration(keep), current_registration(duplicate)
     if keep_current and dup_current:
-        _end_confirmed(duplicate, reason=f"合并到 {keep.name}（#{keep.pk}）", actor=actor, request=request)
+        _end_confirmed(duplicate, reason=gettext("合并到 %(name)s（#%(pk)s）") % {"name": keep.name, "pk": keep.pk}, actor=actor, request=request)
     elif dup_current and not keep_current:
         pass  # the duplicate's current registration becomes the kept member's
     keep_pending = pending_registration(keep)
@@ -435,7 +436,7 @@ def member_merge(*, keep: Member, duplicate: Member, actor, request=None) -> Mem
     if keep_pending:
         dup_pending.update(status=RegistrationStatus.CANCELLED, decided_at=_now())
     if keep.cards.filter(is_active=True).exists():
-        duplicate.cards.filter(is_active=True).update(is_active=False, revoked_at=_now(), revoke_reason="记录合并")
+        duplicate.cards.filter(is_active=True).update(is_active=False, revoked_at=_now(), revoke_reason=gettext("记录合并"))
     moved = {
         "registrations": Registration.objects.filter(member=duplicate).update(member=keep),
         "cards": ContactCard.objects.filter(member=duplicate).update(member=keep),
@@ -451,7 +452,7 @@ def member_merge(*, keep: Member, duplicate: Member, actor, request=None) -> Mem
         keep.user_id, duplicate.user_id = duplicate.user_id, None
         duplicate.save(update_fields=["user"])
         keep.save(update_fields=["user"])
-    _end_services(duplicate, reason=f"合并到 {keep.name}（#{keep.pk}）", actor=actor, request=request)
+    _end_services(duplicate, reason=gettext("合并到 %(name)s（#%(pk)s）") % {"name": keep.name, "pk": keep.pk}, actor=actor, request=request)
     duplicate.status = MemberStatus.MERGED
     duplicate.merged_into = keep
     duplicate.save(update_fields=["status", "merged_into", "updated_at"])

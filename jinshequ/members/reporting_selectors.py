@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from django.db.models import Case, CharField, Exists, F, OuterRef, QuerySet, Subquery, Value, When
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 from jinshequ.access.audiences import administered_community_id
 from jinshequ.members.models import Exemption, Member, MemberStatus, Registration, RegistrationStatus
@@ -21,7 +22,7 @@ class ReportStatus:
     PENDING = "pending"
     EXEMPT = "exempt"
     OUTSTANDING = "outstanding"
-    LABELS = {REPORTED: "已报到", PENDING: "待确认", EXEMPT: "免报到", OUTSTANDING: "未报到"}
+    LABELS = {REPORTED: _("已报到"), PENDING: _("待确认"), EXEMPT: _("免报到"), OUTSTANDING: _("未报到")}
     ORDER = (OUTSTANDING, PENDING, REPORTED, EXEMPT)
 
 

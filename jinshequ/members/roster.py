@@ -27,7 +27,7 @@ from django.db.models import (
 from django.db.models.expressions import RawSQL
 from django.urls import reverse
 from django.utils import timezone
-from django.utils.translation import gettext
+from django.utils.translation import gettext, gettext_noop
 
 from jinshequ.accounts.models import Notification
 from jinshequ.accounts.notify import notify_member
@@ -48,7 +48,7 @@ from jinshequ.regions.models import Region
 from jinshequ.units.models import WorkUnit
 
 REMINDER_KIND = "roster.reminder"
-REMINDER_TITLE = "请尽快到居住地社区报到"
+REMINDER_TITLE = gettext_noop("请尽快到居住地社区报到")  # stored Chinese by the demo builder; gettext() when sent
 REMINDER_QUIET_HOURS = 24
 
 
@@ -185,7 +185,7 @@ def _label(rows: list[Member]) -> list[Member]:
     """Badge, label and a one-line note per row: where and when (reported), where to (pending), why and
     until when (exempt)."""
     reasons = dict(ExemptionReason.choices)
-    labels = {k: gettext(v) for k, v in ReportStatus.LABELS.items()}
+    labels = {k: str(v) for k, v in ReportStatus.LABELS.items()}
     until = gettext("至")
     for m in rows:
         m.report_label = labels.get(m.report_status, "")
@@ -193,11 +193,11 @@ def _label(rows: list[Member]) -> list[Member]:
         m.exempt_reason_label = str(reasons.get(m.exempt_reason, "")) if m.exempt_reason else ""
         if m.report_status == ReportStatus.REPORTED:
             day = m.reg_confirmed_on
-            m.status_note = f"{m.reg_community_name}，{day:%Y-%m-%d}" if day else (m.reg_community_name or "")
+            m.status_note = gettext("%(reg_community_name)s，%(day)s") % {"reg_community_name": m.reg_community_name, "day": format(day, "%Y-%m-%d")} if day else (m.reg_community_name or "")
         elif m.report_status == ReportStatus.PENDING:
             m.status_note = m.pending_community_name or ""
         elif m.report_status == ReportStatus.EXEMPT and m.exempt_until:
-            m.status_note = f"{m.exempt_reason_label}，{until} {m.exempt_until:%Y-%m-%d}"
+            m.status_note = gettext("%(exempt_reason_label)s，%(until)s %(exempt_until)s") % {"exempt_reason_label": m.exempt_reason_label, "until": until, "exempt_until": format(m.exempt_until, "%Y-%m-%d")}
         else:
             m.status_note = ""
     return rows
@@ -245,9 +245,8 @@ def page_of(rows, number, *, count: int | None = None, per_page: int = 50):
 
 def reminder_body(campaign: Campaign | None) -> str:
     if campaign and campaign.report_deadline:
-        return (f"您还没有到居住地社区报到。请于 {campaign.report_deadline:%Y年%m月%d日} 前登录系统选择居住社区提交报到，"
-                "或持联系卡到社区现场登记。")
-    return "您还没有到居住地社区报到。请尽快登录系统选择居住社区提交报到，或持联系卡到社区现场登记。"
+        return (gettext("您还没有到居住地社区报到。请于 %(report_deadline)s 前登录系统选择居住社区提交报到，或持联系卡到社区现场登记。") % {"report_deadline": format(campaign.report_deadline, gettext("%Y年%m月%d日"))})
+    return gettext("您还没有到居住地社区报到。请尽快登录系统选择居住社区提交报到，或持联系卡到社区现场登记。")
 
 
 @transaction.atomic
@@ -270,7 +269,7 @@ def reminders_send(*, members: QuerySet[Member], campaign: Campaign | None, acto
     for member in outstanding:
         if member.pk in recent:
             continue
-        notify_member(member=member, kind=REMINDER_KIND, title=REMINDER_TITLE, body=body, link=link)
+        notify_member(member=member, kind=REMINDER_KIND, title=gettext(REMINDER_TITLE), body=body, link=link)
         sent += 1
     skipped = len(outstanding) - sent
     audit(event="roster.reminded", actor=actor, request=request, obj=unit,

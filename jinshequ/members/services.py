@@ -8,6 +8,7 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from jinshequ.accounts.models import AuditEvent
@@ -27,8 +28,7 @@ class RevealLimitExceeded(Exception):
 
     @property
     def message(self) -> str:
-        return (f"查看次数已达上限（每小时 {settings.JINSHEQU_REVEAL_PER_HOUR} 次，"
-                f"每天 {settings.JINSHEQU_REVEAL_PER_DAY} 次），请稍后再试。")
+        return (gettext("查看次数已达上限（每小时 %(jinshequ_reveal_per_hour)s 次，每天 %(jinshequ_reveal_per_day)s 次），请稍后再试。") % {"jinshequ_reveal_per_hour": settings.JINSHEQU_REVEAL_PER_HOUR, "jinshequ_reveal_per_day": settings.JINSHEQU_REVEAL_PER_DAY})
 
 
 # A clash with a member the actor may see names them; one outside the actor's scope only says that the number
@@ -53,9 +53,9 @@ def check_identity(*, id_number: str, birth_date: dt.date | None, gender: str | 
     number = validate_id_number(id_number)
     errors: dict[str, list] = {}
     if birth_date and birth_date != id_birth_date(number):
-        errors["birth_date"] = [f"出生日期与身份证号不一致（身份证号为 {id_birth_date(number):%Y-%m-%d}）。"]
+        errors["birth_date"] = [gettext("出生日期与身份证号不一致（身份证号为 %(id_birth_date)s）。") % {"id_birth_date": format(id_birth_date(number), "%Y-%m-%d")}]
     if gender and gender != id_gender(number):
-        errors["gender"] = ["性别与身份证号不一致。"]
+        errors["gender"] = [gettext("性别与身份证号不一致。")]
     clash = Member.objects.filter(id_number_hash=id_number_hash(number)).exclude(pk=exclude_pk).first()
     if clash:
         errors["id_number"] = [_id_taken_error(clash, actor)]
@@ -125,7 +125,7 @@ def member_update(*, member: Member, actor, request=None, id_number: str | None 
         member.skills.set(skills)
         after = set(member.skills.values_list("name", flat=True))
         if before != after:
-            changes["skills"] = ["、".join(sorted(before)), "、".join(sorted(after))]
+            changes["skills"] = [gettext("、").join(sorted(before)), gettext("、").join(sorted(after))]
     if changes:
         audit(event="member.updated", actor=actor, request=request, obj=member, changes=changes)
     return member
@@ -183,10 +183,10 @@ def member_reveal(*, member: Member, field: str, reason: str, actor, request=Non
     The caller must already have checked the permission and the scope.
     """
     if field not in ("id_number", "phone"):
-        raise ValidationError({"field": "只能查看身份证号或手机号。"})
+        raise ValidationError({"field": gettext("只能查看身份证号或手机号。")})
     reason = (reason or "").strip()
     if len(reason) < 2:
-        raise ValidationError({"reason": "请填写查看原因。"})
+        raise ValidationError({"reason": gettext("请填写查看原因。")})
     if reveal_limit_reached(actor):
         audit(event="security.reveal_limit", actor=actor, request=request, obj=member, success=False,
               reason="reveal rate limit reached")

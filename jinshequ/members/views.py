@@ -8,6 +8,7 @@ from django.core.paginator import Paginator
 from django.db import transaction
 from django.http import Http404
 from django.shortcuts import redirect, render
+from django.utils.translation import gettext
 from django.views.decorators.http import require_POST
 
 from jinshequ.accounts.perms import Perm, require_perm, user_has_perm
@@ -56,7 +57,7 @@ def member_list(request):
     form, data = _filters(request)
     if is_full_identifier(data.get("q", "")):
         # Whole ID numbers and phones never go into URLs or access logs: use the POST look-up instead.
-        messages.warning(request, "为保护个人信息，完整的身份证号或手机号请在“精确查找”中输入；这里可按后四位搜索。")
+        messages.warning(request, gettext("为保护个人信息，完整的身份证号或手机号请在“精确查找”中输入；这里可按后四位搜索。"))
         data = {**data, "q": ""}
     # counted on the model query (no joins), the page's rows read as values
     page = Paginator(_filtered(request, data), PAGE_SIZE).get_page(request.GET.get("page"))
@@ -93,7 +94,7 @@ def member_lookup(request):
     value = request.POST.get("value", "").strip()
     form = MemberFilterForm(None, user=request.user)
     if not is_full_identifier(value):
-        messages.error(request, "请输入完整的 18 位身份证号或 11 位手机号。")
+        messages.error(request, gettext("请输入完整的 18 位身份证号或 11 位手机号。"))
         members = Member.objects.none()
     else:
         members = member_search(member_list_for_user(request.user), value).values(*LIST_VALUES)
@@ -114,7 +115,7 @@ def member_export(request):
         raise PermissionDenied
     count = qs.count()
     audit(event="member.exported", request=request, object_type="members.member",
-          reason="完整证件号" if full else "", changes={"rows": count, "filters": {k: str(v) for k, v in data.items()
+          reason=gettext("完整证件号") if full else "", changes={"rows": count, "filters": {k: str(v) for k, v in data.items()
                                                                                  if v}})
     response = _xlsx(member_export_headers(), member_export_rows(qs, full=full))
     return response
@@ -123,7 +124,7 @@ def member_export(request):
 def _xlsx(headers, rows):
     from jinshequ.core.exports import xlsx_response
 
-    return xlsx_response("党员名单", headers, rows)
+    return xlsx_response(gettext("党员名单"), headers, rows)
 
 
 @require_perm(Perm.MEMBER_VIEW)
@@ -168,7 +169,7 @@ def member_create(request):
         except ValidationError as exc:
             form.apply_service_errors(exc)
         else:
-            messages.success(request, f"已登记党员 {member.name}。")
+            messages.success(request, gettext("已登记党员 %(name)s。") % {"name": member.name})
             return redirect("members:detail", pk=member.pk)
     return render(request, "members/member_form.html", {"form": form, "creating": True})
 
@@ -193,7 +194,7 @@ def member_edit(request, pk):
         except ValidationError as exc:
             form.apply_service_errors(exc)
         else:
-            messages.success(request, "已保存修改。")
+            messages.success(request, gettext("已保存修改。"))
             return redirect("members:detail", pk=member.pk)
     return render(request, "members/member_form.html", {"form": form, "member": member, "creating": False})
 
@@ -204,14 +205,14 @@ def member_set_status(request, pk):
     member = member_get_for_user(user=request.user, pk=pk)
     form = StatusForm(request.POST)
     if not form.is_valid():
-        messages.error(request, "操作无效。")
+        messages.error(request, gettext("操作无效。"))
     elif form.cleaned_data["action"] == "left":
         services.member_mark_left(member=member, actor=request.user, request=request,
                                   left_on=form.cleaned_data["left_on"], reason=form.cleaned_data["reason"])
-        messages.success(request, f"已将 {member.name} 标记为离开；记录保留，可随时恢复。")
+        messages.success(request, gettext("已将 %(name)s 标记为离开；记录保留，可随时恢复。") % {"name": member.name})
     else:
         services.member_reactivate(member=member, actor=request.user, request=request)
-        messages.success(request, f"已恢复 {member.name} 为在职。")
+        messages.success(request, gettext("已恢复 %(name)s 为在职。") % {"name": member.name})
     return redirect("members:detail", pk=member.pk)
 
 
@@ -267,7 +268,7 @@ def skill_list(request):
                 skill = Skill.objects.create(name=form.cleaned_data["name"],
                                              sort_order=Skill.objects.count())
                 audit(event="skill.created", request=request, obj=skill, changes={"name": [None, skill.name]})
-            messages.success(request, f"已添加特长“{skill.name}”。")
+            messages.success(request, gettext("已添加特长“%(name)s”。") % {"name": skill.name})
             return redirect("members:skills")
     from django.db.models import Count, Q
 
@@ -292,8 +293,8 @@ def member_move(request, pk):
 
         names = list(WorkUnit.objects.filter(is_active=True).values_list("name", flat=True))
         close = difflib.get_close_matches(name, names, n=3, cutoff=0.4)
-        hint = f"您是不是要找：{'、'.join(close)}？" if close else ""
-        messages.error(request, f"没有找到名为“{name}”的启用单位。{hint}")
+        hint = gettext("您是不是要找：%(join)s？") % {"join": gettext('、').join(close)} if close else ""
+        messages.error(request, gettext("没有找到名为“%(name)s”的启用单位。%(hint)s") % {"name": name, "hint": hint})
         return redirect("members:detail", pk=member.pk)
     try:
         member_move_unit(member=member, to_unit=unit, actor=request.user, request=request,
@@ -301,7 +302,7 @@ def member_move(request, pk):
     except ReportingError as exc:
         messages.error(request, error_message(exc))
         return redirect("members:detail", pk=member.pk)
-    messages.success(request, f"已将 {member.name} 调至 {unit.name}，调动记录已保存。")
+    messages.success(request, gettext("已将 %(name)s 调至 %(name2)s，调动记录已保存。") % {"name": member.name, "name2": unit.name})
     if member_list_for_user_contains(request.user, member.pk):
         return redirect("members:detail", pk=member.pk)
     return redirect("members:list")
@@ -344,7 +345,7 @@ def member_merge(request, pk):
         except ReportingError as exc:
             messages.error(request, error_message(exc))
         else:
-            messages.success(request, f"已把记录 #{duplicate.pk} 合并到 {keep.name}，两条记录的报到、联系卡和历史都已保留。")
+            messages.success(request, gettext("已把记录 #%(pk)s 合并到 %(name)s，两条记录的报到、联系卡和历史都已保留。") % {"pk": duplicate.pk, "name": keep.name})
             return redirect("members:detail", pk=keep.pk)
     return render(request, "members/member_merge.html", {"keep": keep, "duplicate": duplicate,
                                                          "candidates": candidates, "q": term})

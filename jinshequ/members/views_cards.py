@@ -18,6 +18,8 @@ from django.http import Http404
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_GET, require_POST
 
 from jinshequ.access import audiences
@@ -150,8 +152,8 @@ def card_unit_pdf(request, unit_id):
     start = 0 if only_unprinted else (part - 1) * size
     chosen = list(members.select_related("work_unit", "community", "community__parent")[start:start + size])
     if not chosen:
-        messages.info(request, "没有需要打印的联系卡：所选党员的联系卡都已打印过。" if only_unprinted
-                      else "所选范围内没有在职党员。")
+        messages.info(request, gettext("没有需要打印的联系卡：所选党员的联系卡都已打印过。") if only_unprinted
+                      else gettext("所选范围内没有在职党员。"))
         return redirect(back)
     prepared = card_prints.cards_prepare(members=chosen, actor=request.user)
     printed = [p for _, p in prepared]
@@ -186,7 +188,7 @@ def card_member_pdf(request, member_id):
     """One member's card (the first is issued if there is none), on an A4 page to cut out."""
     member = member_get_for_user(user=request.user, pk=member_id)
     if member.status != MemberStatus.ACTIVE:
-        messages.error(request, "该党员已不在职，不能打印联系卡。")
+        messages.error(request, gettext("该党员已不在职，不能打印联系卡。"))
         return redirect("members:detail", pk=member.pk)
     if not cjk_font_available():
         return _font_missing(request, PdfFontMissing())
@@ -207,9 +209,8 @@ def card_member_pdf(request, member_id):
 def card_reissue(request, member_id):
     """挂失补办: a new card with a new number and token; the old card stops working at once."""
     member = _active_member(request, member_id)
-    card = reporting.card_issue(member=member, actor=request.user, request=request, reason="挂失补办")
-    messages.success(request, f"已为{member.name}补办新联系卡（卡号 {_format_number(card.number)}），"
-                              "原卡已作废。请打印新卡交给本人。")
+    card = reporting.card_issue(member=member, actor=request.user, request=request, reason=gettext("挂失补办"))
+    messages.success(request, gettext("已为%(name)s补办新联系卡（卡号 %(format_number)s），原卡已作废。请打印新卡交给本人。") % {"name": member.name, "format_number": _format_number(card.number)})
     return redirect(reverse("members:detail", args=[member.pk]) + "#card-panel")
 
 
@@ -217,9 +218,9 @@ def card_reissue(request, member_id):
 
 
 class ReceiptFilterForm(forms.Form):
-    since = forms.DateField(label="确认日期自", required=False,
+    since = forms.DateField(label=_("确认日期自"), required=False,
                             widget=DateInput(attrs={"class": "form-control"}))
-    until = forms.DateField(label="至", required=False,
+    until = forms.DateField(label=_("至"), required=False,
                             widget=DateInput(attrs={"class": "form-control"}))
 
 
@@ -238,7 +239,7 @@ def receipt_member_pdf(request, member_id):
     member = member_get_for_user(user=request.user, pk=member_id)
     regs = list(card_prints.receipt_registrations(type(member).objects.filter(pk=member.pk)))
     if not regs:
-        messages.info(request, f"{member.name}尚未完成报到（社区确认后才有报到回执）。")
+        messages.info(request, gettext("%(name)s尚未完成报到（社区确认后才有报到回执）。") % {"name": member.name})
         return redirect("members:detail", pk=member.pk)
     try:
         pdf = render_pdf("pdf/receipts.html", {**_receipt_context(regs), "title": member.name, "single": True})
@@ -265,7 +266,7 @@ def receipts(request):
         context.update({"include_sub": include_sub, "has_children": unit.children.exists(), "total": total,
                         "parts": card_prints.parts(total, card_prints.RECEIPTS_PER_PDF), "query": query,
                         "per_pdf": card_prints.RECEIPTS_PER_PDF,
-                        "scope_note": "只包括居住在您辖区内的党员。" if audiences.in_audience(
+                        "scope_note": gettext("只包括居住在您辖区内的党员。") if audiences.in_audience(
                             request.user, audiences.REGION_OVERSIGHT) else ""})
     return render(request, "cards/receipts.html", context)
 
@@ -285,7 +286,7 @@ def receipts_unit_pdf(request, unit_id):
     part, size = _part(request.GET), card_prints.RECEIPTS_PER_PDF
     chosen = list(regs[(part - 1) * size:part * size])
     if not chosen:
-        messages.info(request, "所选范围内没有已报到的党员，暂无报到回执可打印。")
+        messages.info(request, gettext("所选范围内没有已报到的党员，暂无报到回执可打印。"))
         return redirect(reverse("cards:receipts") + f"?unit={unit.pk}" + ("&sub=1" if include_sub else ""))
     try:
         pdf = render_pdf("pdf/receipts.html", {**_receipt_context(chosen), "title": unit.name})

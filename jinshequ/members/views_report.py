@@ -23,6 +23,7 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_http_methods, require_POST
 
@@ -187,7 +188,7 @@ def report_start(request):
     if request.method == "POST":
         community = _community(request.POST.get("community"))
         if community is None:
-            messages.error(request, "请选择一个启用中的社区。")
+            messages.error(request, gettext("请选择一个启用中的社区。"))
             return redirect("report:start")
         try:
             reporting.registration_submit(member=member, community=community, actor=request.user, request=request,
@@ -196,7 +197,7 @@ def report_start(request):
             return render(request, "report/start_confirm.html",
                           {"member": member, "state": state, "community": community, "place": _place(community),
                            "error": error_message(exc)}, status=400)
-        messages.success(request, f"已向{community.name}提交报到申请，请等待社区确认。")
+        messages.success(request, gettext("已向%(name)s提交报到申请，请等待社区确认。") % {"name": community.name})
         return redirect("members:me")
 
     chosen = _community(request.GET.get("community"))
@@ -232,7 +233,7 @@ def report_qr(request, token):
                                           method=RegistrationMethod.QR)
         except ReportingError as exc:
             return render(request, "report/start_confirm.html", {**context, "error": error_message(exc)}, status=400)
-        messages.success(request, f"已向{community.name}提交报到申请，请等待社区确认。")
+        messages.success(request, gettext("已向%(name)s提交报到申请，请等待社区确认。") % {"name": community.name})
         return redirect("members:me")
     return render(request, "report/start_confirm.html", context)
 
@@ -247,7 +248,7 @@ def report_cancel(request, pk):
     except ReportingError as exc:
         messages.error(request, error_message(exc))
     else:
-        messages.success(request, f"已撤回向{reg.community.name}的报到申请。")
+        messages.success(request, gettext("已撤回向%(name)s的报到申请。") % {"name": reg.community.name})
     return redirect(_safe_next(request, reverse("members:me")))
 
 
@@ -294,7 +295,7 @@ def report_inbox(request):
         ids = request.POST.getlist("id") or None
         count = reporting.notifications_mark_read(member=member, ids=ids)
         if count:
-            messages.success(request, "已全部标为已读。" if ids is None else "已标为已读。")
+            messages.success(request, gettext("已全部标为已读。") if ids is None else gettext("已标为已读。"))
         return redirect(_safe_next(request, reverse("report:inbox")))
     notes = Notification.objects.filter(member=member)
     page = Paginator(notes, 20).get_page(request.GET.get("page"))
@@ -344,7 +345,7 @@ def confirm(request, pk):
     except ReportingError as exc:
         messages.error(request, error_message(exc))
     else:
-        messages.success(request, f"已确认{reg.member.name}的报到。")
+        messages.success(request, gettext("已确认%(name)s的报到。") % {"name": reg.member.name})
     return redirect(_safe_next(request, reverse("report:pending")))
 
 
@@ -356,9 +357,9 @@ def reject(request, pk):
         reporting.registration_reject(registration=reg, reason=request.POST.get("reason", ""), actor=request.user,
                                       request=request)
     except ReportingError as exc:
-        messages.error(request, f"{reg.member.name}：{error_message(exc)}")
+        messages.error(request, gettext("%(name)s：%(message)s") % {"name": reg.member.name, "message": error_message(exc)})
     else:
-        messages.success(request, f"已退回{reg.member.name}的报到，并通知本人。")
+        messages.success(request, gettext("已退回%(name)s的报到，并通知本人。") % {"name": reg.member.name})
     return redirect(_safe_next(request, reverse("report:pending")))
 
 
@@ -367,7 +368,7 @@ def reject(request, pk):
 def confirm_batch(request):
     ids = [i for i in (_int_or_none(v) for v in request.POST.getlist("ids")) if i is not None]
     if not ids:
-        messages.warning(request, "请先勾选要确认的报到。")
+        messages.warning(request, gettext("请先勾选要确认的报到。"))
         return redirect("report:pending")
     regs = list(registration_list_for_user(request.user).filter(pk__in=ids, status=RegistrationStatus.PENDING)
                 .select_related("member", "community"))
@@ -377,12 +378,12 @@ def confirm_batch(request):
             reporting.registration_confirm(registration=reg, actor=request.user, request=request)
             done += 1
         except ReportingError as exc:
-            failed.append(f"{reg.member.name}：{error_message(exc)}")
+            failed.append(gettext("%(name)s：%(message)s") % {"name": reg.member.name, "message": error_message(exc)})
     skipped = len(ids) - len(regs)
     if done:
-        messages.success(request, f"已确认 {done} 人的报到。")
+        messages.success(request, ngettext("已确认 %(done)s 人的报到。", "已确认 %(done)s 人的报到。", done) % {"done": done})
     if skipped:
-        messages.warning(request, f"{skipped} 条已被处理或不属于本社区，已跳过。")
+        messages.warning(request, ngettext("%(skipped)s 条已被处理或不属于本社区，已跳过。", "%(skipped)s 条已被处理或不属于本社区，已跳过。", skipped) % {"skipped": skipped})
     for line in failed:
         messages.error(request, line)
     return redirect("report:pending")
@@ -409,7 +410,7 @@ def office(request):
         code = _normalise_code(request.POST.get("code", ""))
         action = request.POST.get("action", "lookup")
         if not code:
-            context["error"] = "请输入联系卡卡号，或用扫码枪扫描联系卡上的二维码。"
+            context["error"] = gettext("请输入联系卡卡号，或用扫码枪扫描联系卡上的二维码。")
         else:
             try:
                 card = reporting.card_from_scan(code, actor=request.user, request=request)
@@ -424,7 +425,7 @@ def office(request):
                     except ReportingError as exc:
                         context["error"] = error_message(exc)
                     else:
-                        messages.success(request, f"{member.name}已在{community.name}完成报到。")
+                        messages.success(request, gettext("%(name)s已在%(name2)s完成报到。") % {"name": member.name, "name2": community.name})
                         return redirect("report:office")
                 row = with_report_status(Member.objects.filter(pk=member.pk)
                                          .select_related("work_unit", "community")).get()
@@ -541,8 +542,8 @@ def _ledger_choose(request):
     })
 
 
-LEDGER_HEADERS = ["序号", "姓名", "性别", "所在单位", "手机号", "居住社区", "报到方式", "报到日期", "状态", "结束日期",
-                  "结束原因"]
+LEDGER_HEADERS = [_("序号"), _("姓名"), _("性别"), _("所在单位"), _("手机号"), _("居住社区"), _("报到方式"), _("报到日期"), _("状态"), _("结束日期"),
+                  _("结束原因")]
 
 
 def _ledger_export_rows(qs):
@@ -550,7 +551,7 @@ def _ledger_export_rows(qs):
         m = reg.member
         yield [i, m.name, m.get_gender_display(), m.work_unit.name, m.phone_masked, m.community.name,
                reg.get_method_display(), reg.confirmed_on,
-               "在册" if reg.status == RegistrationStatus.CONFIRMED else "已结束", reg.ended_on, reg.end_reason]
+               gettext("在册") if reg.status == RegistrationStatus.CONFIRMED else gettext("已结束"), reg.ended_on, reg.end_reason]
 
 
 @require_perm(Perm.LEDGER_VIEW)
@@ -560,11 +561,11 @@ def ledger_export(request):
         raise Http404
     form, data, qs, filtered = _ledger_rows(request, community)
     rows = qs.count()
-    audit(event="ledger.exported", request=request, obj=community, object_repr=f"{community.name} 登记台账",
+    audit(event="ledger.exported", request=request, obj=community, object_repr=gettext("%(name)s 登记台账") % {"name": community.name},
           changes={"rows": rows, "filters": {k: str(v) for k, v in data.items() if v}})
     from jinshequ.core.exports import xlsx_response
 
-    return xlsx_response(f"{community.name}登记台账", LEDGER_HEADERS, _ledger_export_rows(qs))
+    return xlsx_response(gettext("%(name)s登记台账") % {"name": community.name}, LEDGER_HEADERS, _ledger_export_rows(qs))
 
 
 @require_perm(Perm.LEDGER_VIEW)

@@ -23,7 +23,8 @@ from django.utils import timezone
 from django.utils.html import escape
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.safestring import mark_safe
-from django.utils.translation import gettext
+from django.utils.translation import gettext, ngettext
+from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_POST
 
 from jinshequ.access import audiences
@@ -116,7 +117,7 @@ def _rows_html(request, rows, *, member: bool, exempt: bool, include_sub: bool) 
 
 def _scope_note(user) -> str:
     if audiences.in_audience(user, audiences.REGION_OVERSIGHT):
-        return "只列出居住在您辖区内的党员。"
+        return gettext("只列出居住在您辖区内的党员。")
     return ""
 
 
@@ -144,7 +145,7 @@ def roster(request):
         "unit": unit, "include_sub": include_sub, "has_children": unit.has_children,
         "counts": counts, "target": target, "level": target.level(counts),
         "status": status, "status_label": ReportStatus.LABELS.get(status, ""), "q": q,
-        "tabs": [(s, gettext(ReportStatus.LABELS[s]), counts.count(s)) for s in TABS],
+        "tabs": [(s, str(ReportStatus.LABELS[s]), counts.count(s)) for s in TABS],
         "page": page, "members": page.object_list, "rows_html": rows_html, "base": base,
         "querystring_base": f"{query.urlencode()}&" if query else "",
         "scope_note": _scope_note(request.user), "here": request.get_full_path(),
@@ -184,10 +185,10 @@ def outstanding_export(request):
     count = qs.count()
     audit(event="roster.exported", request=request, obj=unit,
           changes={"rows": count, "include_sub": include_sub, "status": ReportStatus.OUTSTANDING})
-    headers = ["姓名", "性别", "所在单位", "居住社区", "手机号", "报到状态"]
+    headers = [gettext("姓名"), gettext("性别"), gettext("所在单位"), gettext("居住社区"), gettext("手机号"), gettext("报到状态")]
     rows = ((m.name, m.get_gender_display(), m.work_unit.name, m.community.name, m.phone_masked,
              ReportStatus.LABELS[ReportStatus.OUTSTANDING]) for m in qs.iterator(chunk_size=2000))
-    return xlsx_response(f"未报到名单-{unit.name}", headers, rows)
+    return xlsx_response(gettext("未报到名单-%(name)s") % {"name": unit.name}, headers, rows)
 
 
 @require_POST
@@ -202,11 +203,11 @@ def remind(request):
     sent, skipped = reminders_send(members=members, campaign=target.campaign, actor=request.user,
                                    request=request, unit=unit)
     if sent:
-        messages.success(request, f"已向 {sent} 名未报到党员发送提醒。")
+        messages.success(request, ngettext("已向 %(sent)s 名未报到党员发送提醒。", "已向 %(sent)s 名未报到党员发送提醒。", sent) % {"sent": sent})
     elif not skipped:
-        messages.info(request, "没有未报到的党员，无需提醒。")
+        messages.info(request, gettext("没有未报到的党员，无需提醒。"))
     if skipped:
-        messages.warning(request, f"{skipped} 名党员在 24 小时内已提醒过，本次跳过。")
+        messages.warning(request, ngettext("%(skipped)s 名党员在 24 小时内已提醒过，本次跳过。", "%(skipped)s 名党员在 24 小时内已提醒过，本次跳过。", skipped) % {"skipped": skipped})
     url = reverse("roster:unit") + f"?unit={unit.pk}" + ("&sub=1" if include_sub else "")
     return redirect(url)
 
@@ -215,17 +216,17 @@ def remind(request):
 
 
 class ExemptionForm(forms.Form):
-    reason = forms.ChoiceField(label="原因", choices=ExemptionReason.choices,
+    reason = forms.ChoiceField(label=_("原因"), choices=ExemptionReason.choices,
                                widget=forms.Select(attrs={"class": "form-select"}))
-    valid_until = forms.DateField(label="有效期至", widget=DateInput(attrs={"class": "form-control"}))
-    note = forms.CharField(label="说明", max_length=200, required=False,
+    valid_until = forms.DateField(label=_("有效期至"), widget=DateInput(attrs={"class": "form-control"}))
+    note = forms.CharField(label=_("说明"), max_length=200, required=False,
                            widget=forms.TextInput(attrs={"class": "form-control",
-                                                         "placeholder": "如：外派至某地挂职，预计年底返回"}))
+                                                         "placeholder": _("如：外派至某地挂职，预计年底返回")}))
 
     def clean_valid_until(self):
         value = self.cleaned_data["valid_until"]
         if value < timezone.localdate():
-            raise forms.ValidationError("有效期不能早于今天。")
+            raise forms.ValidationError(gettext("有效期不能早于今天。"))
         return value
 
 
@@ -259,8 +260,7 @@ def exemption_set(request, pk):
         except reporting.ReportingError as exc:
             form.add_error(None, error_message(exc))
         else:
-            messages.success(request, f"已为 {member.name} 设置免报到，有效期至 "
-                                      f"{form.cleaned_data['valid_until']:%Y-%m-%d}。")
+            messages.success(request, gettext("已为 %(name)s 设置免报到，有效期至 %(value)s。") % {"name": member.name, "value": format(form.cleaned_data['valid_until'], "%Y-%m-%d")})
             return redirect(next_url)
     current = member.exemptions.filter(revoked_at__isnull=True, valid_until__gte=target.today).first()
     return render(request, "roster/exemption_form.html",
@@ -276,7 +276,7 @@ def exemption_revoke(request, pk):
     except (Exemption.DoesNotExist, ValueError, TypeError):
         raise Http404 from None
     reporting.exemption_revoke(exemption=exemption, actor=request.user, request=request)
-    messages.success(request, f"已撤销 {exemption.member.name} 的免报到，其重新计入应报到人数。")
+    messages.success(request, gettext("已撤销 %(name)s 的免报到，其重新计入应报到人数。") % {"name": exemption.member.name})
     return redirect(_next_url(request, _roster_url(exemption.member)))
 
 

@@ -3,6 +3,8 @@ from __future__ import annotations
 from django import forms
 from django.core.exceptions import ValidationError
 from django.utils import timezone
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 
 from jinshequ.core.forms import style_form
 from jinshequ.core.idcard import validate_phone
@@ -13,7 +15,7 @@ from jinshequ.posts.services import MAX_CAPACITY
 
 
 class CategoryForm(forms.Form):
-    name = forms.CharField(label="类别名称", max_length=30)
+    name = forms.CharField(label=_("类别名称"), max_length=30)
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
@@ -21,16 +23,16 @@ class CategoryForm(forms.Form):
 
 
 class PostForm(forms.Form):
-    category = forms.ModelChoiceField(label="类别", queryset=PostCategory.objects.none(), empty_label="请选择类别")
-    title = forms.CharField(label="岗位名称", max_length=60)
-    description = forms.CharField(label="岗位说明", required=False, widget=forms.Textarea(attrs={"rows": 3}))
-    skills = forms.ModelMultipleChoiceField(label="所需特长", queryset=Skill.objects.none(), required=False,
+    category = forms.ModelChoiceField(label=_("类别"), queryset=PostCategory.objects.none(), empty_label=_("请选择类别"))
+    title = forms.CharField(label=_("岗位名称"), max_length=60)
+    description = forms.CharField(label=_("岗位说明"), required=False, widget=forms.Textarea(attrs={"rows": 3}))
+    skills = forms.ModelMultipleChoiceField(label=_("所需特长"), queryset=Skill.objects.none(), required=False,
                                             widget=forms.CheckboxSelectMultiple,
-                                            help_text="不选表示不限特长。与党员登记的特长匹配时排在前面。")
-    schedule = forms.ChoiceField(label="服务时间", choices=Schedule.choices, initial=Schedule.FLEXIBLE)
-    capacity = forms.IntegerField(label="名额", min_value=1, max_value=MAX_CAPACITY, initial=5)
-    starts_on = forms.DateField(label="开始日期", widget=DateInput)
-    ends_on = forms.DateField(label="结束日期", required=False, widget=DateInput, help_text="留空表示长期有效。")
+                                            help_text=_("不选表示不限特长。与党员登记的特长匹配时排在前面。"))
+    schedule = forms.ChoiceField(label=_("服务时间"), choices=Schedule.choices, initial=Schedule.FLEXIBLE)
+    capacity = forms.IntegerField(label=_("名额"), min_value=1, max_value=MAX_CAPACITY, initial=5)
+    starts_on = forms.DateField(label=_("开始日期"), widget=DateInput)
+    ends_on = forms.DateField(label=_("结束日期"), required=False, widget=DateInput, help_text=_("留空表示长期有效。"))
 
     def __init__(self, *args, post=None, **kwargs):
         super().__init__(*args, **kwargs)
@@ -50,17 +52,17 @@ class PostForm(forms.Form):
     def clean(self):
         data = super().clean()
         if data.get("starts_on") and data.get("ends_on") and data["ends_on"] < data["starts_on"]:
-            self.add_error("ends_on", "结束日期不能早于开始日期。")
+            self.add_error("ends_on", gettext("结束日期不能早于开始日期。"))
         return data
 
 
 class ReasonForm(forms.Form):
-    reason = forms.CharField(label="原因", min_length=2, max_length=200,
-                             error_messages={"required": "请写明原因。", "min_length": "原因至少 2 个字。"})
+    reason = forms.CharField(label=_("原因"), min_length=2, max_length=200,
+                             error_messages={"required": _("请写明原因。"), "min_length": _("原因至少 2 个字。")})
 
 
 class SettingsForm(forms.Form):
-    auto_approve_claims = forms.BooleanField(label="党员认领岗位后自动通过（不需社区审核）", required=False)
+    auto_approve_claims = forms.BooleanField(label=_("党员认领岗位后自动通过（不需社区审核）"), required=False)
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
@@ -68,10 +70,10 @@ class SettingsForm(forms.Form):
 
 
 class TeamForm(forms.Form):
-    name = forms.CharField(label="服务队名称", max_length=60)
-    description = forms.CharField(label="简介", required=False, widget=forms.Textarea(attrs={"rows": 2}))
-    category = forms.ModelChoiceField(label="服务类别", queryset=PostCategory.objects.none(), required=False,
-                                      empty_label="不限")
+    name = forms.CharField(label=_("服务队名称"), max_length=60)
+    description = forms.CharField(label=_("简介"), required=False, widget=forms.Textarea(attrs={"rows": 2}))
+    category = forms.ModelChoiceField(label=_("服务类别"), queryset=PostCategory.objects.none(), required=False,
+                                      empty_label=_("不限"))
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
@@ -80,20 +82,20 @@ class TeamForm(forms.Form):
 
 
 class HouseholdForm(forms.Form):
-    head_name = forms.CharField(label="户主姓名", max_length=40)
-    address = forms.CharField(label="住址", max_length=200, required=False,
+    head_name = forms.CharField(label=_("户主姓名"), max_length=40)
+    address = forms.CharField(label=_("住址"), max_length=200, required=False,
                               widget=forms.TextInput(attrs={"autocomplete": "off"}))
-    phone = forms.CharField(label="联系电话", max_length=20, required=False,
+    phone = forms.CharField(label=_("联系电话"), max_length=20, required=False,
                             widget=forms.TextInput(attrs={"inputmode": "tel", "autocomplete": "off"}))
-    situation = forms.CharField(label="困难情况", required=False, widget=forms.Textarea(attrs={"rows": 3}))
-    needs = forms.CharField(label="帮扶需求", required=False, widget=forms.Textarea(attrs={"rows": 2}))
+    situation = forms.CharField(label=_("困难情况"), required=False, widget=forms.Textarea(attrs={"rows": 3}))
+    needs = forms.CharField(label=_("帮扶需求"), required=False, widget=forms.Textarea(attrs={"rows": 2}))
 
     def __init__(self, *args, household=None, **kwargs):
         super().__init__(*args, **kwargs)
         self.household = household
         if household is not None:
-            self.fields["address"].help_text = "出于隐私保护不回显原住址；留空表示不修改。"
-            self.fields["phone"].help_text = f"当前：{household.phone_masked or '未填写'}。留空表示不修改。"
+            self.fields["address"].help_text = gettext("出于隐私保护不回显原住址；留空表示不修改。")
+            self.fields["phone"].help_text = gettext("当前：%(value)s。留空表示不修改。") % {"value": household.phone_masked or gettext('未填写')}
         style_form(self)
 
     def clean_phone(self):
@@ -107,11 +109,11 @@ class HouseholdForm(forms.Form):
 
 
 class PairingForm(forms.Form):
-    member = forms.ModelChoiceField(label="结对党员", queryset=None, empty_label="请选择本社区已报到的党员")
-    note = forms.CharField(label="备注", max_length=200, required=False)
+    member = forms.ModelChoiceField(label=_("结对党员"), queryset=None, empty_label=_("请选择本社区已报到的党员"))
+    note = forms.CharField(label=_("备注"), max_length=200, required=False)
 
     def __init__(self, *args, members, **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["member"].queryset = members
-        self.fields["member"].label_from_instance = lambda m: f"{m.name}（{m.work_unit.name}）"
+        self.fields["member"].label_from_instance = lambda m: gettext("%(name)s（%(name2)s）") % {"name": m.name, "name2": m.work_unit.name}
         style_form(self)

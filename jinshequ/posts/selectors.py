@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 
 from django.db.models import Count, Exists, OuterRef, Q, QuerySet
 from django.utils import timezone
+from django.utils.translation import gettext, ngettext
 
 from jinshequ.access import audiences
 from jinshequ.access.audiences import administered_community_id
@@ -150,8 +151,8 @@ class MemberLoad:
     @property
     def text(self) -> str:
         if self.at_limit:
-            return f"您已认领 {self.held} 个岗位，达到上限 {self.limit} 个"
-        return f"您已认领 {self.held} 个岗位，还可认领 {self.limit - self.held} 个"
+            return ngettext("您已认领 %(held)s 个岗位，达到上限 %(limit)s 个", "您已认领 %(held)s 个岗位，达到上限 %(limit)s 个", self.held) % {"held": self.held, "limit": self.limit}
+        return ngettext("您已认领 %(held)s 个岗位，还可认领 %(value)s 个", "您已认领 %(held)s 个岗位，还可认领 %(value)s 个", self.held) % {"held": self.held, "value": self.limit - self.held}
 
 
 def member_load(member: Member) -> MemberLoad:
@@ -188,28 +189,28 @@ def rank_posts_for_member(member: Member, community_id: int, day: dt.date | None
         sched_ok = schedule_fits(member, post.schedule)
         reasons = []
         if matched:
-            reasons.append(Reason("适宜", True, f"特长匹配：{'、'.join(matched)}"))
+            reasons.append(Reason(gettext("适宜"), True, gettext("特长匹配：%(join)s") % {"join": gettext('、').join(matched)}))
         elif wanted:
-            reasons.append(Reason("适宜", False, f"岗位需要：{'、'.join(wanted)}"))
+            reasons.append(Reason(gettext("适宜"), False, gettext("岗位需要：%(join)s") % {"join": gettext('、').join(wanted)}))
         else:
-            reasons.append(Reason("适宜", None, "不限特长"))
+            reasons.append(Reason(gettext("适宜"), None, gettext("不限特长")))
         if post.schedule == Schedule.FLEXIBLE:
-            reasons.append(Reason("适时", True, "时间灵活，随时可参加"))
+            reasons.append(Reason(gettext("适时"), True, gettext("时间灵活，随时可参加")))
         elif sched_ok:
-            reasons.append(Reason("适时", True, f"{post.get_schedule_display()}，与您的可服务时间相符"))
+            reasons.append(Reason(gettext("适时"), True, gettext("%(get_schedule_display)s，与您的可服务时间相符") % {"get_schedule_display": post.get_schedule_display()}))
         else:
-            yours = "、".join(avail) if avail else "未填写"
-            reasons.append(Reason("适时", False, f"{post.get_schedule_display()}，您的可服务时间：{yours}"))
+            yours = gettext("、").join(avail) if avail else gettext("未填写")
+            reasons.append(Reason(gettext("适时"), False, gettext("%(get_schedule_display)s，您的可服务时间：%(yours)s") % {"get_schedule_display": post.get_schedule_display(), "yours": yours}))
         my_claim = mine.get(post.pk)
         fit = PostFit(post=post, skills_matched=matched, skills_wanted=wanted, schedule_fits=sched_ok,
                       score=3 * min(3, len(matched)) + (1 if not wanted else 0) + (3 if sched_ok else 0),
                       reasons=reasons, my_claim=my_claim)
         if my_claim is not None:
-            fit.refusal = "您已认领" if my_claim.status == ClaimStatus.ACTIVE else "等待社区审核"
+            fit.refusal = gettext("您已认领") if my_claim.status == ClaimStatus.ACTIVE else gettext("等待社区审核")
         elif load.at_limit:
-            fit.refusal = f"已达认领上限（{load.limit} 个）"
+            fit.refusal = gettext("已达认领上限（%(limit)s 个）") % {"limit": load.limit}
         elif fit.full:
-            fit.refusal = "名额已满"
+            fit.refusal = gettext("名额已满")
         else:
             fit.can_claim = True
         fits.append(fit)

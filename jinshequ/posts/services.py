@@ -25,6 +25,7 @@ from collections.abc import Iterable
 from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.utils import timezone
+from django.utils.translation import gettext, ngettext, pgettext, pgettext_lazy
 
 from jinshequ.access.audiences import is_member, manages_community, member_acting_for_another
 from jinshequ.accounts.services import audit
@@ -70,7 +71,7 @@ def _now() -> dt.datetime:
 def _clean_reason(reason: str, *, what: str) -> str:
     reason = (reason or "").strip()
     if len(reason) < 2:
-        raise PostError("reason_required", f"请写明{what}的原因。")
+        raise PostError("reason_required", gettext("请写明%(what)s的原因。") % {"what": what})
     return reason[:200]
 
 
@@ -83,18 +84,18 @@ def _on_commit_notify(member: Member, *, kind: str, title: str, body: str = "", 
                                                 body=body, link=link))
 
 
-def _require_community_admin(actor, community_id: int, what: str = "岗位") -> None:
+def _require_community_admin(actor, community_id: int, what: str = pgettext_lazy("only your community's", "岗位")) -> None:
     """Defence in depth behind the views' scope checks; ``actor=None`` is the system."""
     if actor is None:
         return
     if manages_community(actor, community_id):
         return
-    raise PostError("not_your_community", f"只能管理本社区的{what}。", status=404)
+    raise PostError("not_your_community", gettext("只能管理本社区的%(what)s。") % {"what": what}, status=404)
 
 
 def _check_community(community: Region) -> None:
     if community.kind != RegionKind.COMMUNITY or not community.is_active:
-        raise PostError("bad_community", "请选择一个启用中的社区。")
+        raise PostError("bad_community", gettext("请选择一个启用中的社区。"))
 
 
 def registered_community_id(member: Member) -> int | None:
@@ -119,9 +120,9 @@ def open_claim_count(member: Member) -> int:
 def _category_name(name: str) -> str:
     name = (name or "").strip()
     if not name:
-        raise PostError("name_required", "请填写类别名称。")
+        raise PostError("name_required", gettext("请填写类别名称。"))
     if len(name) > 30:
-        raise PostError("name_too_long", "类别名称不能超过 30 个字。")
+        raise PostError("name_too_long", gettext("类别名称不能超过 30 个字。"))
     return name
 
 
@@ -129,7 +130,7 @@ def _category_name(name: str) -> str:
 def category_create(*, name: str, actor, request=None) -> PostCategory:
     name = _category_name(name)
     if PostCategory.objects.filter(name=name).exists():
-        raise PostError("duplicate", f"已有名为“{name}”的类别。")
+        raise PostError("duplicate", gettext("已有名为“%(name)s”的类别。") % {"name": name})
     order = (PostCategory.objects.order_by("-sort_order").values_list("sort_order", flat=True).first() or 0) + 1
     category = PostCategory.objects.create(name=name, sort_order=order)
     audit(event="posts.category_created", actor=actor, request=request, obj=category,
@@ -142,7 +143,7 @@ def category_rename(*, category: PostCategory, name: str, actor, request=None) -
     name = _category_name(name)
     category = PostCategory.objects.select_for_update().get(pk=category.pk)
     if PostCategory.objects.filter(name=name).exclude(pk=category.pk).exists():
-        raise PostError("duplicate", f"已有名为“{name}”的类别。")
+        raise PostError("duplicate", gettext("已有名为“%(name)s”的类别。") % {"name": name})
     old = category.name
     if old != name:
         category.name = name
@@ -174,7 +175,7 @@ def community_settings(community: Region) -> CommunitySettings:
 
 @transaction.atomic
 def settings_update(*, community: Region, auto_approve_claims: bool, actor, request=None) -> CommunitySettings:
-    _require_community_admin(actor, community.pk, "设置")
+    _require_community_admin(actor, community.pk, pgettext("only your community's", "设置"))
     obj, _ = CommunitySettings.objects.select_for_update().get_or_create(community=community)
     if obj.auto_approve_claims != auto_approve_claims:
         old = obj.auto_approve_claims
@@ -193,15 +194,15 @@ POST_FIELDS = ("category", "title", "description", "schedule", "capacity", "star
 def _validate_post(*, category: PostCategory, title: str, schedule: str, capacity: int, starts_on: dt.date,
                    ends_on: dt.date | None, old_category_id: int | None = None) -> None:
     if not (title or "").strip():
-        raise PostError("title_required", "请填写岗位名称。")
+        raise PostError("title_required", gettext("请填写岗位名称。"))
     if not category.is_active and category.pk != old_category_id:
-        raise PostError("category_inactive", f"类别“{category.name}”已停用，请选择其他类别。")
+        raise PostError("category_inactive", gettext("类别“%(name)s”已停用，请选择其他类别。") % {"name": category.name})
     if schedule not in Schedule.values:
-        raise PostError("bad_schedule", "请选择服务时间。")
+        raise PostError("bad_schedule", gettext("请选择服务时间。"))
     if not isinstance(capacity, int) or not 1 <= capacity <= MAX_CAPACITY:
-        raise PostError("bad_capacity", f"名额应为 1 到 {MAX_CAPACITY} 之间的整数。")
+        raise PostError("bad_capacity", gettext("名额应为 1 到 %(max_capacity)s 之间的整数。") % {"max_capacity": MAX_CAPACITY})
     if ends_on and ends_on < starts_on:
-        raise PostError("bad_period", "结束日期不能早于开始日期。")
+        raise PostError("bad_period", gettext("结束日期不能早于开始日期。"))
 
 
 @transaction.atomic
@@ -238,7 +239,7 @@ def post_update(*, post: Post, actor, request=None, skills: Iterable | None = No
                    starts_on=post.starts_on, ends_on=post.ends_on, old_category_id=old["category"].pk)
     if post.capacity < post.claimed:
         raise PostError("capacity_below_claimed",
-                        f"已有 {post.claimed} 人认领（含待审核），名额不能少于 {post.claimed}。")
+                        gettext("已有 %(claimed)s 人认领（含待审核），名额不能少于 %(claimed)s。") % {"claimed": post.claimed})
     if fields:
         post.save(update_fields=list(fields))
     changes = {name: [str(old[name]) if old[name] is not None else None,
@@ -248,7 +249,7 @@ def post_update(*, post: Post, actor, request=None, skills: Iterable | None = No
         post.skills.set(list(skills))
         new_skills = sorted(post.skills.values_list("name", flat=True))
         if new_skills != old_skills:
-            changes["skills"] = ["、".join(old_skills), "、".join(new_skills)]
+            changes["skills"] = [gettext("、").join(old_skills), gettext("、").join(new_skills)]
     if changes:
         audit(event="posts.post_updated", actor=actor, request=request, obj=post, changes=changes)
     return post
@@ -261,7 +262,7 @@ def post_deactivate(*, post: Post, actor, request=None, reason: str = "") -> Pos
     _require_community_admin(actor, post.community_id)
     if not post.is_active:
         return post
-    why = (reason or "").strip()[:150] or "岗位已停用"
+    why = (reason or "").strip()[:150] or gettext("岗位已停用")
     now = _now()
     claims = list(PostClaim.objects.select_for_update(of=("self",)).filter(post=post, status__in=PLACE_HOLDING)
                   .select_related("member"))
@@ -269,12 +270,12 @@ def post_deactivate(*, post: Post, actor, request=None, reason: str = "") -> Pos
         old_status = claim.status
         claim.status = ClaimStatus.ENDED
         claim.ended_at = now
-        claim.end_reason = f"岗位停用：{why}"[:200]
+        claim.end_reason = (gettext("岗位停用：%(why)s") % {"why": why})[:200]
         claim.save(update_fields=["status", "ended_at", "end_reason"])
         audit(event="posts.claim_ended", actor=actor, request=request, obj=claim, reason=claim.end_reason,
               changes={"status": [old_status, ClaimStatus.ENDED]})
-        _on_commit_notify(claim.member, kind="posts.claim_ended", title="岗位已停用",
-                          body=f"您认领的岗位“{post.title}”已停用。", link="/posts/")
+        _on_commit_notify(claim.member, kind="posts.claim_ended", title=gettext("岗位已停用"),
+                          body=gettext("您认领的岗位“%(title)s”已停用。") % {"title": post.title}, link="/posts/")
     post.is_active = False
     post.claimed = 0
     post.save(update_fields=["is_active", "claimed"])
@@ -313,8 +314,8 @@ def _lock_post(post_id: int) -> Post:
 def _integrity_error(exc: IntegrityError) -> PostError:
     text = str(exc)
     if "post_claimed_within_capacity" in text or ("claimed" in text and "CHECK" in text.upper()):
-        return PostError("post_full", "岗位已满，请选择其他岗位。", status=409, backstop=True)
-    return PostError("already_claimed", "您已认领这个岗位，无需重复提交。", status=409, backstop=True)
+        return PostError("post_full", gettext("岗位已满，请选择其他岗位。"), status=409, backstop=True)
+    return PostError("already_claimed", gettext("您已认领这个岗位，无需重复提交。"), status=409, backstop=True)
 
 
 @transaction.atomic
@@ -328,23 +329,22 @@ def claim_create(*, member: Member, post: Post, actor, request=None) -> PostClai
     """
     member = Member.objects.select_for_update(no_key=True).get(pk=member.pk)  # serialises one member's claims
     if member.status != MemberStatus.ACTIVE:
-        raise PostError("member_inactive", "该党员已不在职，不能认领岗位。")
+        raise PostError("member_inactive", gettext("该党员已不在职，不能认领岗位。"))
     if member_acting_for_another(actor, member):
-        raise PostError("not_yourself", "只能为自己认领岗位。", status=404)
+        raise PostError("not_yourself", gettext("只能为自己认领岗位。"), status=404)
     if registered_community_id(member) != post.community_id:
-        raise PostError("not_registered", "请先到这个社区报到，报到确认后即可认领岗位。", status=403)
+        raise PostError("not_registered", gettext("请先到这个社区报到，报到确认后即可认领岗位。"), status=403)
     post = _lock_post(post.pk)
     if not post_is_open(post):
-        raise PostError("post_closed", "这个岗位已停用或不在认领期内。")
+        raise PostError("post_closed", gettext("这个岗位已停用或不在认领期内。"))
     if PostClaim.objects.filter(member=member, post=post, status__in=PLACE_HOLDING).exists():
-        raise PostError("already_claimed", "您已认领这个岗位，无需重复提交。", status=409)
+        raise PostError("already_claimed", gettext("您已认领这个岗位，无需重复提交。"), status=409)
     limit = max_active_posts()
     held = open_claim_count(member)
     if held >= limit:
-        raise PostError("load_limit", f"您已认领 {held} 个岗位，达到每名党员最多 {limit} 个的上限（适度原则）。"
-                                      "如需认领新岗位，请先退出一个岗位。", status=409)
+        raise PostError("load_limit", ngettext("您已认领 %(held)s 个岗位，达到每名党员最多 %(limit)s 个的上限（适度原则）。如需认领新岗位，请先退出一个岗位。", "您已认领 %(held)s 个岗位，达到每名党员最多 %(limit)s 个的上限（适度原则）。如需认领新岗位，请先退出一个岗位。", held) % {"held": held, "limit": limit}, status=409)
     if post.claimed >= post.capacity:
-        raise PostError("post_full", "岗位已满，请选择其他岗位。", status=409)
+        raise PostError("post_full", gettext("岗位已满，请选择其他岗位。"), status=409)
     auto = bool(CommunitySettings.objects.filter(community_id=post.community_id)
                 .values_list("auto_approve_claims", flat=True).first())
     now = _now()
@@ -375,7 +375,7 @@ def _release(*, claim: PostClaim, status: str, reason: str, actor, request, even
     if check is not None:
         check(post, claim)
     if claim.status not in allowed:
-        raise PostError("not_open", "这条认领已经处理过了。", status=409)
+        raise PostError("not_open", gettext("这条认领已经处理过了。"), status=409)
     old_status = claim.status
     now = _now()
     claim.status = status
@@ -400,42 +400,42 @@ def claim_approve(*, claim: PostClaim, actor, request=None) -> PostClaim:
     claim = PostClaim.objects.select_for_update(of=("self",)).select_related("post", "member").get(pk=claim.pk)
     _require_community_admin(actor, claim.post.community_id)
     if claim.status != ClaimStatus.PENDING:
-        raise PostError("not_pending", "这条认领已经处理过了。", status=409)
+        raise PostError("not_pending", gettext("这条认领已经处理过了。"), status=409)
     if registered_community_id(claim.member) != claim.post.community_id:
-        raise PostError("not_registered", f"{claim.member.name}已不在本社区报到，不能通过。请驳回这条认领。")
+        raise PostError("not_registered", gettext("%(name)s已不在本社区报到，不能通过。请驳回这条认领。") % {"name": claim.member.name})
     claim.status = ClaimStatus.ACTIVE
     claim.decided_at = _now()
     claim.decided_by = actor if getattr(actor, "pk", None) else None
     claim.save(update_fields=["status", "decided_at", "decided_by"])
     audit(event="posts.claim_approved", actor=actor, request=request, obj=claim,
           changes={"status": [ClaimStatus.PENDING, ClaimStatus.ACTIVE]})
-    _on_commit_notify(claim.member, kind="posts.claim_approved", title="岗位认领已通过",
-                      body=f"您认领的岗位“{claim.post.title}”已通过社区审核。", link="/posts/")
+    _on_commit_notify(claim.member, kind="posts.claim_approved", title=gettext("岗位认领已通过"),
+                      body=gettext("您认领的岗位“%(title)s”已通过社区审核。") % {"title": claim.post.title}, link="/posts/")
     return claim
 
 
 @transaction.atomic
 def claim_reject(*, claim: PostClaim, reason: str, actor, request=None) -> PostClaim:
-    reason = _clean_reason(reason, what="不通过")
+    reason = _clean_reason(reason, what=pgettext("reason for", "不通过"))
 
     def check(post, c):
         _require_community_admin(actor, post.community_id)
 
     claim = _release(claim=claim, status=ClaimStatus.REJECTED, reason=reason, actor=actor, request=request,
                      event="posts.claim_rejected", allowed=(ClaimStatus.PENDING,), check=check)
-    _on_commit_notify(claim.member, kind="posts.claim_rejected", title="岗位认领未通过",
-                      body=f"“{claim.post.title}”：{reason}", link="/posts/")
+    _on_commit_notify(claim.member, kind="posts.claim_rejected", title=gettext("岗位认领未通过"),
+                      body=gettext("“%(title)s”：%(reason)s") % {"title": claim.post.title, "reason": reason}, link="/posts/")
     return claim
 
 
 @transaction.atomic
 def claim_withdraw(*, claim: PostClaim, reason: str, actor, request=None) -> PostClaim:
     """The member gives up a pending or active claim, with a reason."""
-    reason = _clean_reason(reason, what="退出岗位")
+    reason = _clean_reason(reason, what=pgettext("reason for", "退出岗位"))
 
     def check(post, c):
         if member_acting_for_another(actor, c.member):
-            raise PostError("not_yours", "只能退出自己认领的岗位。", status=404)
+            raise PostError("not_yours", gettext("只能退出自己认领的岗位。"), status=404)
 
     return _release(claim=claim, status=ClaimStatus.WITHDRAWN, reason=reason, actor=actor, request=request,
                     event="posts.claim_withdrawn", check=check)
@@ -444,15 +444,15 @@ def claim_withdraw(*, claim: PostClaim, reason: str, actor, request=None) -> Pos
 @transaction.atomic
 def claim_end(*, claim: PostClaim, reason: str, actor, request=None) -> PostClaim:
     """The community ends a claim (the member no longer serves on the post), with a reason."""
-    reason = _clean_reason(reason, what="结束认领")
+    reason = _clean_reason(reason, what=pgettext("reason for", "结束认领"))
 
     def check(post, c):
         _require_community_admin(actor, post.community_id)
 
     claim = _release(claim=claim, status=ClaimStatus.ENDED, reason=reason, actor=actor, request=request,
                      event="posts.claim_ended", check=check)
-    _on_commit_notify(claim.member, kind="posts.claim_ended", title="岗位认领已结束",
-                      body=f"“{claim.post.title}”：{reason}", link="/posts/")
+    _on_commit_notify(claim.member, kind="posts.claim_ended", title=gettext("岗位认领已结束"),
+                      body=gettext("“%(title)s”：%(reason)s") % {"title": claim.post.title, "reason": reason}, link="/posts/")
     return claim
 
 
@@ -478,7 +478,7 @@ def claims_end_for_member(*, member: Member, reason: str, actor, request=None,
 def _team_name(name: str) -> str:
     name = (name or "").strip()
     if not name:
-        raise PostError("name_required", "请填写服务队名称。")
+        raise PostError("name_required", gettext("请填写服务队名称。"))
     return name[:60]
 
 
@@ -490,11 +490,11 @@ def _require_registered(member: Member, community_id: int, message: str) -> None
 @transaction.atomic
 def team_create(*, community: Region, name: str, description: str = "", category: PostCategory | None = None,
                 actor, request=None) -> ServiceTeam:
-    _require_community_admin(actor, community.pk, "服务队")
+    _require_community_admin(actor, community.pk, pgettext("only your community's", "服务队"))
     _check_community(community)
     name = _team_name(name)
     if ServiceTeam.objects.filter(community=community, name=name).exists():
-        raise PostError("duplicate", f"本社区已有名为“{name}”的服务队。")
+        raise PostError("duplicate", gettext("本社区已有名为“%(name)s”的服务队。") % {"name": name})
     team = ServiceTeam.objects.create(community=community, name=name, description=description.strip(),
                                       category=category)
     audit(event="posts.team_created", actor=actor, request=request, obj=team, changes={"name": [None, name]})
@@ -507,12 +507,12 @@ def team_update(*, team: ServiceTeam, actor, request=None, name: str | None = No
                 leader: Member | None = None, clear_leader: bool = False) -> ServiceTeam:
     """Rename, describe, set the category, or set / clear the leader (a current member of the team)."""
     team = ServiceTeam.objects.select_for_update().get(pk=team.pk)
-    _require_community_admin(actor, team.community_id, "服务队")
+    _require_community_admin(actor, team.community_id, pgettext("only your community's", "服务队"))
     changes = {}
     if name is not None:
         name = _team_name(name)
         if ServiceTeam.objects.filter(community_id=team.community_id, name=name).exclude(pk=team.pk).exists():
-            raise PostError("duplicate", f"本社区已有名为“{name}”的服务队。")
+            raise PostError("duplicate", gettext("本社区已有名为“%(name)s”的服务队。") % {"name": name})
         if name != team.name:
             changes["name"] = [team.name, name]
             team.name = name
@@ -527,7 +527,7 @@ def team_update(*, team: ServiceTeam, actor, request=None, name: str | None = No
         team.leader = None
     elif leader is not None and leader.pk != team.leader_id:
         if not TeamMembership.objects.filter(team=team, member=leader, left_at__isnull=True).exists():
-            raise PostError("leader_not_member", "队长须是本服务队的队员。")
+            raise PostError("leader_not_member", gettext("队长须是本服务队的队员。"))
         changes["leader"] = [team.leader_id, leader.pk]
         team.leader = leader
     if changes:
@@ -540,7 +540,7 @@ def team_update(*, team: ServiceTeam, actor, request=None, name: str | None = No
 def team_set_active(*, team: ServiceTeam, active: bool, actor, request=None) -> ServiceTeam:
     """A deactivated team takes no new members; its history stays."""
     team = ServiceTeam.objects.select_for_update().get(pk=team.pk)
-    _require_community_admin(actor, team.community_id, "服务队")
+    _require_community_admin(actor, team.community_id, pgettext("only your community's", "服务队"))
     if team.is_active != active:
         team.is_active = active
         team.save(update_fields=["is_active"])
@@ -556,19 +556,19 @@ def team_join(*, team: ServiceTeam, member: Member, actor, request=None) -> Team
     team = ServiceTeam.objects.get(pk=team.pk)
     if is_member(actor):
         if member.user_id != actor.pk:
-            raise PostError("not_yourself", "只能本人加入服务队。", status=404)
+            raise PostError("not_yourself", gettext("只能本人加入服务队。"), status=404)
     else:
-        _require_community_admin(actor, team.community_id, "服务队")
-    _require_registered(member, team.community_id, "请先到这个社区报到，报到确认后即可加入服务队。")
+        _require_community_admin(actor, team.community_id, pgettext("only your community's", "服务队"))
+    _require_registered(member, team.community_id, gettext("请先到这个社区报到，报到确认后即可加入服务队。"))
     if not team.is_active:
-        raise PostError("team_inactive", "这个服务队已停用。")
+        raise PostError("team_inactive", gettext("这个服务队已停用。"))
     if TeamMembership.objects.filter(team=team, member=member, left_at__isnull=True).exists():
-        raise PostError("already_member", "已经是这个服务队的队员了。", status=409)
+        raise PostError("already_member", gettext("已经是这个服务队的队员了。"), status=409)
     try:
         with transaction.atomic():
             membership = TeamMembership.objects.create(team=team, member=member, joined_at=_now())
     except IntegrityError as exc:
-        raise PostError("already_member", "已经是这个服务队的队员了。", status=409, backstop=True) from exc
+        raise PostError("already_member", gettext("已经是这个服务队的队员了。"), status=409, backstop=True) from exc
     audit(event="posts.team_joined", actor=actor, request=request, obj=membership,
           object_repr=f"{member.name} → {team.name}", changes={"team": team.pk, "member": member.pk})
     return membership
@@ -579,13 +579,13 @@ def team_leave(*, team: ServiceTeam, member: Member, actor, request=None) -> Tea
     team = ServiceTeam.objects.select_for_update().get(pk=team.pk)
     if is_member(actor):
         if member.user_id != actor.pk:
-            raise PostError("not_yourself", "只能本人退出服务队。", status=404)
+            raise PostError("not_yourself", gettext("只能本人退出服务队。"), status=404)
     else:
-        _require_community_admin(actor, team.community_id, "服务队")
+        _require_community_admin(actor, team.community_id, pgettext("only your community's", "服务队"))
     membership = (TeamMembership.objects.select_for_update()
                   .filter(team=team, member=member, left_at__isnull=True).first())
     if membership is None:
-        raise PostError("not_member", "不是这个服务队的队员。", status=409)
+        raise PostError("not_member", gettext("不是这个服务队的队员。"), status=409)
     membership.left_at = _now()
     membership.save(update_fields=["left_at"])
     if team.leader_id == member.pk:
@@ -632,18 +632,18 @@ def _set_household_contact(household: Household, *, address: str | None, phone: 
 
 
 def _household_repr(household: Household) -> str:
-    return f"困难家庭 #{household.pk}"
+    return gettext("困难家庭 #%(pk)s") % {"pk": household.pk}
 
 
 @transaction.atomic
 def household_create(*, community: Region, head_name: str, address: str = "", phone: str = "",
                      situation: str = "", needs: str = "", actor, request=None) -> Household:
     """Record a household in difficulty; the address and phone are stored encrypted (never in the audit)."""
-    _require_community_admin(actor, community.pk, "困难家庭")
+    _require_community_admin(actor, community.pk, pgettext("only your community's", "困难家庭"))
     _check_community(community)
     head_name = (head_name or "").strip()
     if not head_name:
-        raise PostError("name_required", "请填写户主姓名。")
+        raise PostError("name_required", gettext("请填写户主姓名。"))
     household = Household(community=community, head_name=head_name[:40], situation=situation.strip(),
                           needs=needs.strip())
     _set_household_contact(household, address=address, phone=phone)
@@ -659,12 +659,12 @@ def household_update(*, household: Household, actor, request=None, head_name: st
                      needs: str | None = None) -> Household:
     """``None`` leaves a field unchanged. Only the names of changed fields are audited (no personal data)."""
     household = Household.objects.select_for_update().get(pk=household.pk)
-    _require_community_admin(actor, household.community_id, "困难家庭")
+    _require_community_admin(actor, household.community_id, pgettext("only your community's", "困难家庭"))
     changed = _set_household_contact(household, address=address, phone=phone)
     for name, value in (("head_name", head_name), ("situation", situation), ("needs", needs)):
         if value is not None and value.strip() != getattr(household, name):
             if name == "head_name" and not value.strip():
-                raise PostError("name_required", "请填写户主姓名。")
+                raise PostError("name_required", gettext("请填写户主姓名。"))
             setattr(household, name, value.strip()[:40] if name == "head_name" else value.strip())
             changed.append(name)
     if changed:
@@ -678,7 +678,7 @@ def household_update(*, household: Household, actor, request=None, head_name: st
 def household_set_active(*, household: Household, active: bool, actor, request=None) -> Household:
     """Closing a household's file (no longer in difficulty) ends its open pairings."""
     household = Household.objects.select_for_update().get(pk=household.pk)
-    _require_community_admin(actor, household.community_id, "困难家庭")
+    _require_community_admin(actor, household.community_id, pgettext("only your community's", "困难家庭"))
     if household.is_active == active:
         return household
     ended = 0
@@ -717,23 +717,23 @@ def pairing_create(*, household: Household, member: Member, actor, request=None,
                    started_on: dt.date | None = None) -> Pairing:
     """Pair a member registered in the household's community with it (结对帮扶)."""
     household = Household.objects.select_for_update().get(pk=household.pk)
-    _require_community_admin(actor, household.community_id, "困难家庭")
+    _require_community_admin(actor, household.community_id, pgettext("only your community's", "困难家庭"))
     if not household.is_active:
-        raise PostError("household_inactive", "这户家庭的帮扶档案已关闭。")
-    _require_registered(member, household.community_id, f"{member.name}未在本社区报到，不能结对。")
+        raise PostError("household_inactive", gettext("这户家庭的帮扶档案已关闭。"))
+    _require_registered(member, household.community_id, gettext("%(name)s未在本社区报到，不能结对。") % {"name": member.name})
     if Pairing.objects.filter(household=household, member=member, ended_on__isnull=True).exists():
-        raise PostError("already_paired", f"{member.name}已与这户家庭结对。", status=409)
+        raise PostError("already_paired", gettext("%(name)s已与这户家庭结对。") % {"name": member.name}, status=409)
     try:
         with transaction.atomic():
             pairing = Pairing.objects.create(household=household, member=member, note=note.strip()[:200],
                                              started_on=started_on or timezone.localdate())
     except IntegrityError as exc:
-        raise PostError("already_paired", f"{member.name}已与这户家庭结对。", status=409, backstop=True) from exc
+        raise PostError("already_paired", gettext("%(name)s已与这户家庭结对。") % {"name": member.name}, status=409, backstop=True) from exc
     audit(event="posts.pairing_created", actor=actor, request=request, obj=pairing,
           object_repr=f"{member.name} ↔ {_household_repr(household)}",
           changes={"household": household.pk, "member": member.pk})
-    _on_commit_notify(member, kind="posts.pairing_created", title="结对帮扶",
-                      body="社区已为您安排结对帮扶的困难家庭，请在“结对家庭”中查看。", link="/posts/households/mine/")
+    _on_commit_notify(member, kind="posts.pairing_created", title=gettext("结对帮扶"),
+                      body=gettext("社区已为您安排结对帮扶的困难家庭，请在“结对家庭”中查看。"), link="/posts/households/mine/")
     return pairing
 
 
@@ -741,9 +741,9 @@ def pairing_create(*, household: Household, member: Member, actor, request=None,
 def pairing_end(*, pairing: Pairing, actor, request=None, reason: str = "") -> Pairing:
     pairing = (Pairing.objects.select_for_update(of=("self",)).select_related("household", "member")
                .get(pk=pairing.pk))
-    _require_community_admin(actor, pairing.household.community_id, "困难家庭")
+    _require_community_admin(actor, pairing.household.community_id, pgettext("only your community's", "困难家庭"))
     if pairing.ended_on is not None:
-        raise PostError("already_ended", "这条结对已经结束。", status=409)
+        raise PostError("already_ended", gettext("这条结对已经结束。"), status=409)
     pairing.ended_on = timezone.localdate()
     pairing.save(update_fields=["ended_on"])
     audit(event="posts.pairing_ended", actor=actor, request=request, obj=pairing, reason=(reason or "")[:200],

@@ -13,6 +13,7 @@ from django.core.paginator import Paginator
 from django.http import Http404, JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils.translation import gettext
 from django.views.decorators.http import require_POST
 
 from jinshequ.access import audiences
@@ -117,9 +118,9 @@ def claim(request, pk):
     if wants_json(request):
         return JsonResponse({"id": new.pk, "status": new.status, "post": post.pk}, status=201)
     if new.status == ClaimStatus.ACTIVE:
-        messages.success(request, f"已认领“{post.title}”。")
+        messages.success(request, gettext("已认领“%(title)s”。") % {"title": post.title})
     else:
-        messages.success(request, f"已提交认领“{post.title}”，等待社区审核。")
+        messages.success(request, gettext("已提交认领“%(title)s”，等待社区审核。") % {"title": post.title})
     return redirect("posts:list")
 
 
@@ -138,7 +139,7 @@ def withdraw(request, pk):
     except PostError as exc:
         return render(request, "posts/member_posts.html", _member_posts_context(request, member, error=error_message(exc)),
                       status=exc.status)
-    messages.success(request, f"已退出岗位“{claim_obj.post.title}”。")
+    messages.success(request, gettext("已退出岗位“%(title)s”。") % {"title": claim_obj.post.title})
     return redirect("posts:list")
 
 
@@ -163,7 +164,7 @@ def team_join(request, pk):
     except PostError as exc:
         messages.error(request, error_message(exc))
     else:
-        messages.success(request, f"已加入“{team.name}”。")
+        messages.success(request, gettext("已加入“%(name)s”。") % {"name": team.name})
     return redirect("posts:teams")
 
 
@@ -177,7 +178,7 @@ def team_leave(request, pk):
     except PostError as exc:
         messages.error(request, error_message(exc))
     else:
-        messages.success(request, f"已退出“{team.name}”。")
+        messages.success(request, gettext("已退出“%(name)s”。") % {"name": team.name})
     return redirect("posts:teams")
 
 
@@ -245,7 +246,7 @@ def settings_update(request):
     form.is_valid()
     auto = bool(form.cleaned_data.get("auto_approve_claims"))
     services.settings_update(community=community, auto_approve_claims=auto, actor=request.user, request=request)
-    messages.success(request, "已开启认领自动通过。" if auto else "已关闭认领自动通过，新的认领需社区审核。")
+    messages.success(request, gettext("已开启认领自动通过。") if auto else gettext("已关闭认领自动通过，新的认领需社区审核。"))
     return redirect("posts:manage")
 
 
@@ -267,7 +268,7 @@ def post_create(request):
         except PostError as exc:
             form.add_error(None, error_message(exc))
         else:
-            messages.success(request, f"已发布岗位“{post.title}”。")
+            messages.success(request, gettext("已发布岗位“%(title)s”。") % {"title": post.title})
             return redirect("posts:manage_detail", pk=post.pk)
     return render(request, "posts/post_form.html", {"form": form, "creating": True, "community": community})
 
@@ -286,7 +287,7 @@ def post_edit(request, pk):
         except PostError as exc:
             form.add_error("capacity" if exc.code == "capacity_below_claimed" else None, error_message(exc))
         else:
-            messages.success(request, "已保存修改。")
+            messages.success(request, gettext("已保存修改。"))
             return redirect("posts:manage_detail", pk=post.pk)
     return render(request, "posts/post_form.html", {"form": form, "post": post, "creating": False})
 
@@ -304,7 +305,7 @@ def manage_detail(request, pk):
 def post_deactivate(request, pk):
     post = sel.post_get_for_user(user=request.user, pk=pk)
     services.post_deactivate(post=post, reason=request.POST.get("reason", ""), actor=request.user, request=request)
-    messages.success(request, f"已停用岗位“{post.title}”，在岗的认领已结束。")
+    messages.success(request, gettext("已停用岗位“%(title)s”，在岗的认领已结束。") % {"title": post.title})
     return redirect("posts:manage_detail", pk=post.pk)
 
 
@@ -313,7 +314,7 @@ def post_deactivate(request, pk):
 def post_activate(request, pk):
     post = sel.post_get_for_user(user=request.user, pk=pk)
     services.post_activate(post=post, actor=request.user, request=request)
-    messages.success(request, f"已重新启用岗位“{post.title}”。")
+    messages.success(request, gettext("已重新启用岗位“%(title)s”。") % {"title": post.title})
     return redirect("posts:manage_detail", pk=post.pk)
 
 
@@ -340,7 +341,7 @@ def claim_approve(request, pk):
     except PostError as exc:
         messages.error(request, error_message(exc))
     else:
-        messages.success(request, f"已通过 {claim_obj.member.name} 认领“{claim_obj.post.title}”。")
+        messages.success(request, gettext("已通过 %(name)s 认领“%(title)s”。") % {"name": claim_obj.member.name, "title": claim_obj.post.title})
     return _back(request, claim_obj)
 
 
@@ -362,13 +363,13 @@ def _reason_action(request, pk, service, done: str):
 @require_POST
 @require_perm(Perm.POST_MANAGE)
 def claim_reject(request, pk):
-    return _reason_action(request, pk, services.claim_reject, "已驳回 {name} 对“{title}”的认领。")
+    return _reason_action(request, pk, services.claim_reject, gettext("已驳回 {name} 对“{title}”的认领。"))
 
 
 @require_POST
 @require_perm(Perm.POST_MANAGE)
 def claim_end(request, pk):
-    return _reason_action(request, pk, services.claim_end, "已结束 {name} 在“{title}”的认领。")
+    return _reason_action(request, pk, services.claim_end, gettext("已结束 {name} 在“{title}”的认领。"))
 
 
 # --- community admin: teams -------------------------------------------------------------------------
@@ -386,7 +387,7 @@ def manage_teams(request):
         except PostError as exc:
             form.add_error("name", error_message(exc))
         else:
-            messages.success(request, f"已成立服务队“{team.name}”。")
+            messages.success(request, gettext("已成立服务队“%(name)s”。") % {"name": team.name})
             return redirect("posts:manage_team", pk=team.pk)
     rows = list(sel.teams_with_counts(sel.team_list_for_user(request.user)))
     return render(request, "posts/manage_teams.html", {"community": community, "teams": rows, "form": form})
@@ -414,7 +415,7 @@ def manage_team(request, pk):
         except PostError as exc:
             form.add_error("name", error_message(exc))
         else:
-            messages.success(request, "已保存。")
+            messages.success(request, gettext("已保存。"))
             return redirect("posts:manage_team", pk=team.pk)
     return render(request, "posts/manage_team.html", _team_context(request, team, form))
 
@@ -438,23 +439,23 @@ def team_action(request, pk):
         if action == "add":
             member = _team_member(request, team)
             services.team_join(team=team, member=member, actor=request.user, request=request)
-            messages.success(request, f"已将 {member.name} 加入服务队。")
+            messages.success(request, gettext("已将 %(name)s 加入服务队。") % {"name": member.name})
         elif action == "remove":
             member = _team_member_any(request, team)
             services.team_leave(team=team, member=member, actor=request.user, request=request)
-            messages.success(request, f"{member.name} 已退出服务队。")
+            messages.success(request, gettext("%(name)s 已退出服务队。") % {"name": member.name})
         elif action == "leader":
             member = _team_member_any(request, team)
             services.team_update(team=team, leader=member, actor=request.user, request=request)
-            messages.success(request, f"已设 {member.name} 为队长。")
+            messages.success(request, gettext("已设 %(name)s 为队长。") % {"name": member.name})
         elif action == "clear_leader":
             services.team_update(team=team, clear_leader=True, actor=request.user, request=request)
-            messages.success(request, "已取消队长。")
+            messages.success(request, gettext("已取消队长。"))
         elif action in ("deactivate", "activate"):
             services.team_set_active(team=team, active=action == "activate", actor=request.user, request=request)
-            messages.success(request, "已停用服务队。" if action == "deactivate" else "已重新启用服务队。")
+            messages.success(request, gettext("已停用服务队。") if action == "deactivate" else gettext("已重新启用服务队。"))
         else:
-            messages.error(request, "操作无效。")
+            messages.error(request, gettext("操作无效。"))
     except PostError as exc:
         messages.error(request, error_message(exc))
     return redirect("posts:manage_team", pk=team.pk)
@@ -481,7 +482,7 @@ def households(request):
         household = services.household_create(community=community, head_name=d["head_name"], address=d["address"],
                                               phone=d["phone"], situation=d["situation"], needs=d["needs"],
                                               actor=request.user, request=request)
-        messages.success(request, "已登记困难家庭。")
+        messages.success(request, gettext("已登记困难家庭。"))
         return redirect("posts:household", pk=household.pk)
     rows = list(sel.households_for_admin(request.user))
     for h in rows:
@@ -510,7 +511,7 @@ def household(request, pk):
         services.household_update(household=household, head_name=d["head_name"], address=d["address"] or None,
                                   phone=d["phone"] or None, situation=d["situation"], needs=d["needs"],
                                   actor=request.user, request=request)
-        messages.success(request, "已保存。")
+        messages.success(request, gettext("已保存。"))
         return redirect("posts:household", pk=household.pk)
     return render(request, "posts/household_detail.html", _household_admin_context(request, household, form))
 
@@ -521,7 +522,7 @@ def household_active(request, pk):
     household = sel.household_get_for_user(user=request.user, pk=pk)
     active = request.POST.get("active") == "1"
     services.household_set_active(household=household, active=active, actor=request.user, request=request)
-    messages.success(request, "已重新开启帮扶档案。" if active else "已关闭帮扶档案，结对已结束。")
+    messages.success(request, gettext("已重新开启帮扶档案。") if active else gettext("已关闭帮扶档案，结对已结束。"))
     return redirect("posts:household", pk=household.pk)
 
 
@@ -537,7 +538,7 @@ def pair(request, pk):
         except PostError as exc:
             form.add_error("member", error_message(exc))
         else:
-            messages.success(request, f"已安排 {form.cleaned_data['member'].name} 结对帮扶。")
+            messages.success(request, gettext("已安排 %(name)s 结对帮扶。") % {"name": form.cleaned_data['member'].name})
             return redirect("posts:household", pk=household.pk)
     return render(request, "posts/household_detail.html",
                   _household_admin_context(request, household, pair_form=form), status=400)
@@ -557,7 +558,7 @@ def pairing_end(request, pk):
     except PostError as exc:
         messages.error(request, error_message(exc))
     else:
-        messages.success(request, "已结束结对。")
+        messages.success(request, gettext("已结束结对。"))
     return redirect("posts:household", pk=pairing.household_id)
 
 
@@ -574,7 +575,7 @@ def categories(request):
                 if form.is_valid():
                     category = services.category_create(name=form.cleaned_data["name"], actor=request.user,
                                                         request=request)
-                    messages.success(request, f"已添加类别“{category.name}”。")
+                    messages.success(request, gettext("已添加类别“%(name)s”。") % {"name": category.name})
                     return redirect("posts:categories")
             else:
                 category = PostCategory.objects.filter(pk=request.POST.get("category") or 0).first() if str(
@@ -584,11 +585,11 @@ def categories(request):
                 if action == "rename":
                     services.category_rename(category=category, name=request.POST.get("name", ""),
                                              actor=request.user, request=request)
-                    messages.success(request, "已修改类别名称。")
+                    messages.success(request, gettext("已修改类别名称。"))
                 elif action in ("deactivate", "activate"):
                     services.category_set_active(category=category, active=action == "activate", actor=request.user,
                                                  request=request)
-                    messages.success(request, "已停用类别。" if action == "deactivate" else "已启用类别。")
+                    messages.success(request, gettext("已停用类别。") if action == "deactivate" else gettext("已启用类别。"))
                 return redirect("posts:categories")
         except PostError as exc:
             messages.error(request, error_message(exc))
@@ -686,10 +687,10 @@ def coverage_export(request):
     count = qs.count()
     audit(event="posts.coverage_exported", request=request, object_type="posts.postclaim",
           changes={"rows": count, "region": region.pk if region else None, "unit": unit.pk if unit else None})
-    headers = ["姓名", "性别", "所在单位", "报到社区", "报到日期", "认领情况"]
+    headers = [gettext("姓名"), gettext("性别"), gettext("所在单位"), gettext("报到社区"), gettext("报到日期"), gettext("认领情况")]
     rows = ([r.member.name, r.member.get_gender_display(), r.member.work_unit.name, r.community.name,
-             r.confirmed_on, "待社区审核" if r.pending else "未认领"] for r in qs.iterator(chunk_size=2000))
-    return xlsx_response("未认领岗位党员", headers, rows)
+             r.confirmed_on, gettext("待社区审核") if r.pending else gettext("未认领")] for r in qs.iterator(chunk_size=2000))
+    return xlsx_response(gettext("未认领岗位党员"), headers, rows)
 
 
 def coverage_missing_url(node, by: str) -> str:

@@ -1,10 +1,11 @@
 from django.apps import AppConfig
+from django.utils.translation import gettext_lazy as _
 
 
 class RegionsConfig(AppConfig):
     name = "jinshequ.regions"
     label = "regions"
-    verbose_name = "区域"
+    verbose_name = _("区域")
 
     def ready(self):
         from django.db.models.signals import post_delete, post_save

@@ -6,6 +6,7 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import F, Value
 from django.db.models.functions import Concat, Substr
+from django.utils.translation import gettext
 
 from jinshequ.accounts.services import audit, audited, model_changes
 from jinshequ.regions.models import ALLOWED_CHILDREN, Region
@@ -16,8 +17,8 @@ EDITABLE = ("name", "kind", "parent_id", "code", "address", "office_phone", "is_
 def _check_kind(kind: str, parent: Region | None) -> None:
     allowed = ALLOWED_CHILDREN[parent.kind if parent else None]
     if kind not in allowed:
-        where = parent.get_kind_display() if parent else "顶层"
-        raise ValidationError({"kind": f"{where}下不能设置这一层级。"})
+        where = parent.get_kind_display() if parent else gettext("顶层")
+        raise ValidationError({"kind": gettext("%(where)s下不能设置这一层级。") % {"where": where}})
 
 
 @audited("region.created", object_type="regions.region")
@@ -43,7 +44,7 @@ def region_update(*, region: Region, actor, request=None, **fields) -> Region:
         setattr(region, key, value)
     _check_kind(region.kind, region.parent)
     if region.parent_id and (region.parent.path.startswith(old_path)):
-        raise ValidationError({"parent": "不能把区域移到它自己的下级。"})
+        raise ValidationError({"parent": gettext("不能把区域移到它自己的下级。")})
     region.full_clean(exclude=["path"])
     new_path = f"{region.parent.path if region.parent else ''}{region.pk}."
     region.path = new_path
@@ -70,7 +71,7 @@ def region_update(*, region: Region, actor, request=None, **fields) -> Region:
 @transaction.atomic
 def region_set_active(*, region: Region, active: bool, actor, request=None) -> Region:
     if not active and Region.objects.filter(parent=region, is_active=True).exists():
-        raise ValidationError("请先停用下级区域。")
+        raise ValidationError(gettext("请先停用下级区域。"))
     if region.is_active != active:
         region.is_active = active
         region.save(update_fields=["is_active", "updated_at"])

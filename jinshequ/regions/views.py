@@ -4,6 +4,7 @@ from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.db.models import Count, Q
 from django.shortcuts import redirect, render
+from django.utils.translation import gettext
 from django.views.decorators.http import require_POST
 
 from jinshequ.accounts.perms import Perm, require_perm, user_has_perm
@@ -89,7 +90,7 @@ def region_create(request):
         except ValidationError as exc:
             _apply(form, exc)
         else:
-            messages.success(request, f"已新建{region.get_kind_display()}“{region.name}”。")
+            messages.success(request, gettext("已新建%(get_kind_display)s“%(name)s”。") % {"get_kind_display": region.get_kind_display(), "name": region.name})
             return redirect("regions:detail", pk=region.pk)
     return render(request, "regions/region_form.html", {"form": form, "creating": True})
 
@@ -118,7 +119,7 @@ def region_edit(request, pk):
         except ValidationError as exc:
             _apply(form, exc)
         else:
-            messages.success(request, "已保存修改。")
+            messages.success(request, gettext("已保存修改。"))
             return redirect("regions:detail", pk=region.pk)
     return render(request, "regions/region_form.html", {"form": form, "region": region, "creating": False})
 
@@ -137,5 +138,5 @@ def region_set_active(request, pk):
     except ValidationError as exc:
         messages.error(request, " ".join(exc.messages))
     else:
-        messages.success(request, f"已{'启用' if active else '停用'}“{region.name}”。")
+        messages.success(request, (gettext("已启用“%(name)s”。") if active else gettext("已停用“%(name)s”。")) % {"name": region.name})
     return redirect("regions:detail", pk=region.pk)

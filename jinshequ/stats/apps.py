@@ -1,7 +1,8 @@
 from django.apps import AppConfig
+from django.utils.translation import gettext_lazy as _
 
 
 class StatsConfig(AppConfig):
     name = "jinshequ.stats"
     label = "stats"
-    verbose_name = "统计"
+    verbose_name = _("统计")

@@ -8,7 +8,6 @@ from __future__ import annotations
 from django.core.paginator import Paginator
 from django.http import Http404
 from django.shortcuts import render
-from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from jinshequ.accounts.perms import Perm, require_perm, user_has_perm
@@ -159,7 +158,7 @@ def registration_members(request):
     for key in ("report", "q"):
         base.pop(key, None)
     tabs = [("", _("应报到"), counts.expected), ("all", _("全部在职"), counts.active)] + [
-        (s, gettext(ReportStatus.LABELS[s]), counts.count(s)) for s in ReportStatus.ORDER]
+        (s, str(ReportStatus.LABELS[s]), counts.count(s)) for s in ReportStatus.ORDER]
     return render(request, "stats/registration_members.html", {
         "node": node, "kind": kind, "own": own, "counts": counts, "report": report, "q": q,
         "report_label": {k: lbl for k, lbl, _n in tabs}.get(report, ""), "tabs": tabs,

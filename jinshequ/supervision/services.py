@@ -14,6 +14,7 @@ import datetime as dt
 from django.db import IntegrityError, transaction
 from django.db.models import Max
 from django.utils import timezone
+from django.utils.translation import gettext
 
 from jinshequ.accounts.perms import Perm, user_has_perm
 from jinshequ.accounts.services import audit, model_changes
@@ -41,11 +42,11 @@ def _now() -> dt.datetime:
 
 def _require_manager(actor) -> None:
     if actor is not None and not user_has_perm(actor, Perm.CHECKLIST_MANAGE):
-        raise ChecklistError("forbidden", "只有市级管理员可以设置清单事项。", status=403)
+        raise ChecklistError("forbidden", gettext("只有市级管理员可以设置清单事项。"), status=403)
 
 
 def _scope_label(scope: str) -> str:
-    return "四个一" if scope == ChecklistScope.MEMBER else "十个有"
+    return gettext("四个一") if scope == ChecklistScope.MEMBER else gettext("十个有")
 
 
 # --- items (city admin) ------------------------------------------------------------------------------
@@ -53,18 +54,18 @@ def _scope_label(scope: str) -> str:
 
 def _clean_item(*, scope: str, title: str, rule: str, description: str) -> tuple[str, str, str]:
     if scope not in ChecklistScope.values:
-        raise ChecklistError("bad_scope", "请选择清单类型（四个一或十个有）。")
+        raise ChecklistError("bad_scope", gettext("请选择清单类型（四个一或十个有）。"))
     title = " ".join((title or "").split())
     if len(title) < 2:
-        raise ChecklistError("title_required", "请填写事项名称（至少 2 个字）。")
+        raise ChecklistError("title_required", gettext("请填写事项名称（至少 2 个字）。"))
     if len(title) > TITLE_MAX:
-        raise ChecklistError("title_too_long", f"事项名称不能超过 {TITLE_MAX} 个字。")
+        raise ChecklistError("title_too_long", gettext("事项名称不能超过 %(title_max)s 个字。") % {"title_max": TITLE_MAX})
     rule = (rule or "").strip()
     if rule and get_rule(scope, rule) is None:
-        raise ChecklistError("bad_rule", "所选的自动判定规则不适用于这类清单。")
+        raise ChecklistError("bad_rule", gettext("所选的自动判定规则不适用于这类清单。"))
     description = " ".join((description or "").split())
     if len(description) > DESCRIPTION_MAX:
-        raise ChecklistError("description_too_long", f"说明不能超过 {DESCRIPTION_MAX} 个字。")
+        raise ChecklistError("description_too_long", gettext("说明不能超过 %(description_max)s 个字。") % {"description_max": DESCRIPTION_MAX})
     return title, rule, description
 
 
@@ -93,9 +94,9 @@ def item_create(*, campaign: Campaign, scope: str, title: str, rule: str = "", d
     campaign = _lock_campaign(campaign)
     existing = ChecklistItem.objects.filter(campaign=campaign, scope=scope)
     if existing.count() >= MAX_ITEMS_PER_SCOPE:
-        raise ChecklistError("too_many", f"每份清单最多 {MAX_ITEMS_PER_SCOPE} 项。")
+        raise ChecklistError("too_many", gettext("每份清单最多 %(max_items_per_scope)s 项。") % {"max_items_per_scope": MAX_ITEMS_PER_SCOPE})
     if _title_taken(campaign.pk, scope, title):
-        raise ChecklistError("duplicate_title", f"本周期的{_scope_label(scope)}清单中已有“{title}”。", status=409)
+        raise ChecklistError("duplicate_title", gettext("本周期的%(scope_label)s清单中已有“%(title)s”。") % {"scope_label": _scope_label(scope), "title": title}, status=409)
     last = existing.aggregate(m=Max("sort_order"))["m"]
     item = ChecklistItem.objects.create(campaign=campaign, scope=scope, title=title, rule=rule,
                                         description=description, sort_order=0 if last is None else last + 1)
@@ -114,7 +115,7 @@ def item_update(*, item: ChecklistItem, title: str, rule: str = "", description:
     _lock_campaign(item.campaign)
     item = ChecklistItem.objects.select_for_update().get(pk=item.pk)
     if _title_taken(item.campaign_id, item.scope, title, exclude_pk=item.pk):
-        raise ChecklistError("duplicate_title", f"本周期的{_scope_label(item.scope)}清单中已有“{title}”。",
+        raise ChecklistError("duplicate_title", gettext("本周期的%(scope_label)s清单中已有“%(title)s”。") % {"scope_label": _scope_label(item.scope), "title": title},
                              status=409)
     old = {"title": item.title, "rule": item.rule, "description": item.description}
     item.title, item.rule, item.description = title, rule, description
@@ -131,16 +132,16 @@ def item_move(*, item: ChecklistItem, direction: str, actor, request=None) -> Ch
     """Move an item one place up or down in its checklist (the order is renumbered 0, 1, 2 …)."""
     _require_manager(actor)
     if direction not in ("up", "down"):
-        raise ChecklistError("bad_direction", "请选择上移或下移。")
+        raise ChecklistError("bad_direction", gettext("请选择上移或下移。"))
     _lock_campaign(item.campaign)
     items = list(ChecklistItem.objects.select_for_update()
                  .filter(campaign_id=item.campaign_id, scope=item.scope).order_by("sort_order", "pk"))
     index = next((i for i, it in enumerate(items) if it.pk == item.pk), None)
     if index is None:
-        raise ChecklistError("not_found", "事项不存在。", status=404)
+        raise ChecklistError("not_found", gettext("事项不存在。"), status=404)
     other = index - 1 if direction == "up" else index + 1
     if not 0 <= other < len(items):
-        raise ChecklistError("at_edge", "已经在最前面了。" if direction == "up" else "已经在最后面了。", status=409)
+        raise ChecklistError("at_edge", gettext("已经在最前面了。") if direction == "up" else gettext("已经在最后面了。"), status=409)
     items[index], items[other] = items[other], items[index]
     for position, it in enumerate(items):
         if it.sort_order != position:
@@ -197,17 +198,17 @@ def items_create_defaults(*, campaign: Campaign, actor, request=None) -> list[Ch
 def _clean_note(note: str, *, required: bool) -> str:
     note = " ".join((note or "").split())
     if required and len(note) < NOTE_MIN:
-        raise ChecklistError("note_required", "请填写佐证说明（例如：地点、文件名称、日期或建议内容）。")
+        raise ChecklistError("note_required", gettext("请填写佐证说明（例如：地点、文件名称、日期或建议内容）。"))
     if len(note) > NOTE_MAX:
-        raise ChecklistError("note_too_long", f"佐证说明不能超过 {NOTE_MAX} 个字。")
+        raise ChecklistError("note_too_long", gettext("佐证说明不能超过 %(note_max)s 个字。") % {"note_max": NOTE_MAX})
     return note
 
 
 def _check_manual(item: ChecklistItem, scope: str) -> None:
     if item.scope != scope:
-        raise ChecklistError("wrong_scope", "事项不存在。", status=404)
+        raise ChecklistError("wrong_scope", gettext("事项不存在。"), status=404)
     if sel.item_rule(item) is not None:
-        raise ChecklistError("computed", "该事项由系统根据数据自动判定，无需人工确认。", status=409)
+        raise ChecklistError("computed", gettext("该事项由系统根据数据自动判定，无需人工确认。"), status=409)
 
 
 @transaction.atomic
@@ -220,17 +221,17 @@ def mark_set(*, item: ChecklistItem, done: bool, note: str = "", actor, request=
     ``not_marked`` (409: nothing to withdraw), ``unchanged`` (409: already done with the same note).
     """
     if (member is None) == (community is None):
-        raise ChecklistError("bad_target", "请选择一名党员或一个社区。")
+        raise ChecklistError("bad_target", gettext("请选择一名党员或一个社区。"))
     if member is not None:
         _check_manual(item, ChecklistScope.MEMBER)
         if actor is not None and not sel.member_markable(actor, member):
-            raise ChecklistError("not_in_scope", "只能确认本社区报到或本单位的党员。", status=404)
+            raise ChecklistError("not_in_scope", gettext("只能确认本社区报到或本单位的党员。"), status=404)
         target = {"member": member}
         target_repr = member.name
     else:
         _check_manual(item, ChecklistScope.COMMUNITY)
         if actor is not None and not sel.community_markable(actor, community):
-            raise ChecklistError("not_in_scope", "只能确认本社区或本街道所辖社区。", status=404)
+            raise ChecklistError("not_in_scope", gettext("只能确认本社区或本街道所辖社区。"), status=404)
         target = {"community": community}
         target_repr = community.name
     note = _clean_note(note, required=done)
@@ -239,7 +240,7 @@ def mark_set(*, item: ChecklistItem, done: bool, note: str = "", actor, request=
     mark = ChecklistMark.objects.select_for_update().filter(item=item, **target).first()
     if mark is None:
         if not done:
-            raise ChecklistError("not_marked", "该事项尚未确认，无需撤销。", status=409)
+            raise ChecklistError("not_marked", gettext("该事项尚未确认，无需撤销。"), status=409)
         try:
             with transaction.atomic():
                 mark = ChecklistMark.objects.create(item=item, done=True, note=note, marked_by=by, marked_at=now,
@@ -252,9 +253,9 @@ def mark_set(*, item: ChecklistItem, done: bool, note: str = "", actor, request=
                   changes={"item": item.pk, "done": [None, True], "note": [None, note]})
             return mark
     if not done and not mark.done:
-        raise ChecklistError("not_marked", "该事项尚未确认，无需撤销。", status=409)
+        raise ChecklistError("not_marked", gettext("该事项尚未确认，无需撤销。"), status=409)
     if done and mark.done and mark.note == note:
-        raise ChecklistError("unchanged", "该事项已确认，佐证说明没有变化。", status=409)
+        raise ChecklistError("unchanged", gettext("该事项已确认，佐证说明没有变化。"), status=409)
     old_done, old_note = mark.done, mark.note
     mark.done, mark.note, mark.marked_by, mark.marked_at = done, note, by, now
     mark.save(update_fields=["done", "note", "marked_by", "marked_at"])

@@ -13,6 +13,7 @@ from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.translation import gettext, ngettext
 from django.views.decorators.http import require_POST
 
 from jinshequ.access import audiences
@@ -89,7 +90,7 @@ def items(request):
                 form.add_error(None, error_message(exc))
                 status = exc.status
             else:
-                messages.success(request, f"已添加“{item.title}”。")
+                messages.success(request, gettext("已添加“%(title)s”。") % {"title": item.title})
                 return redirect(_items_url(campaign))
         else:
             status = 400
@@ -114,9 +115,9 @@ def defaults(request):
         messages.error(request, error_message(exc))
     else:
         if created:
-            messages.success(request, f"已按默认清单添加 {len(created)} 项。")
+            messages.success(request, ngettext("已按默认清单添加 %(len)s 项。", "已按默认清单添加 %(len)s 项。", len(created)) % {"len": len(created)})
         else:
-            messages.info(request, "默认事项都已存在，没有新增。")
+            messages.info(request, gettext("默认事项都已存在，没有新增。"))
     return redirect(_items_url(campaign))
 
 
@@ -134,7 +135,7 @@ def item_edit(request, pk):
                 form.add_error(None, error_message(exc))
                 status = exc.status
             else:
-                messages.success(request, "已保存。")
+                messages.success(request, gettext("已保存。"))
                 return redirect(_items_url(item.campaign))
         else:
             status = 400
@@ -161,7 +162,7 @@ def item_delete(request, pk):
     item = get_object_or_404(ChecklistItem.objects.select_related("campaign"), pk=pk)
     campaign, title = item.campaign, item.title
     marks = services.item_delete(item=item, actor=request.user, request=request)
-    messages.success(request, f"已删除“{title}”" + (f"及其 {marks} 条确认记录。" if marks else "。"))
+    messages.success(request, (gettext("已删除“%(title)s”") % {"title": title}) + (ngettext("及其 %(marks)s 条确认记录。", "及其 %(marks)s 条确认记录。", marks) % {"marks": marks} if marks else gettext("。")))
     return redirect(_items_url(campaign))
 
 
@@ -263,7 +264,7 @@ def community(request, pk):
 def _mark(request, *, scope: str, target: dict, back: str):
     form = MarkForm(request.POST)
     if not form.is_valid():
-        messages.error(request, "请求无效，请重试。")
+        messages.error(request, gettext("请求无效，请重试。"))
         return redirect(back)
     item = ChecklistItem.objects.filter(pk=form.cleaned_data["item"], scope=scope).first()
     if item is None:
@@ -277,7 +278,7 @@ def _mark(request, *, scope: str, target: dict, back: str):
             raise Http404 from exc
         messages.error(request, error_message(exc))
     else:
-        messages.success(request, f"已确认“{item.title}”。" if done else f"已撤销“{item.title}”的确认。")
+        messages.success(request, gettext("已确认“%(title)s”。") % {"title": item.title} if done else gettext("已撤销“%(title)s”的确认。") % {"title": item.title})
     return redirect(back)
 
 

@@ -12,6 +12,10 @@ import dataclasses
 from collections import defaultdict
 from typing import Any, ClassVar
 
+from django.utils.functional import lazy
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
+
 from jinshequ.access import Kind, kind_of
 from jinshequ.members.imports import (
     _PATH_SPLIT,
@@ -25,15 +29,16 @@ from jinshequ.members.models import ImportJob
 from jinshequ.units.models import UnitKind, WorkUnit
 
 UNIT_COLUMNS: tuple[Column, ...] = (
-    Column("name", "单位名称", ("单位", "名称", "单位全称"), required=True, note="全称，最多 120 个字；按名称识别单位。",
+    Column("name", "单位名称", ("单位", "名称", "单位全称"), required=True, note=_("全称，最多 120 个字；按名称识别单位。"),
            width=30),
-    Column("short_name", "简称", ("单位简称",), note="最多 60 个字。", width=14),
+    Column("short_name", "简称", ("单位简称",), note=_("最多 60 个字。"), width=14),
     Column("kind", "单位类型", ("类型", "单位性质"),
-           note="、".join(str(label) for label in UnitKind.labels) + "；不填视为“其他”。", width=12),
+           note=lazy(lambda: gettext("、").join(str(label) for label in UnitKind.labels) + gettext("；不填视为“其他”。"), str)(),
+           width=12),
     Column("parent", "上级单位", ("主管部门", "上级主管单位", "主管单位"),
-           note="系统中已有的单位，或本文件中的另一行；可不填。", width=30),
+           note=_("系统中已有的单位，或本文件中的另一行；可不填。"), width=30),
     Column("region", "所在区域", ("区域", "所属区域", "所在地区", "所在区县"),
-           note="区、街道或社区名称；有重名时写成“区/街道”。区级管理员必须填写本区内的区域。", width=20),
+           note=_("区、街道或社区名称；有重名时写成“区/街道”。区级管理员必须填写本区内的区域。"), width=20),
 )
 
 
@@ -56,7 +61,7 @@ class PlannedUnit:
 
 class UnitImporter(BaseImporter):
     kind = ImportJob.Kind.UNITS
-    label = "单位"
+    label = _("单位")
     columns = UNIT_COLUMNS
     choices: ClassVar[dict[str, tuple[str, ...]]] = {"kind": tuple(str(label) for label in UnitKind.labels)}
 
@@ -114,18 +119,18 @@ class UnitImporter(BaseImporter):
 
             hint = suggest(text, (self.region_label[r].rsplit("/", 1)[-1] for r in self.region_scope
                                   if r in self.region_label))
-            self.error(row, "region", raw, f"系统中没有名为“{text}”的区域。{hint}")
+            self.error(row, "region", raw, gettext("系统中没有名为“%(text)s”的区域。%(hint)s") % {"text": text, "hint": hint})
             return None
         if len(ids) > 1:
-            options = "、".join(sorted(self.region_label[r] for r in ids)[:5])
-            self.error(row, "region", raw, f"有多个区域叫“{text}”（{options}），请写成“区/街道”以便区分。")
+            options = gettext("、").join(sorted(self.region_label[r] for r in ids)[:5])
+            self.error(row, "region", raw, gettext("有多个区域叫“%(text)s”（%(options)s），请写成“区/街道”以便区分。") % {"text": text, "options": options})
             return None
         rid = ids.pop()
         if rid not in self.region_active:
-            self.error(row, "region", raw, f"区域“{text}”已停用。")
+            self.error(row, "region", raw, gettext("区域“%(text)s”已停用。") % {"text": text})
             return None
         if rid not in self.region_scope:
-            self.error(row, "region", raw, "该区域不在您的管辖范围内。")
+            self.error(row, "region", raw, gettext("该区域不在您的管辖范围内。"))
             return None
         return rid
 
@@ -140,8 +145,8 @@ class UnitImporter(BaseImporter):
         for cleaned in self.clean_rows:
             numbers = seen[cleaned.key]
             if len(numbers) > 1:
-                others = "、".join(str(n) for n in numbers if n != cleaned.number)
-                self.error(cleaned.number, "name", cleaned.name, f"单位名称在文件中重复出现（另见第 {others} 行）。")
+                others = gettext("、").join(str(n) for n in numbers if n != cleaned.number)
+                self.error(cleaned.number, "name", cleaned.name, gettext("单位名称在文件中重复出现（另见第 %(others)s 行）。") % {"others": others})
         self.progress("validate", len(self.rows), len(self.rows))
 
     def clean_row(self, source) -> UnitRow | None:
@@ -150,26 +155,26 @@ class UnitImporter(BaseImporter):
         fields: dict[str, Any] = {}
         name = cell_text(v.get("name"))
         if not name:
-            self.error(row, "name", "", "请填写单位名称。")
+            self.error(row, "name", "", gettext("请填写单位名称。"))
         elif len(name) > 120:
-            self.error(row, "name", name, "单位名称不能超过 120 个字。")
+            self.error(row, "name", name, gettext("单位名称不能超过 120 个字。"))
         if "short_name" in v:
             short = cell_text(v["short_name"])
             if len(short) > 60:
-                self.error(row, "short_name", short, "简称不能超过 60 个字。")
+                self.error(row, "short_name", short, gettext("简称不能超过 60 个字。"))
             fields["short_name"] = short
         if "kind" in v:
             kind = self.kind_by_label.get(norm_key(cell_text(v["kind"])))
             if kind is None:
                 self.error(row, "kind", v["kind"],
-                           f"单位类型只能是：{'、'.join(str(label) for label in UnitKind.labels)}。")
+                           gettext("单位类型只能是：%(join)s。") % {"join": gettext('、').join(str(label) for label in UnitKind.labels)})
             fields["kind"] = kind
         if "region" in v:
             region_id = self.find_region(row, v["region"])
             fields["region_id"] = region_id
         parent_key = norm_key(cell_text(v["parent"])) if "parent" in v else None
         if parent_key is not None and parent_key == norm_key(name):
-            self.error(row, "parent", v["parent"], "上级单位不能是它自己。")
+            self.error(row, "parent", v["parent"], gettext("上级单位不能是它自己。"))
         if self.error_count != before:
             return None
         if parent_key is not None:
@@ -185,9 +190,9 @@ class UnitImporter(BaseImporter):
         for r in self.clean_rows:
             old = self.existing.get(r.key)
             if old is not None and old[0] not in self.unit_scope:
-                self.error(r.number, "name", r.name, "该单位已存在，且不在您的管辖范围内，不能通过导入修改。")
+                self.error(r.number, "name", r.name, gettext("该单位已存在，且不在您的管辖范围内，不能通过导入修改。"))
             if old is None and self.region_required and r.fields.get("region_id") is None:
-                self.error(r.number, "region", "", "请填写所在区域（须在您的管辖范围内），否则新单位不在您的管辖范围内。")
+                self.error(r.number, "region", "", gettext("请填写所在区域（须在您的管辖范围内），否则新单位不在您的管辖范围内。"))
             if r.parent_key:
                 parent = self.existing.get(r.parent_key)
                 if parent is None and r.parent_key not in in_file:
@@ -196,9 +201,9 @@ class UnitImporter(BaseImporter):
                     hint = suggest(r.fields["parent_raw"], [u[1] for u in units if u[0] in self.unit_scope]
                                    + [x.name for x in self.clean_rows])
                     self.error(r.number, "parent", r.fields["parent_raw"],
-                               f"找不到上级单位“{r.fields['parent_raw']}”。{hint}")
+                               gettext("找不到上级单位“%(value)s”。%(hint)s") % {"value": r.fields['parent_raw'], "hint": hint})
                 elif parent is not None and r.parent_key not in in_file and parent[0] not in self.unit_scope:
-                    self.error(r.number, "parent", r.fields["parent_raw"], "上级单位不在您的管辖范围内。")
+                    self.error(r.number, "parent", r.fields["parent_raw"], gettext("上级单位不在您的管辖范围内。"))
         self._check_cycles(in_file)
         # A row whose parent row has errors cannot be saved either (repeat until stable).
         changed = True
@@ -210,7 +215,7 @@ class UnitImporter(BaseImporter):
                 parent_row = in_file[r.parent_key]
                 if parent_row.number in self.bad_rows:
                     self.error(r.number, "parent", r.fields["parent_raw"],
-                               f"上级单位所在的第 {parent_row.number} 行有错误，本行无法导入。")
+                               gettext("上级单位所在的第 %(number)s 行有错误，本行无法导入。") % {"number": parent_row.number})
                     changed = True
 
     def _check_cycles(self, in_file: dict[str, UnitRow]) -> None:
@@ -227,7 +232,7 @@ class UnitImporter(BaseImporter):
             while key is not None:
                 if key in seen:
                     self.error(r.number, "parent", r.fields.get("parent_raw", ""),
-                               "上级单位形成了循环（A 的上级是 B，B 的上级又是 A），请检查。")
+                               gettext("上级单位形成了循环（A 的上级是 B，B 的上级又是 A），请检查。"))
                     break
                 seen.add(key)
                 key = parent_of.get(key)
@@ -270,12 +275,12 @@ class UnitImporter(BaseImporter):
         return {"created": tally["create"], "updated": tally["update"], "unchanged": tally["unchanged"]}
 
     def preview_rows(self) -> list[dict]:
-        labels = {"create": "新增", "update": "更新", "unchanged": "无变化"}
+        labels = {"create": gettext("新增"), "update": gettext("更新"), "unchanged": gettext("无变化")}
         kinds = dict(UnitKind.choices)
         out = []
         for p in sorted(self.plan, key=lambda p: p.row.number)[:20]:
             f = p.row.fields
-            out.append({"row": p.row.number, "action": labels[p.action], "name": p.row.name,
+            out.append({"row": p.row.number, "action": labels[p.action], "action_code": p.action, "name": p.row.name,
                         "short_name": f.get("short_name", ""), "kind": str(kinds.get(f.get("kind"), "")),
                         "parent": f.get("parent_raw", ""),
                         "region": self.region_label.get(f.get("region_id"), "")})

@@ -6,6 +6,7 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import F, Value
 from django.db.models.functions import Concat, Substr
+from django.utils.translation import gettext
 
 from jinshequ.accounts.services import audit, audited, model_changes
 from jinshequ.units.models import WorkUnit
@@ -38,7 +39,7 @@ def unit_update(*, unit: WorkUnit, actor, request=None, **fields) -> WorkUnit:
     for key, value in fields.items():
         setattr(unit, key, value)
     if unit.parent_id and unit.parent.path.startswith(old_path):
-        raise ValidationError({"parent": "不能把单位设为它自己下级单位的下级。"})
+        raise ValidationError({"parent": gettext("不能把单位设为它自己下级单位的下级。")})
     unit.full_clean(exclude=["path", "region_path"])
     _paths(unit)
     unit.save()
@@ -56,7 +57,7 @@ def unit_update(*, unit: WorkUnit, actor, request=None, **fields) -> WorkUnit:
 @transaction.atomic
 def unit_set_active(*, unit: WorkUnit, active: bool, actor, request=None) -> WorkUnit:
     if not active and unit.members.filter(status="active").exists():
-        raise ValidationError("该单位仍有在职党员，请先转移或标记离开后再停用。")
+        raise ValidationError(gettext("该单位仍有在职党员，请先转移或标记离开后再停用。"))
     if unit.is_active != active:
         unit.is_active = active
         unit.save(update_fields=["is_active", "updated_at"])

@@ -5,6 +5,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
 from django.db.models import Count, Q
 from django.shortcuts import redirect, render
+from django.utils.translation import gettext
 from django.views.decorators.http import require_POST
 
 from jinshequ.accounts.perms import Perm, require_perm, user_has_perm
@@ -85,7 +86,7 @@ def unit_create(request):
         except ValidationError as exc:
             _apply(form, exc)
         else:
-            messages.success(request, f"已新建单位“{unit.name}”。")
+            messages.success(request, gettext("已新建单位“%(name)s”。") % {"name": unit.name})
             return redirect("units:detail", pk=unit.pk)
     return render(request, "units/unit_form.html", {"form": form, "creating": True})
 
@@ -104,7 +105,7 @@ def unit_edit(request, pk):
         except ValidationError as exc:
             _apply(form, exc)
         else:
-            messages.success(request, "已保存修改。")
+            messages.success(request, gettext("已保存修改。"))
             return redirect("units:detail", pk=unit.pk)
     return render(request, "units/unit_form.html", {"form": form, "unit": unit, "creating": False})
 
@@ -121,5 +122,5 @@ def unit_set_active(request, pk):
     except ValidationError as exc:
         messages.error(request, " ".join(exc.messages))
     else:
-        messages.success(request, f"已{'启用' if active else '停用'}“{unit.name}”。")
+        messages.success(request, (gettext("已启用“%(name)s”。") if active else gettext("已停用“%(name)s”。")) % {"name": unit.name})
     return redirect("units:detail", pk=unit.pk)
