@@ -5,7 +5,6 @@ from django.core.exceptions import ValidationError
 
 from jinshequ.accounts.models import Role
 from jinshequ.core.idcard import id_birth_date, id_gender, validate_id_number, validate_phone
-from jinshequ.core.widgets import FastSelect
 from jinshequ.members.models import Gender, MemberStatus, PartyStatus, Skill
 from jinshequ.regions.selectors import communities_for_user, community_pairs_for_user
 from jinshequ.units.selectors import unit_choices_for_user, unit_list_for_user
@@ -123,7 +122,7 @@ class MemberFilterForm(forms.Form):
         if communities and len(communities) <= SELECT_LIMIT:
             self.fields["community"] = forms.TypedChoiceField(
                 label="社区", required=False, coerce=int, empty_value=None,
-                choices=[("", "全部社区"), *communities], widget=FastSelect(attrs={"class": "form-select"}))
+                choices=[("", "全部社区"), *communities], widget=forms.Select(attrs={"class": "form-select"}))
         else:
             self.fields["community"].widget = forms.HiddenInput()
         units = unit_list_for_user(user) if user.role != Role.CITY_ADMIN else None
@@ -132,11 +131,11 @@ class MemberFilterForm(forms.Form):
         if 0 < len(pairs) <= SELECT_LIMIT:
             self.fields["unit"] = forms.TypedChoiceField(
                 label="单位", required=False, coerce=int, empty_value=None,
-                choices=[("", "全部单位"), *pairs], widget=FastSelect(attrs={"class": "form-select"}))
+                choices=[("", "全部单位"), *pairs], widget=forms.Select(attrs={"class": "form-select"}))
             del self.fields["unit_name"]
         for name in ("status", "party_status", "sort", "report"):
             field = self.fields[name]
-            field.widget = FastSelect(attrs={"class": "form-select"}, choices=field.choices)
+            field.widget.attrs["class"] = "form-select"
 
 
 class StatusForm(forms.Form):
