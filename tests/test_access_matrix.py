@@ -215,6 +215,7 @@ ROUTES: list[Route] = [
     Route("members:list", get=MEMBER_VIEW),
     Route("members:export", get=MEMBER_MANAGE, binary=True),
     Route("members:lookup", post=MEMBER_VIEW, data=lambda c: {"value": c.member().reveal_phone()}),
+    Route("members:choices", get=MEMBER_VIEW, args=lambda c: {"kind": "community"}, cross_scope=False),
     Route("members:create", get=MEMBER_MANAGE, post=MEMBER_MANAGE),
     Route("members:me", get=SELF),
     Route("members:skills", get=CITY_ONLY, post=CITY_ONLY),
