@@ -197,7 +197,31 @@ def bench_member_list(n: int) -> list[str]:
             problems.append(f"{label}: page rows differ from the raw SQL rows")
     print(f"retired fast paths (f-string rows, FastSelect; README 2026-11-25): {FAST_PATH_LIST_MS[0]}–"
           f"{FAST_PATH_LIST_MS[1]} ms CPU over the same six cases")
+    rows_comparison(city_admin)
     return problems
+
+
+def rows_comparison(user) -> None:
+    """Same run, same 50 rows: the list's results block through its template against the retired f-string
+    row tag (loaded from git history by ``benchmarks.retired``) — what the fast path saved per page."""
+    from django.core.paginator import Paginator
+    from django.template.loader import get_template
+
+    from benchmarks import retired
+    from jinshequ.members.selectors import member_filter
+    from jinshequ.members.views import LIST_VALUES, _list_rows
+
+    rows = _list_rows(list(member_filter(user).values(*LIST_VALUES)[:50]))
+    context = {"members": rows, "page": Paginator(rows, 50).get_page(1), "querystring_base": "", "can": {}}
+    template = get_template("members/member_list.html#results")
+    new_ms = retired.least_cpu_ms(lambda: template.render(context))
+    old = retired.load("jinshequ/members/templatetags/member_rows.py")
+    if old is None:
+        print(f"same run, 50 rows: template {new_ms:.2f} ms CPU; the retired f-string rows could not be loaded")
+        return
+    old_ms = retired.least_cpu_ms(lambda: old["member_rows"](rows))
+    print(f"same run, the same 50 rows: the results block through its template {new_ms:.2f} ms CPU, the retired "
+          f"f-string rows {old_ms:.2f} ms: the fast path saved {new_ms - old_ms:.2f} ms a page")
 
 
 # --- 2. middleware stack: requests per second -----------------------------------------------------

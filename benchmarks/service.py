@@ -219,6 +219,27 @@ def fast_path_ms(name: str) -> str:
     return f"{figure:.1f}" if figure is not None else "—"
 
 
+def manual_rows_comparison(book) -> str:
+    """Same run, same rows: the manual page's record and sign-up rows through their template partials against
+    the retired f-string row tags (loaded from git history by ``benchmarks.retired``)."""
+    from django.template.loader import get_template
+
+    from benchmarks import retired
+
+    records = get_template("records/_manual_rows.html#record_rows")
+    lines = get_template("records/_manual_rows.html#line_rows")
+    new_ms = retired.least_cpu_ms(lambda: (records.render({"rows": book.record_rows}),
+                                           lines.render({"lines": book.activities})))
+    old = retired.load("jinshequ/activities/templatetags/manual_rows.py")
+    label = f"same run, the manual's {len(book.records)} record and {len(book.activities)} sign-up rows"
+    if old is None:
+        return f"{label}: templates {new_ms:.2f} ms CPU; the retired f-string rows could not be loaded"
+    old_ms = retired.least_cpu_ms(lambda: (old["manual_record_rows"](book.records, book.year_counts),
+                                           old["manual_line_rows"](book.activities)))
+    return (f"{label}: templates {new_ms:.2f} ms CPU, the retired f-string rows {old_ms:.2f} ms: the fast path "
+            f"saved {new_ms - old_ms:.2f} ms a page")
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--rounds", type=int, default=15)
@@ -266,6 +287,7 @@ def main() -> int:
             and {y.year: y.activities_attended for y in book.years if y.activities_attended} == attended
             and book.totals.verified_hours == verified)
     results.append((f"work manual ({top_n} records)", page, (sql_wall, sql_cpu), same))
+    manual_rows_note = manual_rows_comparison(book)
 
     # -- 2. a community's activity list -------------------------------------------------------------
     admin_2 = bench_user("bench_community_admin_2", Role.COMMUNITY_ADMIN, region=community, work_unit=None)
@@ -320,6 +342,7 @@ def main() -> int:
           f"{pdf_size / 1e3:.0f} kB; target < {PDF_TARGET_S:.0f} s")
     if pdf_cpu >= PDF_TARGET_S:
         missed.append(f"manual PDF took {pdf_cpu:.2f} s CPU >= {PDF_TARGET_S:.0f} s")
+    print(manual_rows_note)
     print("fast path: the page's least CPU ms when its rows were f-strings and its queries prepared (the retired "
           "fast paths), README of 2026-11-25; that code is gone, so it is not measured in this run")
     print()
