@@ -260,24 +260,53 @@ def wsgi_rps(handler: WSGIHandler, path: str, seconds: float, cookie: str = "") 
     return count / seconds
 
 
+def retired_stack() -> list[str] | None:
+    """The middleware stack with the retired forks (``LanguageMiddleware``, ``CSPMiddleware``,
+    ``MessageMiddleware`` of core/middleware.py, loaded from git history) in place of the libraries' own."""
+    from django.conf import settings
+
+    from benchmarks import retired
+
+    module = retired.load("jinshequ/core/middleware.py")
+    if module is None:
+        return None
+    sys.modules["retired_middleware"] = type(sys)("retired_middleware")
+    sys.modules["retired_middleware"].__dict__.update(module)
+    swap = {"django.middleware.locale.LocaleMiddleware": "retired_middleware.LanguageMiddleware",
+            "csp.middleware.CSPMiddleware": "retired_middleware.CSPMiddleware",
+            "django.contrib.messages.middleware.MessageMiddleware": "retired_middleware.MessageMiddleware"}
+    return [swap.get(m, m) for m in settings.MIDDLEWARE if m != "jinshequ.core.middleware.IgnoreAcceptLanguageMiddleware"]
+
+
 def bench_in_process(seconds: float, cookie: str) -> tuple[float, float, float]:
     print(f"\n== 2a. trivial page in-process (WSGI handler called directly, {seconds:.1f} s per run) ==")
     full = WSGIHandler()
     with override_settings(MIDDLEWARE=[]):
         bare = WSGIHandler()
-    for h in (full, bare):
+    old_stack = retired_stack()
+    handlers = {"full": full, "bare": bare}
+    if old_stack is not None:
+        with override_settings(MIDDLEWARE=old_stack):
+            handlers["forks"] = WSGIHandler()
+    for h in handlers.values():
         wsgi_rps(h, "/bench/trivial/", 0.3)
-    runs = {"full": [], "bare": [], "auth": []}
+    runs = {"full": [], "bare": [], "auth": [], "forks": []}
     for _ in range(3):  # interleaved, so drift hits both alike
         runs["full"].append(wsgi_rps(full, "/bench/trivial/", seconds))
         runs["bare"].append(wsgi_rps(bare, "/bench/trivial/", seconds))
         runs["auth"].append(wsgi_rps(full, "/bench/trivial-auth/", seconds, cookie))
+        if "forks" in handlers:
+            runs["forks"].append(wsgi_rps(handlers["forks"], "/bench/trivial/", seconds))
     f, b, a = (max(runs[k]) for k in ("full", "bare", "auth"))  # best run: interference only slows
     print(f"bare view (no middleware)        {b:8.0f} req/s  ({ms(1 / b):.3f} ms each)")
     print(f"full stack, anonymous            {f:8.0f} req/s  ({ms(1 / f):.3f} ms each)  {f / b:6.1%} of bare")
     print(f"full stack, signed in            {a:8.0f} req/s  ({ms(1 / a):.3f} ms each)  {a / b:6.1%} of bare")
     print(f"the stack's own cost, anonymous: {ms(1 / f - 1 / b):.3f} ms a request (with the retired forks of the "
           f"CSP, message and locale middleware: {FAST_PATH_STACK_MS:.3f} ms, README 2026-11-25)")
+    if runs["forks"]:
+        k = max(runs["forks"])
+        print(f"same run, the retired forks in place of the libraries' middleware, anonymous: {k:8.0f} req/s "
+              f"({ms(1 / k):.3f} ms each): the forks saved {ms(1 / f - 1 / k):.3f} ms a request")
     return f, b, a
 
 
