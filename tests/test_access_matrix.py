@@ -226,7 +226,7 @@ ROUTES: list[Route] = [
     Route("members:reveal", post=SENSITIVE, args=lambda c: _pk(c.member()), denied=404, full_values_for=SENSITIVE,
           data=lambda c: {"field": "phone", "reason": "核对报到信息"}),
     Route("members:move", post=MEMBER_MANAGE, args=lambda c: _pk(c.member()),
-          data=lambda c: {"unit_name": c.side.unit.name}),
+          data=lambda c: {"work_unit_name": c.side.unit.name}),
     Route("members:merge", get=CITY_ONLY, post=CITY_ONLY, args=lambda c: _pk(c.member())),
     Route("members:import", get=MEMBER_MANAGE, post=MEMBER_MANAGE),
     Route("members:import_template", get=MEMBER_MANAGE, binary=True),

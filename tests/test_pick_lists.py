@@ -95,3 +95,18 @@ def test_member_form_lists_the_current_unit_first(world, login, client):
     select = re.search(r'<select name="work_unit".*?</select>', body, re.S).group(0)
     assert options(select)[1:] == [(str(member.work_unit_id), member.work_unit.name)]
     assert 'selected' in select and 'hx-get="/members/choices/work_unit/"' in body
+
+
+def test_move_form_suggests_unit_names_on_demand(world, login, client):
+    """The member page no longer carries every unit's name: the move form's datalist is filled as one types."""
+    _many(world, PICK_LIMIT + 5)
+    member = world.a.members[0]
+    login(world.a.users["community_admin"])
+    body = client.get(f"/members/{member.pk}/").content.decode()
+    assert '<datalist id="unit-names"></datalist>' in body and "幸福000公司" not in body
+    names = client.get("/members/choices/work_unit/", {"work_unit_name": "幸福00", "names": "1"}).content.decode()
+    assert re.findall(r'<option value="([^"]+)">', names) == [f"幸福00{i}公司" for i in range(10)]
+    response = client.post(f"/members/{member.pk}/move/", {"work_unit_name": "幸福003公司"})
+    assert response.status_code == 302
+    member.refresh_from_db()
+    assert member.work_unit.name == "幸福003公司"

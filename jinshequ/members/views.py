@@ -93,11 +93,14 @@ def _list_rows(rows) -> list[SimpleNamespace]:
 @require_perm(Perm.MEMBER_VIEW)
 def member_choices(request, kind):
     """The ``<option>``s of a searchable pick list (``members.choices``) for the text typed so far: htmx swaps
-    them into the list's ``<select>``. Scoped by the same selectors as the forms; a fixed number of queries."""
+    them into the list's ``<select>``, or with ``names=1`` into a ``<datalist>`` of names (the move form, which
+    takes a unit's name). Scoped by the same selectors as the forms; a fixed number of queries."""
     if kind not in KINDS:
         raise Http404
     filtering = request.GET.get("all") == "1"
     choices = pick_choices(request.user, kind, q=request.GET.get(f"{kind}_name", ""), selected=request.GET.get(kind))
+    if request.GET.get("names") == "1":
+        return render(request, "members/_choices.html#names", {"choices": choices})
     return render(request, "members/_choices.html", {
         "blank": blank_choice(kind, filtering=filtering), "choices": choices,
         "selected": choices[0][0] if choices and str(choices[0][0]) == request.GET.get(kind) else None})
@@ -155,15 +158,12 @@ def _detail_context(request, member, **extra):
     history = AuditEvent.objects.filter(object_type="members.member", object_id=str(member.pk)).exclude(
         event="member.revealed")[:20] if request.user.role != Role.MEMBER else []
     from jinshequ.members.models import UnitChange
-    from jinshequ.units.models import WorkUnit
 
     return {
         "member": member,
         "registrations": list(member.registrations.select_related("community").order_by("-submitted_at", "-id")[:20]),
         "unit_changes": list(UnitChange.objects.filter(member=member).select_related("from_unit", "to_unit")[:20]),
         "can_merge": user_has_perm(request.user, Perm.MEMBER_MERGE),
-        "unit_names": list(WorkUnit.objects.filter(is_active=True).order_by("name").values_list("name", flat=True))
-        if user_has_perm(request.user, Perm.MEMBER_MANAGE) else [],
         "skills": list(member.skills.all()),
         "can_edit": user_has_perm(request.user, Perm.MEMBER_MANAGE),
         "can_reveal": user_has_perm(request.user, Perm.MEMBER_VIEW_SENSITIVE),
@@ -302,7 +302,7 @@ def member_move(request, pk):
     from jinshequ.units.models import WorkUnit
 
     member = member_get_for_user(user=request.user, pk=pk)
-    name = request.POST.get("unit_name", "").strip()
+    name = request.POST.get("work_unit_name", "").strip()  # the unit's name, suggested by members:choices
     unit = WorkUnit.objects.filter(name=name, is_active=True).first()
     if unit is None:
         import difflib
