@@ -9,7 +9,7 @@ so ended rows exist too), ~5% pending, ~3% with a valid exemption, the rest outs
 SQLite planner statistics (``ANALYZE``, which the demo build runs) are gathered if missing: without them
 the grouped counts take a slow plan (see ``ensure_statistics``). Then, for each page, it prints the number of queries, the median server time
 through Django's test client (logged in: middleware, view, template) and the median time of raw SQL (sqlite3)
-computing the same figures, with the ratio. Target: each page within 3x its raw SQL + 10 ms, judged on the least
+computing the same figures, with the ratio. Target (the page contract, PERFORMANCE.md): each page within 3x its raw SQL + 30 ms, judged on the least
 CPU time of the runs (``time.process_time``; SQLite runs in-process), which other programs loading the machine
 cannot inflate the way they inflate wall-clock time; wall-clock medians are printed beside it.
 
@@ -202,6 +202,17 @@ def time_sql(db_path: Path, statements: list[str], params: dict, rounds: int) ->
     return wall, cpu, results
 
 
+PAGE_FACTOR, PAGE_SLACK_MS = 3.0, 30.0  # the page contract: page CPU <= 3 x raw SQL + 30 ms
+# The same pages with the retired fast paths (f-string rows, prepared queries, forked middleware): least CPU ms,
+# README of 2026-11-25.
+FAST_PATH_MS = {'roster of the largest unit': 12.2, 'city report-in rates': 85.8}
+
+
+def fast_path_ms(name: str) -> str:
+    figure = next((ms for prefix, ms in FAST_PATH_MS.items() if name.startswith(prefix)), None)
+    return f"{figure:.1f}" if figure is not None else "—"
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--rounds", type=int, default=15)
@@ -268,17 +279,19 @@ def main() -> int:
     print(f"load average {load:.1f} on {os.cpu_count()} CPUs; {args.rounds} runs each: least CPU time, median "
           "wall-clock time, in ms")
     print(f"{'page':<28} {'queries':>7} {'page cpu':>9} {'SQL cpu':>8} {'ratio':>6} {'budget':>7} "
-          f"{'page wall':>10} {'SQL wall':>9}  same figures")
+          f"{'page wall':>10} {'SQL wall':>9} {'fast path':>9}  same figures")
     missed = []
     for name, (page_wall, page_cpu, queries), (sql_wall, sql_cpu), same in results:
-        budget = 3 * sql_cpu + 10
+        budget = PAGE_FACTOR * sql_cpu + PAGE_SLACK_MS
         ratio = page_cpu / sql_cpu if sql_cpu else float("inf")
         print(f"{name:<28} {queries:>7} {page_cpu:>9.1f} {sql_cpu:>8.1f} {ratio:>6.2f} {budget:>7.1f} "
-              f"{page_wall:>10.1f} {sql_wall:>9.1f}  {'yes' if same else 'NO'}")
+              f"{page_wall:>10.1f} {sql_wall:>9.1f} {fast_path_ms(name):>9}  {'yes' if same else 'NO'}")
         if page_cpu > budget:
-            missed.append(f"{name} took {page_cpu:.1f} ms CPU > 3 x {sql_cpu:.1f} + 10 ms")
+            missed.append(f"{name} took {page_cpu:.1f} ms CPU > 3 x {sql_cpu:.1f} + 30 ms")
         if not same:
             missed.append(f"{name}: figures differ from raw SQL")
+    print("fast path: the page's least CPU ms when its rows were f-strings and its queries prepared (the retired "
+          "fast paths), README of 2026-11-25; that code is gone, so it is not measured in this run")
     print()
     print("verdict: met" if not missed else f"verdict: missed — {'; '.join(missed)}")
     return 0 if not missed else 1

@@ -9,7 +9,7 @@ from tests.factories import make_campaign, make_member
 def test_move_unit_keeps_history_and_shows_it(world, login, client):
     login(world.a.users["unit_admin"])
     member = world.a.members[1]
-    response = client.post(f"/members/{member.pk}/move/", {"unit_name": world.b.unit.name})
+    response = client.post(f"/members/{member.pk}/move/", {"work_unit_name": world.b.unit.name})
     assert response.status_code == 302
     member.refresh_from_db()
     assert member.work_unit_id == world.b.unit.pk
@@ -23,7 +23,7 @@ def test_move_unit_keeps_history_and_shows_it(world, login, client):
 def test_move_to_unknown_unit_suggests_names(world, login, client):
     login(world.city_admin)
     member = world.a.members[1]
-    response = client.post(f"/members/{member.pk}/move/", {"unit_name": "市财政"}, follow=True)
+    response = client.post(f"/members/{member.pk}/move/", {"work_unit_name": "市财政"}, follow=True)
     assert "您是不是要找：市财政局" in response.content.decode()
     member.refresh_from_db()
     assert member.work_unit_id == world.a.unit.pk

@@ -42,7 +42,6 @@ from jinshequ.activities.records_selectors import (
     evidence_weights,
     ref,
 )
-from jinshequ.core.prepared import PreparedValues
 from jinshequ.members.models import ContactCard, Member, Registration, RegistrationMethod, RegistrationStatus
 from jinshequ.posts.models import ClaimStatus, Pairing, PostClaim, TeamMembership
 from jinshequ.posts.selectors import household_list_for_user
@@ -119,6 +118,11 @@ class Manual:
         return {y.year: y.records for y in self.years}
 
     @property
+    def record_rows(self) -> list[tuple[int | None, RecordLine]]:
+        """The records for the page's table, each with its year's count where a year heading goes before it."""
+        return with_year_headings(self.records, self.year_counts)
+
+    @property
     def records_left(self) -> int:
         return self.records_total - len(self.records)
 
@@ -167,26 +171,27 @@ def _labels(choices) -> dict:
     return {k: str(v) for k, v in choices}
 
 
-# The small sections are read as values (no model instances): a handful of rows each, but four of them
-# on every reading of the manual.
-_REGISTRATION_ROWS = PreparedValues(lambda member_id: (
-    Registration.objects.filter(member_id=member_id).order_by("submitted_at", "pk")
-    .values_list("pk", "status", "method", "submitted_at", "confirmed_on", "ended_on", "end_reason", "reject_reason",
-                 "community__name", "community__parent__name")))
-_CLAIM_ROWS = PreparedValues(lambda member_id: (
-    PostClaim.objects.filter(member_id=member_id).order_by("created_at", "pk")
-    .values_list("pk", "status", "created_at", "decided_at", "ended_at", "end_reason", "post__title",
-                 "post__category__name", "post__community__name")))
-_TEAM_ROWS = PreparedValues(lambda member_id: (
-    TeamMembership.objects.filter(member_id=member_id).order_by("joined_at", "pk")
-    .values_list("pk", "joined_at", "left_at", "team__name", "team__community__name")))
-_PAIRING_ROWS = PreparedValues(lambda member_id: (
-    Pairing.objects.filter(member_id=member_id).order_by("started_on", "pk")
-    .values_list("pk", "household_id", "started_on", "ended_on", "household__head_name")))
+def with_year_headings(records: list[RecordLine], year_counts: dict[int, int],
+                       prev_year: int | None = None) -> list[tuple[int | None, RecordLine]]:
+    """``(n, record)`` pairs: ``n`` is the number of records of the record's year where the record starts a
+    year (a heading row goes before it), else None; ``prev_year`` is a year already headed on the page (the
+    rows of a "显示更多" part continue it)."""
+    out: list[tuple[int | None, RecordLine]] = []
+    year = prev_year
+    for r in records:
+        if r.served_on.year != year:
+            year = r.served_on.year
+            out.append((year_counts.get(year, 0), r))
+        else:
+            out.append((None, r))
+    return out
 
 
+# The small sections are read as values (no model instances): a handful of rows each.
 def _registrations(member: Member) -> list[Line]:
-    rows = _REGISTRATION_ROWS(member.pk)
+    rows = (Registration.objects.filter(member_id=member.pk).order_by("submitted_at", "pk")
+            .values_list("pk", "status", "method", "submitted_at", "confirmed_on", "ended_on", "end_reason",
+                         "reject_reason", "community__name", "community__parent__name"))
     statuses, methods = _labels(RegistrationStatus.choices), _labels(RegistrationMethod.choices)
     out = []
     for pk, status, method, submitted, confirmed, ended, end_reason, reject_reason, community, street in rows:
@@ -202,7 +207,9 @@ def _registrations(member: Member) -> list[Line]:
 
 
 def _claims(member: Member) -> list[Line]:
-    rows = _CLAIM_ROWS(member.pk)
+    rows = (PostClaim.objects.filter(member_id=member.pk).order_by("created_at", "pk")
+            .values_list("pk", "status", "created_at", "decided_at", "ended_at", "end_reason", "post__title",
+                         "post__category__name", "post__community__name"))
     statuses = _labels(ClaimStatus.choices)
     out = []
     for pk, status, created, decided, ended, end_reason, title, category, community in rows:
@@ -215,14 +222,16 @@ def _claims(member: Member) -> list[Line]:
 
 
 def _teams(member: Member) -> list[Line]:
-    rows = _TEAM_ROWS(member.pk)
+    rows = (TeamMembership.objects.filter(member_id=member.pk).order_by("joined_at", "pk")
+            .values_list("pk", "joined_at", "left_at", "team__name", "team__community__name"))
     left_label, in_label = gettext("已退出"), gettext("在队")
     return [Line(ref(PREFIX_TEAM, pk), _period(joined, left), team, community, left_label if left else in_label)
             for pk, joined, left, team, community in rows]
 
 
 def _pairings(member: Member, viewer) -> tuple[list[Line], int]:
-    rows = _PAIRING_ROWS(member.pk)
+    rows = list(Pairing.objects.filter(member_id=member.pk).order_by("started_on", "pk")
+                .values_list("pk", "household_id", "started_on", "ended_on", "household__head_name"))
     visible = set()
     if rows:
         visible = set(household_list_for_user(viewer).filter(pk__in={row[1] for row in rows})
@@ -288,13 +297,6 @@ def _record_groups(records):
             .values_list("month", "status", "evidence", "h", "n"))
 
 
-# The page's first part of each long section, and the year totals, on every reading of a manual.
-_FIRST_SIGNUP_ROWS = PreparedValues(lambda member_id: _signup_rows(member_id)[:PAGE_ACTIVITIES + 1])
-_FIRST_RECORD_ROWS = PreparedValues(
-    lambda member_id: _record_rows(ServiceRecord.objects.filter(member_id=member_id))[:PAGE_RECORDS + 1])
-_RECORD_GROUPS = PreparedValues(lambda member_id: _record_groups(ServiceRecord.objects.filter(member_id=member_id)))
-
-
 def _read_page(rows, limit: int | None, cursor_of) -> tuple[list, str]:
     """All of ``rows`` (a values queryset) when ``limit`` is None; else the first ``limit`` of them and, when
     there are more, the cursor (``cursor_of``) of the last one read (one row more tells)."""
@@ -311,12 +313,9 @@ def _activities(member: Member, *, limit: int | None = None,
     """The member's activity sign-ups, newest first: ``limit`` of them after the cursor ``after`` (all when
     ``limit`` is None), the cursor of the next one ("" when there is none), and the activities attended
     per year among the rows read."""
-    if limit == PAGE_ACTIVITIES and not after:
-        rows = _FIRST_SIGNUP_ROWS(member.pk)  # the page's first part, the same query prepared
-    else:
-        rows = _signup_rows(member.pk)
-        if after:
-            rows = rows.filter(_parse_signup_cursor(after))
+    rows = _signup_rows(member.pk)
+    if after:
+        rows = rows.filter(_parse_signup_cursor(after))
     rows, more = _read_page(rows, limit, lambda row: _signup_cursor(row[3], row[0]))
     labels = _labels(SignupStatus.choices)
     out, attended = [], {}
@@ -356,12 +355,9 @@ def _records(member: Member, min_evidence: int | None, *, limit: int | None = No
              after: str = "") -> tuple[list[RecordLine], str]:
     """The member's service records, newest first: ``limit`` of them after the cursor ``after`` (all when
     ``limit`` is None), and the cursor of the next one ("" when there is none)."""
-    if limit == PAGE_RECORDS and not after and not min_evidence:
-        rows = _FIRST_RECORD_ROWS(member.pk)  # the page's first part, the same query prepared
-    else:
-        rows = _record_rows(_member_records(member, min_evidence))
-        if after:
-            rows = rows.filter(_parse_record_cursor(after))
+    rows = _record_rows(_member_records(member, min_evidence))
+    if after:
+        rows = rows.filter(_parse_record_cursor(after))
     rows, more = _read_page(rows, limit, lambda row: _record_cursor(row[1], row[0]))
     statuses, levels = _labels(RecordStatus.choices), _labels(EvidenceLevel.choices)
     return [RecordLine(number=ref(PREFIX_RECORD, pk), pk=pk, served_on=served_on, category=cat, hours=hours,
@@ -375,9 +371,7 @@ def _records(member: Member, min_evidence: int | None, *, limit: int | None = No
 
 def _record_group_rows(member: Member, min_evidence: int | None) -> list[tuple]:
     """``(month, status, evidence, hours, count)`` of the member's records, in one grouped query."""
-    if min_evidence:
-        return list(_record_groups(_member_records(member, min_evidence)))
-    return _RECORD_GROUPS(member.pk)
+    return list(_record_groups(_member_records(member, min_evidence)))
 
 
 def _year_totals(groups, weights: dict[int, Decimal]) -> tuple[dict[int, YearTotals], Totals]:
@@ -402,6 +396,10 @@ class MorePage:
     left: int  # records or sign-ups after this part
     year_counts: dict[int, int] | None  # records per year, for the year headings (records only)
     prev_year: int | None  # the year the part continues, whose heading is already on the page
+
+    @property
+    def record_rows(self) -> list[tuple[int | None, RecordLine]]:
+        return with_year_headings(self.lines, self.year_counts or {}, self.prev_year)
 
 
 def more_page(*, member: Member, section: str, after: str, min_evidence: int | None = None) -> MorePage:

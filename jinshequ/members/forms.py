@@ -8,12 +8,11 @@ from django.utils.translation import gettext_lazy as _
 from jinshequ.access import Kind, kind_of
 from jinshequ.core.forms import style_form
 from jinshequ.core.idcard import id_birth_date, id_gender, validate_id_number, validate_phone
-from jinshequ.core.widgets import DateInput, FastSelect
+from jinshequ.core.widgets import DateInput
+from jinshequ.members.choices import PICK_LIMIT, blank_choice, first_choices, searchable_widget
 from jinshequ.members.models import Gender, MemberStatus, PartyStatus, Skill
-from jinshequ.regions.selectors import communities_for_user, community_pairs_for_user
-from jinshequ.units.selectors import unit_choices_for_user, unit_list_for_user
-
-SELECT_LIMIT = 400
+from jinshequ.regions.selectors import communities_for_user
+from jinshequ.units.selectors import unit_choices_for_user
 
 
 class MemberForm(forms.Form):
@@ -42,6 +41,12 @@ class MemberForm(forms.Form):
         self.user, self.member = user, member
         self.fields["work_unit"].queryset = unit_choices_for_user(user).order_by("name")
         self.fields["community"].queryset = communities_for_user(user)
+        for name, kind in (("work_unit", "work_unit"), ("community", "community")):
+            # a long list (a city's communities, its units) is searched, not one huge <select>
+            if len(first_choices(user, kind)) > PICK_LIMIT:
+                self.fields[name].widget = searchable_widget(
+                    user, kind, data=self.data if self.is_bound else None, filtering=False,
+                    selected=self.initial.get(name))
         style_form(self)
         for name, field in self.fields.items():
             widget = field.widget
@@ -106,9 +111,9 @@ class MemberFilterForm(forms.Form):
                         widget=forms.TextInput(attrs={"placeholder": _("姓名、拼音首字母、证件或手机号后四位"),
                                                       "class": "form-control", "type": "search"}))
     unit = forms.IntegerField(required=False, widget=forms.HiddenInput)
-    unit_name = forms.CharField(label=_("单位"), required=False,
-                                widget=forms.TextInput(attrs={"placeholder": _("单位名称"), "class": "form-control"}))
+    unit_name = forms.CharField(required=False)
     community = forms.IntegerField(label=_("社区"), required=False)
+    community_name = forms.CharField(required=False)
     status = forms.ChoiceField(label=_("状态"), required=False, choices=[("", _("全部状态")), *MemberStatus.choices])
     party_status = forms.ChoiceField(label=_("党员状态"), required=False, choices=[("", _("正式和预备")), *PartyStatus.choices])
     sort = forms.ChoiceField(label=_("排序"), required=False, choices=[
@@ -120,25 +125,23 @@ class MemberFilterForm(forms.Form):
 
     def __init__(self, *args, user, **kwargs):
         super().__init__(*args, **kwargs)
-        kind = kind_of(user)
-        communities = community_pairs_for_user(user) if kind is not Kind.UNIT else []
-        if communities and len(communities) <= SELECT_LIMIT:
-            self.fields["community"] = forms.TypedChoiceField(
-                label=gettext("社区"), required=False, coerce=int, empty_value=None,
-                choices=[("", gettext("全部社区")), *communities], widget=FastSelect(attrs={"class": "form-select"}))
-        else:
-            self.fields["community"].widget = forms.HiddenInput()
-        units = unit_list_for_user(user) if kind is not Kind.CITY else None
-        # one query: a pick list when the scope has a few units, a name search beyond SELECT_LIMIT
-        pairs = list(units.order_by("name").values_list("pk", "name")[:SELECT_LIMIT + 1]) if units is not None else []
-        if 0 < len(pairs) <= SELECT_LIMIT:
-            self.fields["unit"] = forms.TypedChoiceField(
-                label=gettext("单位"), required=False, coerce=int, empty_value=None,
-                choices=[("", gettext("全部单位")), *pairs], widget=FastSelect(attrs={"class": "form-select"}))
-            del self.fields["unit_name"]
+        data = self.data if self.is_bound else None
+        # A short scope is a plain <select>; a long one (a city's 225 communities, ~2,000 units) is searched:
+        # the chosen id plus a name that, without JavaScript, filters by itself (members.choices).
+        for name, kind, show in (("community", "community", kind_of(user) is not Kind.UNIT), ("unit", "unit", True)):
+            pairs = first_choices(user, kind) if show else []
+            if not pairs:
+                self.fields[name].widget = forms.HiddenInput()
+                del self.fields[f"{name}_name"]
+            elif len(pairs) <= PICK_LIMIT:
+                self.fields[name].widget = forms.Select(
+                    attrs={"class": "form-select"}, choices=[blank_choice(kind, filtering=True), *pairs])
+                del self.fields[f"{name}_name"]
+            else:
+                self.fields[name].widget = searchable_widget(user, kind, data=data, filtering=True)
         for name in ("status", "party_status", "sort", "report"):
             field = self.fields[name]
-            field.widget = FastSelect(attrs={"class": "form-select"}, choices=field.choices)
+            field.widget.attrs["class"] = "form-select"
 
 
 class StatusForm(forms.Form):

@@ -7,6 +7,7 @@ urlpatterns = [
     path("", views.member_list, name="list"),
     path("export/", views.member_export, name="export"),
     path("lookup/", views.member_lookup, name="lookup"),
+    path("choices/<str:kind>/", views.member_choices, name="choices"),
     path("new/", views.member_create, name="create"),
     path("me/", views.member_me, name="me"),
     path("skills/", views.skill_list, name="skills"),

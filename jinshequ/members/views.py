@@ -15,6 +15,7 @@ from jinshequ.accounts.perms import Perm, require_perm, user_has_perm
 from jinshequ.accounts.services import audit
 from jinshequ.core.errors import error_message
 from jinshequ.members import services
+from jinshequ.members.choices import KINDS, blank_choice, pick_choices
 from jinshequ.members.exports import member_export_headers, member_export_rows
 from jinshequ.members.forms import MemberFilterForm, MemberForm, RevealForm, SkillForm, StatusForm
 from jinshequ.members.models import Gender, Member, MemberStatus, PartyStatus, Skill
@@ -43,8 +44,11 @@ def _filtered(request, data):
     qs = member_filter(request.user, q=data.get("q", ""), unit=data.get("unit"), community=data.get("community"),
                        status=data.get("status", ""), party_status=data.get("party_status", ""),
                        sort=data.get("sort") or "name")
-    if data.get("unit_name"):
+    # a name typed in a searchable pick list and no option chosen (e.g. without JavaScript): names that contain it
+    if data.get("unit_name") and not data.get("unit"):
         qs = qs.filter(work_unit__name__contains=data["unit_name"])
+    if data.get("community_name") and not data.get("community"):
+        qs = qs.filter(community__name__contains=data["community_name"])
     if data.get("report"):  # check-off status (active members only), e.g. from the report-in rates page
         from jinshequ.members.reporting_selectors import filter_report_status
 
@@ -68,7 +72,8 @@ def member_list(request):
         "form": form, "page": page, "members": _list_rows(page.object_list),
         "querystring": query.urlencode(),
         "querystring_base": f"{query.urlencode()}&" if query else "",
-        "filtered": any(data.get(k) for k in ("q", "unit", "unit_name", "community", "status", "party_status")),
+        "filtered": any(data.get(k) for k in ("q", "unit", "unit_name", "community", "community_name", "status",
+                                               "party_status")),
     }
     if request.htmx:
         return render(request, "members/member_list.html#results", context)
@@ -85,6 +90,22 @@ def _list_rows(rows) -> list[SimpleNamespace]:
         gender_label=labels["gender"].get(row["gender"], row["gender"]),
         party_status_label=labels["party_status"].get(row["party_status"], row["party_status"]),
         status_label=labels["status"].get(row["status"], row["status"])) for row in rows]
+
+
+@require_perm(Perm.MEMBER_VIEW)
+def member_choices(request, kind):
+    """The ``<option>``s of a searchable pick list (``members.choices``) for the text typed so far: htmx swaps
+    them into the list's ``<select>``, or with ``names=1`` into a ``<datalist>`` of names (the move form, which
+    takes a unit's name). Scoped by the same selectors as the forms; a fixed number of queries."""
+    if kind not in KINDS:
+        raise Http404
+    filtering = request.GET.get("all") == "1"
+    choices = pick_choices(request.user, kind, q=request.GET.get(f"{kind}_name", ""), selected=request.GET.get(kind))
+    if request.GET.get("names") == "1":
+        return render(request, "members/_choices.html#names", {"choices": choices})
+    return render(request, "members/_choices.html", {
+        "blank": blank_choice(kind, filtering=filtering), "choices": choices,
+        "selected": choices[0][0] if choices and str(choices[0][0]) == request.GET.get(kind) else None})
 
 
 @require_POST
@@ -139,15 +160,12 @@ def _detail_context(request, member, **extra):
     history = AuditEvent.objects.filter(object_type="members.member", object_id=str(member.pk)).exclude(
         event="member.revealed")[:20] if member_policy.can(request.user, "history", member) else []
     from jinshequ.members.models import UnitChange
-    from jinshequ.units.models import WorkUnit
 
     return {
         "member": member,
         "registrations": list(member.registrations.select_related("community").order_by("-submitted_at", "-id")[:20]),
         "unit_changes": list(UnitChange.objects.filter(member=member).select_related("from_unit", "to_unit")[:20]),
         "can_merge": user_has_perm(request.user, Perm.MEMBER_MERGE),
-        "unit_names": list(WorkUnit.objects.filter(is_active=True).order_by("name").values_list("name", flat=True))
-        if user_has_perm(request.user, Perm.MEMBER_MANAGE) else [],
         "skills": list(member.skills.all()),
         "can_edit": user_has_perm(request.user, Perm.MEMBER_MANAGE),
         "can_reveal": user_has_perm(request.user, Perm.MEMBER_VIEW_SENSITIVE),
@@ -286,7 +304,7 @@ def member_move(request, pk):
     from jinshequ.units.models import WorkUnit
 
     member = member_get_for_user(user=request.user, pk=pk)
-    name = request.POST.get("unit_name", "").strip()
+    name = request.POST.get("work_unit_name", "").strip()  # the unit's name, suggested by members:choices
     unit = WorkUnit.objects.filter(name=name, is_active=True).first()
     if unit is None:
         import difflib

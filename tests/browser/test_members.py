@@ -100,3 +100,28 @@ def test_member_own_page_at_phone_width(new_page, browser_world):
     expect(menu).to_be_visible()
     expect(menu.get_by_role("link", name="我的")).to_be_visible()
     shot(page, "member_me_phone_menu_open")
+
+
+def test_city_admin_searches_a_long_community_list_under_the_strict_csp(page, browser_world):
+    """225 communities are not one <select>: typing asks the server for the matches (htmx, no CSP violation,
+    which the page fixture checks) and choosing one filters the list."""
+    from jinshequ.members.choices import PICK_LIMIT
+    from jinshequ.regions.models import RegionKind
+    from tests.factories import make_member, make_region
+
+    w = browser_world
+    for i in range(PICK_LIMIT + 5):
+        make_region(f"幸福{i:03d}社区", RegionKind.COMMUNITY, w.a.street)
+    far = make_region("远郊社区", RegionKind.COMMUNITY, w.b.street)
+    make_member("赵远", w.b.unit, far)
+
+    login(page, w.city_admin.username)
+    page.goto("/members/")
+    select = page.locator("select[name=community]")
+    expect(select.locator("option")).to_have_count(1)
+    page.locator("input[name=community_name]").press_sequentially("远郊", delay=50)
+    expect(select.locator("option")).to_have_count(2)
+    select.select_option(str(far.pk))
+    rows = page.locator("#results tbody tr")
+    expect(rows).to_have_count(1)
+    expect(rows.first).to_contain_text("赵远")
