@@ -17,7 +17,7 @@ from django.utils.translation import gettext
 
 from jinshequ.accounts.models import AuditEvent, User
 from jinshequ.core.logging import mask_text
-from jinshequ.core.middleware import client_ip, request_id_var
+from jinshequ.core.middleware import client_ip, current_request_meta
 
 # Service functions marked ``@audited``: "module.function" → event (R29 coverage test).
 AUDITED: dict[str, str] = {}
@@ -68,8 +68,10 @@ def audit(
 
     Free text (``reason``, ``object_repr``, ``changes``) is masked for ID numbers and phones, so a
     value typed into a reason field never reaches the table in plain text. ``actor_name`` names a
-    system actor (a management command) when there is no user. Work done later on behalf of a
-    request (a background import) has no request: pass the ``ip`` and ``request_id`` it recorded.
+    system actor (a management command) when there is no user. The address and request id come from
+    ``request`` when given, else from the request being served (``core.middleware.request_meta_var``, set
+    by ``RequestIdMiddleware``), so a service need not take the request. Work done later on behalf of a
+    request (a background import) has neither: pass the ``ip`` and ``request_id`` it recorded.
     """
     if obj is not None:
         object_type = object_type or obj._meta.label_lower
@@ -80,11 +82,15 @@ def audit(
     fields = _actor_fields(actor)
     if actor_name and not fields["actor_name"]:
         fields["actor_name"] = actor_name[:150]
-    rid = (getattr(request, "request_id", "") or request_id
-           or (request_id_var.get() if request_id_var.get() != "-" else ""))
+    meta = current_request_meta()
+    rid = getattr(request, "request_id", "") or request_id or (meta.request_id if meta else "")
+    if request is not None:
+        ip = client_ip(request)
+    elif not ip and meta is not None:
+        ip = meta.ip
     return AuditEvent.objects.create(
         created_at=timezone.now(),
-        ip=client_ip(request) if request is not None else ip[:45],
+        ip=ip[:45],
         request_id=rid[:32],
         event=event,
         object_type=object_type,

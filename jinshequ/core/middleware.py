@@ -5,10 +5,28 @@ from __future__ import annotations
 
 import contextvars
 import secrets
+from typing import NamedTuple
 
 from django.utils.cache import patch_vary_headers
 
 request_id_var: contextvars.ContextVar[str] = contextvars.ContextVar("request_id", default="-")
+
+
+class RequestMeta(NamedTuple):
+    """What the audit log records about the request a change came from."""
+
+    ip: str
+    request_id: str
+
+
+# Set for the duration of each request by ``RequestIdMiddleware``, so that services can audit the address
+# and request id without taking the request as a parameter. Outside a request (commands, background
+# tasks) it is empty: such callers pass what they recorded.
+request_meta_var: contextvars.ContextVar[RequestMeta | None] = contextvars.ContextVar("request_meta", default=None)
+
+
+def current_request_meta() -> RequestMeta | None:
+    return request_meta_var.get()
 
 
 def client_ip(request) -> str:
@@ -39,9 +57,11 @@ class RequestIdMiddleware:
         rid = secrets.token_hex(8)
         request.request_id = rid
         token = request_id_var.set(rid)
+        meta_token = request_meta_var.set(RequestMeta(ip=client_ip(request), request_id=rid))
         try:
             response = self.get_response(request)
         finally:
+            request_meta_var.reset(meta_token)
             request_id_var.reset(token)
         response["X-Request-ID"] = rid
         return response
