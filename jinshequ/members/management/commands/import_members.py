@@ -15,16 +15,16 @@ from django.core.management.base import BaseCommand, CommandError
 from django.utils import timezone
 
 from jinshequ.core.xlsxsafe import UnsafeFile
-from jinshequ.members.imports import (
+from jinshequ.imports.models import ImportJob
+from jinshequ.imports.services import (
     BaseImporter,
     ImportHasErrors,
     JobProgress,
-    MemberImporter,
     file_sha256,
     run_import,
     write_error_report,
 )
-from jinshequ.members.models import ImportJob
+from jinshequ.members.importers import MemberImporter
 
 SHOWN_ERRORS = 50
 

@@ -1,7 +1,7 @@
 """``jinshequ import units FILE [--dry-run]``: import work units from .xlsx or .csv."""
 
 from jinshequ.members.management.commands.import_members import Command as MemberImportCommand
-from jinshequ.units.imports import UnitImporter
+from jinshequ.units.importers import UnitImporter
 
 
 class Command(MemberImportCommand):
