@@ -59,7 +59,8 @@ from jinshequ.core.idcard import (
     mask_phone,
 )
 from jinshequ.core.pinyin import name_pinyin
-from jinshequ.members.imports import MemberImporter, run_import, write_error_report
+from jinshequ.imports.services import run_import, write_error_report
+from jinshequ.members.importers import MemberImporter
 from jinshequ.members.models import ID_PURPOSE, PHONE_PURPOSE, Member, Skill
 from jinshequ.regions.models import Region, RegionKind
 from jinshequ.units.models import UnitKind, WorkUnit

@@ -71,6 +71,7 @@ INSTALLED_APPS = [
     "jinshequ.core",
     "jinshequ.accounts",
     "jinshequ.regions",
+    "jinshequ.imports",
     "jinshequ.units",
     "jinshequ.members",
     "jinshequ.campaigns",

@@ -12,6 +12,7 @@ urlpatterns = [
     path("accounts/", include("jinshequ.accounts.urls")),
     path("regions/", include("jinshequ.regions.urls")),
     path("units/", include("jinshequ.units.urls")),
+    path("members/import/", include("jinshequ.imports.urls")),
     path("members/", include("jinshequ.members.urls")),
     path("report/", include("jinshequ.members.urls_report")),
     path("cards/", include("jinshequ.members.urls_cards")),

@@ -33,7 +33,8 @@ from django.utils import timezone
 from openpyxl import load_workbook
 
 from jinshequ.accounts.models import AuditEvent, Role
-from jinshequ.members.models import ImportJob, Member
+from jinshequ.imports.models import ImportJob
+from jinshequ.members.models import Member
 from jinshequ.members.selectors import member_list_for_user
 from jinshequ.regions.selectors import region_list_for_user
 from jinshequ.units.selectors import unit_list_for_user
@@ -230,10 +231,10 @@ ROUTES: list[Route] = [
           data=lambda c: {"work_unit_name": c.side.unit.name}),
     Route("members:merge", get=CITY_ONLY, post=CITY_ONLY, args=lambda c: _pk(c.member())),
     Route("members:import", get=MEMBER_MANAGE, post=MEMBER_MANAGE),
-    Route("members:import_template", get=MEMBER_MANAGE, binary=True),
-    Route("members:import_detail", get=MEMBER_MANAGE, args=_import_job),
-    Route("members:import_confirm", post=MEMBER_MANAGE, args=_import_job, data=lambda c: {"mode": "all"}),
-    Route("members:import_errors", get=MEMBER_MANAGE, args=_import_job, binary=True),
+    Route("imports:template", get=MEMBER_MANAGE, binary=True),
+    Route("imports:detail", get=MEMBER_MANAGE, args=_import_job),
+    Route("imports:confirm", post=MEMBER_MANAGE, args=_import_job, data=lambda c: {"mode": "all"}),
+    Route("imports:errors", get=MEMBER_MANAGE, args=_import_job, binary=True),
     # report-in: the member's side
     Route("report:start", get=SELF, post=SELF, data=lambda c: {"community": _elsewhere(c).pk}),
     Route("report:qr", get=SELF, post=SELF, args=_community_token, cross_scope=False),

@@ -313,7 +313,7 @@ def member_import(w, client, login):
     import tempfile
     from pathlib import Path
 
-    from jinshequ.members.models import ImportJob
+    from jinshequ.imports.models import ImportJob
     from tests.importfiles import IdSource, ensure_skills, member_row, write_xlsx
 
     admin = w.a.users["community_admin"]

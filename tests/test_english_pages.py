@@ -60,9 +60,9 @@ def _strings(value):
 def stored_text() -> set[str]:
     """Every text value in the database (JSON included), the households' decrypted addresses and the first
     character of each name (the avatars): what users and the test world typed is data, not interface."""
-    from jinshequ.members.imports import MemberImporter
+    from jinshequ.members.importers import MemberImporter
     from jinshequ.posts.models import Household
-    from jinshequ.units.imports import UnitImporter
+    from jinshequ.units.importers import UnitImporter
 
     IMPORTERS = (MemberImporter, UnitImporter)
     from jinshequ.posts.services import household_address, mask_address

@@ -23,15 +23,16 @@ from django.utils import timezone
 
 from jinshequ.accounts.models import AuditEvent
 from jinshequ.core.idcard import check_char
-from jinshequ.members.imports import (
+from jinshequ.imports.models import ImportJob
+from jinshequ.imports.services import (
     NUMERIC_ID_MESSAGE,
     ImportHasErrors,
-    MemberImporter,
     reap_stale_jobs,
     run_import,
 )
-from jinshequ.members.models import ImportJob, Member, UnitChange
-from jinshequ.units.imports import UnitImporter
+from jinshequ.members.importers import MemberImporter
+from jinshequ.members.models import Member, UnitChange
+from jinshequ.units.importers import UnitImporter
 from jinshequ.units.models import WorkUnit
 from tests.factories import CANARY_IDS, CANARY_PHONES
 from tests.importfiles import IdSource, ensure_skills, member_row, member_rows, write_csv, write_xlsx
@@ -467,7 +468,7 @@ def test_failed_validation_deletes_the_upload(world, login, client, tmp_path):
 def test_an_upload_that_cannot_be_decrypted_fails_its_job_and_is_deleted(world, tmp_path):
     """A stored upload damaged (or encrypted under a key no longer configured) fails its job with a reason
     and is removed; nothing is read from it."""
-    from jinshequ.members.imports import run_job_validation, store_upload
+    from jinshequ.imports.services import run_job_validation, store_upload
 
     path = write_xlsx(tmp_path / "m.xlsx", member_rows(2, unit=UNIT_A, community=COMMUNITY_A, seed=67))
     job = ImportJob(created_by=world.a.users["community_admin"], file_name="m.xlsx")
@@ -486,7 +487,7 @@ def test_an_upload_that_cannot_be_decrypted_fails_its_job_and_is_deleted(world, 
 def test_queued_job_of_a_user_without_the_permission_does_nothing(world, tmp_path):
     from django.core.files import File
 
-    from jinshequ.members.imports import run_job_validation
+    from jinshequ.imports.services import run_job_validation
 
     path = write_xlsx(tmp_path / "m.xlsx", member_rows(2, unit=UNIT_A, community=COMMUNITY_A, seed=66))
     admin = world.a.users["community_admin"]
@@ -613,8 +614,8 @@ def test_upload_detail_confirm_flow(world, tmp_path, login, client):
     admin = world.a.users["community_admin"]
     login(admin)
     page = client.get(reverse("members:import"))
-    assert page.status_code == 200 and reverse("members:import_template").encode() in page.content
-    template = client.get(reverse("members:import_template"))
+    assert page.status_code == 200 and reverse("imports:template").encode() in page.content
+    template = client.get(reverse("imports:template"))
     sheet = openpyxl.load_workbook(io.BytesIO(b"".join(template.streaming_content)
                                               if template.streaming else template.content)).active
     assert [c.value for c in sheet[1]][:4] == ["姓名", "性别", "出生日期", "身份证号"]
@@ -627,14 +628,14 @@ def test_upload_detail_confirm_flow(world, tmp_path, login, client):
         response = client.post(reverse("members:import"), {"file": fh})
     assert response.status_code == 302
     job = ImportJob.objects.get()
-    assert response["Location"] == reverse("members:import_detail", args=[job.pk])
+    assert response["Location"] == reverse("imports:detail", args=[job.pk])
     assert job.status == ImportJob.Status.READY and job.error_rows == 1 and job.valid_rows == 24
     assert job.file_name == "上传.xlsx" and job.created_by == admin
     stored = Path(job.upload.path)
     assert stored.is_file() and "上传" not in job.upload.name and stored.parent.name == "imports"
     # Kept encrypted while the job waits: not a ZIP, no member's ID number, the same file once decrypted.
     from jinshequ.core import crypto
-    from jinshequ.members.imports import UPLOAD_PURPOSE
+    from jinshequ.imports.services import UPLOAD_PURPOSE
 
     blob = stored.read_bytes()
     assert not blob.startswith(b"PK") and rows[0]["身份证号"].encode() not in blob
@@ -649,28 +650,28 @@ def test_upload_detail_confirm_flow(world, tmp_path, login, client):
     assert not any(n in body for n in CANARY_IDS) and not any(p in body for p in CANARY_PHONES)
     assert "校验位不正确" in body
 
-    report = client.get(reverse("members:import_errors", args=[job.pk]))
+    report = client.get(reverse("imports:errors", args=[job.pk]))
     assert report.status_code == 200
     book = openpyxl.load_workbook(io.BytesIO(b"".join(report.streaming_content))).active
     assert book.cell(2, 1).value == 5 and book.cell(2, 2).value == "身份证号"
 
-    refused = client.post(reverse("members:import_confirm", args=[job.pk]), {"mode": "all"})
+    refused = client.post(reverse("imports:confirm", args=[job.pk]), {"mode": "all"})
     assert refused.status_code == 302 and Member.objects.filter(community=world.a.community).count() == 3
 
     # Another user of the same role and side cannot see or confirm someone else's job.
     other = login(world.b.users["community_admin"], c=type(client)())
-    assert other.get(reverse("members:import_detail", args=[job.pk])).status_code == 404
-    assert other.post(reverse("members:import_confirm", args=[job.pk]), {"mode": "valid_only"}).status_code == 404
-    assert other.get(reverse("members:import_errors", args=[job.pk])).status_code == 404
+    assert other.get(reverse("imports:detail", args=[job.pk])).status_code == 404
+    assert other.post(reverse("imports:confirm", args=[job.pk]), {"mode": "valid_only"}).status_code == 404
+    assert other.get(reverse("imports:errors", args=[job.pk])).status_code == 404
 
-    done = client.post(reverse("members:import_confirm", args=[job.pk]), {"mode": "valid_only"}, follow=True)
+    done = client.post(reverse("imports:confirm", args=[job.pk]), {"mode": "valid_only"}, follow=True)
     assert done.status_code == 200 and "导入完成" in done.content.decode()
     job.refresh_from_db()
     assert (job.status, job.created_count, job.skipped_count) == (ImportJob.Status.DONE, 24, 1)
     assert not job.upload and not stored.exists()
     assert Member.objects.filter(community=world.a.community).count() == 27
     assert AuditEvent.objects.get(event="import.completed").actor == admin
-    assert client.post(reverse("members:import_confirm", args=[job.pk]), {"mode": "valid_only"}).status_code == 302
+    assert client.post(reverse("imports:confirm", args=[job.pk]), {"mode": "valid_only"}).status_code == 302
     assert Member.objects.filter(community=world.a.community).count() == 27
 
 
@@ -695,7 +696,7 @@ def test_import_pages_require_the_permission(world, login, client):
     assert client.get(reverse("units:import")).status_code == 403
     login(world.a.users["community_admin"])
     assert client.get(reverse("units:import")).status_code == 403
-    assert client.get(reverse("members:import_template") + "?kind=units").status_code == 403
+    assert client.get(reverse("imports:template") + "?kind=units").status_code == 403
 
 
 def test_progress_partial_and_unit_upload_page(world, login, client, tmp_path):
@@ -707,15 +708,15 @@ def test_progress_partial_and_unit_upload_page(world, login, client, tmp_path):
         response = client.post(reverse("units:import"), {"file": fh})
     job = ImportJob.objects.get()
     assert job.kind == "units" and job.status == ImportJob.Status.READY and job.planned["created"] == 1
-    partial = client.get(reverse("members:import_detail", args=[job.pk]) + "?partial=progress",
+    partial = client.get(reverse("imports:detail", args=[job.pk]) + "?partial=progress",
                          HTTP_HX_REQUEST="true")
     assert partial["HX-Refresh"] == "true"
     ImportJob.objects.filter(pk=job.pk).update(status=ImportJob.Status.VALIDATING, progress=50, progress_total=100,
                                                heartbeat_at=timezone.now())
-    partial = client.get(reverse("members:import_detail", args=[job.pk]) + "?partial=progress",
+    partial = client.get(reverse("imports:detail", args=[job.pk]) + "?partial=progress",
                          HTTP_HX_REQUEST="true")
     assert b'value="50" max="100"' in partial.content and not partial.has_header("HX-Refresh")
     ImportJob.objects.filter(pk=job.pk).update(status=ImportJob.Status.READY)
-    client.post(reverse("members:import_confirm", args=[job.pk]), {"mode": "all"})
+    client.post(reverse("imports:confirm", args=[job.pk]), {"mode": "all"})
     assert WorkUnit.objects.get(name="东城区卫健局").region == world.a.district
     assert response.status_code == 302

@@ -16,8 +16,10 @@ import pytest
 import xlsxwriter
 
 from jinshequ.core.xlsxsafe import MAX_ROWS, UnsafeFile, check_file, check_upload, decode_csv
-from jinshequ.members.imports import MemberImporter, run_import
-from jinshequ.members.models import ImportJob, Member
+from jinshequ.imports.models import ImportJob
+from jinshequ.imports.services import run_import
+from jinshequ.members.importers import MemberImporter
+from jinshequ.members.models import Member
 
 MB = 1024 * 1024
 

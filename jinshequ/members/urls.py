@@ -1,6 +1,6 @@
 from django.urls import path
 
-from jinshequ.members import import_views, views
+from jinshequ.members import views
 
 app_name = "members"
 urlpatterns = [
@@ -17,9 +17,5 @@ urlpatterns = [
     path("<int:pk>/reveal/", views.member_reveal, name="reveal"),
     path("<int:pk>/move/", views.member_move, name="move"),
     path("<int:pk>/merge/", views.member_merge, name="merge"),
-    path("import/", import_views.import_upload, name="import"),
-    path("import/template/", import_views.import_template, name="import_template"),
-    path("import/<int:pk>/", import_views.import_detail, name="import_detail"),
-    path("import/<int:pk>/confirm/", import_views.import_confirm, name="import_confirm"),
-    path("import/<int:pk>/errors/", import_views.import_errors, name="import_errors"),
+    path("import/", views.import_upload, name="import"),  # the job pages: jinshequ.imports.urls
 ]

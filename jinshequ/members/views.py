@@ -9,15 +9,18 @@ from django.db import transaction
 from django.http import Http404
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext
-from django.views.decorators.http import require_POST
+from django.views.decorators.http import require_http_methods, require_POST
 
 from jinshequ.accounts.perms import Perm, require_perm, user_has_perm
 from jinshequ.accounts.services import audit
 from jinshequ.core.errors import error_message
+from jinshequ.imports.models import ImportJob
+from jinshequ.imports.views import UploadForm, handle_upload, max_mb, recent_jobs
 from jinshequ.members import services
 from jinshequ.members.choices import KINDS, blank_choice, pick_choices
 from jinshequ.members.exports import member_export_headers, member_export_rows
 from jinshequ.members.forms import MemberFilterForm, MemberForm, RevealForm, SkillForm, StatusForm
+from jinshequ.members.importers import MemberImporter
 from jinshequ.members.models import Gender, Member, MemberStatus, PartyStatus, Skill
 from jinshequ.members.policies import member_policy
 from jinshequ.members.selectors import (
@@ -367,3 +370,17 @@ def member_merge(request, pk):
             return redirect("members:detail", pk=keep.pk)
     return render(request, "members/member_merge.html", {"keep": keep, "duplicate": duplicate,
                                                          "candidates": candidates, "q": term})
+
+
+@require_http_methods(["GET", "POST"])
+@require_perm(Perm.MEMBER_IMPORT)
+def import_upload(request):
+    form = UploadForm()
+    if request.method == "POST":
+        form, job = handle_upload(request, ImportJob.Kind.MEMBERS)
+        if job is not None:
+            return redirect("imports:detail", pk=job.pk)
+    return render(request, "members/import_upload.html", {
+        "form": form, "columns": MemberImporter.columns, "jobs": recent_jobs(request.user, ImportJob.Kind.MEMBERS),
+        "max_mb": max_mb(),
+    })

@@ -24,7 +24,8 @@ def _media(settings, tmp_path):
 
 def test_upload_preview_errors_and_import_valid_rows(page, browser_world, tmp_path):
     from jinshequ.core.idcard import check_char
-    from jinshequ.members.models import ImportJob, Member
+    from jinshequ.imports.models import ImportJob
+    from jinshequ.members.models import Member
     from tests.importfiles import ensure_skills, member_rows, write_xlsx
 
     ensure_skills()
@@ -66,7 +67,7 @@ def test_upload_preview_errors_and_import_valid_rows(page, browser_world, tmp_pa
 def test_progress_bar_polls_until_the_job_finishes(new_page, browser_world, tmp_path):
     from django.utils import timezone
 
-    from jinshequ.members.models import ImportJob
+    from jinshequ.imports.models import ImportJob
 
     side = browser_world.a
     admin = side.users["community_admin"]

@@ -17,7 +17,7 @@ def _close_activities() -> str:
 
 
 def _reap_imports() -> str:
-    from jinshequ.members.imports import reap_stale_jobs
+    from jinshequ.imports.services import reap_stale_jobs
 
     return f"stale import jobs failed: {reap_stale_jobs()}"
 

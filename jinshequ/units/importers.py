@@ -1,4 +1,5 @@
-"""Spreadsheet import of work units, on the engine in ``jinshequ.members.imports``.
+"""Spreadsheet import of work units, on the engine in ``jinshequ.imports.services`` (registered there by
+``UnitsConfig.ready``).
 
 Units are matched by name (unique). A parent may be an existing unit or another row of the same
 file; rows are saved parents first. Units are few (a city has about 2,000), so each row is saved
@@ -17,15 +18,16 @@ from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from jinshequ.access import Kind, kind_of
-from jinshequ.members.imports import (
+from jinshequ.imports.models import ImportJob
+from jinshequ.imports.services import (
     _PATH_SPLIT,
     BaseImporter,
     Column,
     ProgressFn,
     cell_text,
     norm_key,
+    suggest,
 )
-from jinshequ.members.models import ImportJob
 from jinshequ.units.models import UnitKind, WorkUnit
 
 UNIT_COLUMNS: tuple[Column, ...] = (
@@ -115,8 +117,6 @@ class UnitImporter(BaseImporter):
             ids = {rid for rid in self.region_by_key.get(parts[-1], set())
                    if set(parts[:-1]) <= self.region_ancestors[rid]}
         if not ids:
-            from jinshequ.members.imports import suggest
-
             hint = suggest(text, (self.region_label[r].rsplit("/", 1)[-1] for r in self.region_scope
                                   if r in self.region_label))
             self.error(row, "region", raw, gettext("系统中没有名为“%(text)s”的区域。%(hint)s") % {"text": text, "hint": hint})
@@ -196,8 +196,6 @@ class UnitImporter(BaseImporter):
             if r.parent_key:
                 parent = self.existing.get(r.parent_key)
                 if parent is None and r.parent_key not in in_file:
-                    from jinshequ.members.imports import suggest
-
                     hint = suggest(r.fields["parent_raw"], [u[1] for u in units if u[0] in self.unit_scope]
                                    + [x.name for x in self.clean_rows])
                     self.error(r.number, "parent", r.fields["parent_raw"],

@@ -1,8 +1,9 @@
 """Import pages: upload → detail (preview, errors, progress) → confirm; template and error report.
 
-The work happens in tasks (``members.tasks``); these views only store the upload, show the job and
-queue the next step. A job is visible to its creator only (everyone else gets 404). The detail
-page serves unit import jobs as well (``units.import_views`` handles their upload page).
+The work happens in tasks (``imports.tasks``); these views only store the upload, show the job and
+queue the next step. A job is visible to its creator only (everyone else gets 404). The job pages
+serve every registered kind; each kind's upload page lives with its app (``members.views``,
+``units.import_views``) on ``handle_upload`` and ``recent_jobs``.
 """
 
 from __future__ import annotations
@@ -16,26 +17,25 @@ from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
-from django.views.decorators.http import require_GET, require_http_methods, require_POST
+from django.views.decorators.http import require_GET, require_POST
 
 from jinshequ.accounts.perms import Perm, require_perm, user_has_perm
 from jinshequ.core.exports import content_disposition, xlsx_response
 from jinshequ.core.middleware import client_ip
-from jinshequ.core.xlsxsafe import UnsafeFile, check_upload
-from jinshequ.members.imports import (
+from jinshequ.core.xlsxsafe import UnsafeFile, check_upload, max_bytes
+from jinshequ.imports.models import ImportJob
+from jinshequ.imports.services import (
     ERROR_REPORT_HEADERS,
-    MemberImporter,
     error_report_rows,
     import_job_create,
-    member_template_notes,
     reap_stale_jobs,
+    registered,
     template_bytes,
 )
-from jinshequ.members.models import ImportJob
+from jinshequ.imports.tasks import apply_import_job
 
 ERRORS_PER_PAGE = 100
 RECENT_JOBS = 10
-KIND_PERMS = {ImportJob.Kind.MEMBERS: Perm.MEMBER_IMPORT, ImportJob.Kind.UNITS: Perm.UNIT_IMPORT}
 
 
 class UploadForm(forms.Form):
@@ -77,45 +77,23 @@ def _get_job(request, pk) -> ImportJob:
     job = ImportJob.objects.filter(pk=pk, created_by=request.user).first()
     if job is None:
         raise Http404
-    if not user_has_perm(request.user, KIND_PERMS.get(job.kind, Perm.MEMBER_IMPORT)):
+    if not user_has_perm(request.user, registered(job.kind).perm):
         raise Http404
     return job
 
 
-@require_http_methods(["GET", "POST"])
-@require_perm(Perm.MEMBER_IMPORT)
-def import_upload(request):
-    form = UploadForm()
-    if request.method == "POST":
-        form, job = handle_upload(request, ImportJob.Kind.MEMBERS)
-        if job is not None:
-            return redirect("members:import_detail", pk=job.pk)
-    return render(request, "members/import_upload.html", {
-        "form": form, "columns": MemberImporter.columns, "jobs": recent_jobs(request.user, ImportJob.Kind.MEMBERS),
-        "max_mb": _max_mb(),
-    })
-
-
-def _max_mb() -> int:
-    from jinshequ.core.xlsxsafe import max_bytes
-
+def max_mb() -> int:
     return max_bytes() // (1024 * 1024)
 
 
 @require_GET
 @require_perm(Perm.MEMBER_IMPORT)
 def import_template(request):
-    kind = request.GET.get("kind", ImportJob.Kind.MEMBERS)
-    if kind == ImportJob.Kind.UNITS:
-        if not user_has_perm(request.user, Perm.UNIT_IMPORT):
-            raise PermissionDenied
-        from jinshequ.units.imports import UnitImporter, unit_template_notes
-
-        data = template_bytes(UnitImporter, sheet=gettext("单位信息"), notes=unit_template_notes())
-        filename = gettext("单位导入模板.xlsx")
-    else:
-        data = template_bytes(MemberImporter, sheet=gettext("党员信息"), notes=member_template_notes())
-        filename = gettext("党员导入模板.xlsx")
+    entry = registered(request.GET.get("kind", ImportJob.Kind.MEMBERS))
+    if not user_has_perm(request.user, entry.perm):
+        raise PermissionDenied
+    data = template_bytes(entry.importer, sheet=str(entry.sheet), notes=entry.notes())
+    filename = str(entry.template_name)
     response = HttpResponse(data, content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
     response["Content-Disposition"] = content_disposition(filename)
     return response
@@ -128,20 +106,20 @@ def import_detail(request, pk):
     if job.is_running and reap_stale_jobs():
         job.refresh_from_db()
     if request.htmx and request.GET.get("partial") == "progress":
-        response = render(request, "members/import_detail.html#progress", {"job": job})
+        response = render(request, "imports/detail.html#progress", {"job": job})
         if not job.is_running:
             response["HX-Refresh"] = "true"  # the step finished: reload the whole page
         return response
     page = Paginator(job.errors, ERRORS_PER_PAGE).get_page(request.GET.get("page"))
     planned = job.planned or {}
-    return render(request, "members/import_detail.html", {
+    return render(request, "imports/detail.html", {
         "job": job, "page": page, "errors": page.object_list, "querystring_base": "",
         "preview": job.preview, "planned": planned,
         "can_import_all": job.status == ImportJob.Status.READY and not job.error_rows and job.valid_rows,
         "can_import_valid": job.status == ImportJob.Status.READY and job.error_rows and job.valid_rows,
         "nothing_to_do": job.status == ImportJob.Status.READY and job.valid_rows
         and not planned.get("created") and not planned.get("updated"),
-        "upload_url": "units:import" if job.kind == ImportJob.Kind.UNITS else "members:import",
+        "upload_url": registered(job.kind).upload_url,
         "is_units": job.kind == ImportJob.Kind.UNITS,
     })
 
@@ -153,27 +131,25 @@ def import_confirm(request, pk):
     mode = request.POST.get("mode")
     if mode not in ImportJob.Mode.values:
         messages.error(request, gettext("请选择导入方式。"))
-        return redirect("members:import_detail", pk=job.pk)
+        return redirect("imports:detail", pk=job.pk)
     if mode == ImportJob.Mode.ALL and job.error_rows:
         messages.error(request, gettext("文件中有错误，不能全部导入。请修正后重新上传，或选择“只导入无误的行”。"))
-        return redirect("members:import_detail", pk=job.pk)
+        return redirect("imports:detail", pk=job.pk)
     if not job.valid_rows:
         messages.error(request, gettext("没有可以导入的行。"))
-        return redirect("members:import_detail", pk=job.pk)
+        return redirect("imports:detail", pk=job.pk)
     started = ImportJob.objects.filter(pk=job.pk, status=ImportJob.Status.READY).update(
         status=ImportJob.Status.APPLYING, mode=mode, ip=client_ip(request),
         request_id=getattr(request, "request_id", "")[:32], heartbeat_at=timezone.now(), progress=0,
         progress_total=job.valid_rows, message="")
     if not started:
         messages.warning(request, gettext("这个导入已经开始或已结束，不能重复确认。"))
-        return redirect("members:import_detail", pk=job.pk)
-    from jinshequ.members.tasks import apply_import_job
-
+        return redirect("imports:detail", pk=job.pk)
     apply_import_job.enqueue(job.pk)
     job.refresh_from_db()
     if job.status == ImportJob.Status.DONE:
         messages.success(request, _done_message(job))
-    return redirect("members:import_detail", pk=job.pk)
+    return redirect("imports:detail", pk=job.pk)
 
 
 def _done_message(job: ImportJob) -> str:

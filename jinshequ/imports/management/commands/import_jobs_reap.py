@@ -4,7 +4,7 @@ import datetime as dt
 
 from django.core.management.base import BaseCommand
 
-from jinshequ.members.imports import reap_stale_jobs, stale_after
+from jinshequ.imports.services import reap_stale_jobs, stale_after
 
 
 class Command(BaseCommand):

@@ -8,13 +8,13 @@ from django_tasks import task
 
 @task()
 def validate_import_job(job_id: int) -> None:
-    from jinshequ.members.imports import run_job_validation
+    from jinshequ.imports.services import run_job_validation
 
     run_job_validation(job_id)
 
 
 @task()
 def apply_import_job(job_id: int) -> None:
-    from jinshequ.members.imports import run_job_apply
+    from jinshequ.imports.services import run_job_apply
 
     run_job_apply(job_id)
