@@ -54,6 +54,7 @@ test-faketime: system-test install-test
 
 lint: install-test
 	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
 
 # mypy with django-stubs over the files listed in pyproject.toml ([tool.mypy]): today jinshequ/core.
 typecheck: install-test

@@ -48,7 +48,9 @@ from jinshequ.regions.models import RegionKind
 from jinshequ.regions.services import region_create
 from jinshequ.units.services import unit_create
 
-SURNAMES = "王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗郑梁谢宋唐许韩冯邓曹彭曾萧田董袁潘于蒋蔡余杜叶程苏魏吕丁任沈欧阳"
+SURNAMES = (
+    "王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗郑梁谢宋唐许韩冯邓曹彭曾萧田董袁潘于蒋蔡余杜叶程苏魏吕丁任沈欧阳"
+)
 GIVEN = "伟芳娜秀英敏静丽强磊军洋勇艳杰娟涛明超兰霞平刚桂华红建国志文玉梅兵斌辉鹏宇晨浩然欣怡子轩"
 
 
@@ -66,18 +68,29 @@ class Clock:
 def build(n: int):
     city = region_create(name="本溪市", kind=RegionKind.CITY, parent=None, actor=None)
     district = region_create(name="平山区", kind=RegionKind.DISTRICT, parent=city, actor=None)
-    streets = [region_create(name=f"第{i + 1}街道", kind=RegionKind.STREET, parent=district, actor=None)
-               for i in range(3)]
-    communities = [region_create(name=f"幸福第{i + 1}社区", kind=RegionKind.COMMUNITY, parent=streets[i % 3],
-                                 actor=None) for i in range(12)]
+    streets = [
+        region_create(name=f"第{i + 1}街道", kind=RegionKind.STREET, parent=district, actor=None)
+        for i in range(3)
+    ]
+    communities = [
+        region_create(name=f"幸福第{i + 1}社区", kind=RegionKind.COMMUNITY, parent=streets[i % 3], actor=None)
+        for i in range(12)
+    ]
     unit = unit_create(name="本溪市人民政府办公厅机关事务管理局", region=district, parent=None, actor=None)
     rng = random.Random(7)
     members = []
     for i in range(n):
         name = rng.choice(SURNAMES) + "".join(rng.choice(GIVEN) for _ in range(rng.choice((1, 2))))
-        number = make_id_number(rng, area="210502", birth=dt.date(1980, 1, 1) + dt.timedelta(days=i), male=True)
-        m = Member(name=name, gender="M", birth_date="1980-01-01", work_unit=unit,
-                   community=communities[i % len(communities)])
+        number = make_id_number(
+            rng, area="210502", birth=dt.date(1980, 1, 1) + dt.timedelta(days=i), male=True
+        )
+        m = Member(
+            name=name,
+            gender="M",
+            birth_date="1980-01-01",
+            work_unit=unit,
+            community=communities[i % len(communities)],
+        )
         m.name_pinyin, m.name_initials = name_pinyin(name)
         m.set_id_number(number)
         m.set_phone(make_phone(rng))
@@ -96,26 +109,38 @@ def main() -> int:
         call_command("migrate", verbosity=0)
         unit, admin = build(args.members)
         clock = Clock()
-        members = clock.step("select members (scope)", lambda: list(
-            card_prints.card_print_members(admin, unit, include_sub=False, only_unprinted=True)
-            .select_related("work_unit", "community", "community__parent")[:card_prints.CARDS_PER_PDF]))
-        prepared = clock.step("issue cards + tokens + QR PNGs",
-                              lambda: card_prints.cards_prepare(members=members, actor=admin))
+        members = clock.step(
+            "select members (scope)",
+            lambda: list(
+                card_prints.card_print_members(
+                    admin, unit, include_sub=False, only_unprinted=True
+                ).select_related("work_unit", "community", "community__parent")[: card_prints.CARDS_PER_PDF]
+            ),
+        )
+        prepared = clock.step(
+            "issue cards + tokens + QR PNGs", lambda: card_prints.cards_prepare(members=members, actor=admin)
+        )
         printed = [p for _, p in prepared]
         per = card_prints.CARDS_PER_PAGE
-        sheets = [printed[i:i + per] for i in range(0, len(printed), per)]
-        pdf = clock.step("render PDF (WeasyPrint)", lambda: render_pdf(
-            "pdf/cards.html", {"sheets": sheets, "title": unit.name, "printed_on": None}))
-        clock.step("record the print", lambda: card_prints.cards_mark_printed(
-            cards=[c for c, _ in prepared], actor=admin, unit=unit))
+        sheets = [printed[i : i + per] for i in range(0, len(printed), per)]
+        pdf = clock.step(
+            "render PDF (WeasyPrint)",
+            lambda: render_pdf("pdf/cards.html", {"sheets": sheets, "title": unit.name, "printed_on": None}),
+        )
+        clock.step(
+            "record the print",
+            lambda: card_prints.cards_mark_printed(cards=[c for c, _ in prepared], actor=admin, unit=unit),
+        )
         total_wall = sum(r[1] for r in clock.rows)
         total_cpu = sum(r[2] for r in clock.rows)
         print(f"contact cards for {len(members)} members, {len(sheets)} A4 pages, {len(pdf) / 1e6:.1f} MB")
         for label, wall, cpu in clock.rows:
             print(f"  {label:<34} {wall:7.2f} s wall {cpu:7.2f} s cpu")
         print(f"  {'total':<34} {total_wall:7.2f} s wall {total_cpu:7.2f} s cpu")
-        print(f"  peak memory {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MB, "
-              f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
+        print(
+            f"  peak memory {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MB, "
+            f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores"
+        )
         if args.out:
             Path(args.out).write_bytes(pdf)
             print(f"  written to {args.out}")

@@ -65,9 +65,24 @@ from jinshequ.members.models import ID_PURPOSE, PHONE_PURPOSE, Member, Skill
 from jinshequ.regions.models import Region, RegionKind
 from jinshequ.units.models import UnitKind, WorkUnit
 
-HEADINGS = ("姓名", "性别", "出生日期", "身份证号", "手机号", "所在单位", "居住社区", "居住地址", "党员状态",
-            "是否领导干部", "特长", "可服务时间", "入党日期")
-SURNAMES = "王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗郑梁谢宋唐许韩冯邓曹彭曾萧田董袁潘于蒋蔡余杜叶程苏魏吕丁任沈"
+HEADINGS = (
+    "姓名",
+    "性别",
+    "出生日期",
+    "身份证号",
+    "手机号",
+    "所在单位",
+    "居住社区",
+    "居住地址",
+    "党员状态",
+    "是否领导干部",
+    "特长",
+    "可服务时间",
+    "入党日期",
+)
+SURNAMES = (
+    "王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗郑梁谢宋唐许韩冯邓曹彭曾萧田董袁潘于蒋蔡余杜叶程苏魏吕丁任沈"
+)
 GIVEN = "伟芳娜秀英敏静丽强磊军洋勇艳杰娟涛明超秀兰霞平刚桂英华红建国志文玉梅兵斌辉鹏宇晨浩然欣怡子轩"
 TIMES = ("周末", "工作日晚上、周末", "工作日白天", "工作日白天、工作日晚上、周末", "")
 
@@ -83,19 +98,31 @@ def build_reference() -> tuple[list[str], list[str]]:
         district.path = f"{city.path}{district.pk}."
         district.save(update_fields=["path"])
         for s in range(5):
-            street = Region.objects.create(name=f"第{d + 1}区{s + 1}街道", kind=RegionKind.STREET, parent=district)
+            street = Region.objects.create(
+                name=f"第{d + 1}区{s + 1}街道", kind=RegionKind.STREET, parent=district
+            )
             street.path = f"{district.path}{street.pk}."
             street.save(update_fields=["path"])
             for c in range(5):
-                community = Region.objects.create(name=f"{d + 1}-{s + 1}-{c + 1}社区", kind=RegionKind.COMMUNITY,
-                                                  parent=street)
+                community = Region.objects.create(
+                    name=f"{d + 1}-{s + 1}-{c + 1}社区", kind=RegionKind.COMMUNITY, parent=street
+                )
                 community.path = f"{street.path}{community.pk}."
                 community.save(update_fields=["path"])
                 communities.append(community)
     kinds = list(UnitKind.values)
     units = WorkUnit.objects.bulk_create(
-        [WorkUnit(name=f"本溪市第{i + 1}单位", kind=kinds[i % len(kinds)], region=communities[i % 225],
-                  region_path=communities[i % 225].path) for i in range(2000)], batch_size=500)
+        [
+            WorkUnit(
+                name=f"本溪市第{i + 1}单位",
+                kind=kinds[i % len(kinds)],
+                region=communities[i % 225],
+                region_path=communities[i % 225].path,
+            )
+            for i in range(2000)
+        ],
+        batch_size=500,
+    )
     for unit in units:
         unit.path = f"{unit.pk}."
     WorkUnit.objects.bulk_update(units, ["path"], batch_size=500)
@@ -110,19 +137,29 @@ def generate(path: Path, rows: int, units: list[str], communities: list[str]) ->
     bad = 0
     while len(data) < rows:
         birth = dt.date(1960 + rng.randrange(26), 1 + rng.randrange(12), 1 + rng.randrange(28))
-        number = make_id_number(rng, area=f"2105{rng.randrange(10):02d}", birth=birth, male=rng.random() < 0.55)
+        number = make_id_number(
+            rng, area=f"2105{rng.randrange(10):02d}", birth=birth, male=rng.random() < 0.55
+        )
         if number in seen:
             continue
         seen.add(number)
-        data.append({
-            "姓名": rng.choice(SURNAMES) + "".join(rng.choice(GIVEN) for _ in range(rng.randrange(1, 3))),
-            "性别": "男" if id_gender(number) == "M" else "女", "出生日期": id_birth_date(number).isoformat(),
-            "身份证号": number, "手机号": make_phone(rng), "所在单位": rng.choice(units),
-            "居住社区": rng.choice(communities), "居住地址": f"幸福路 {rng.randrange(1, 300)} 号",
-            "党员状态": "预备" if rng.random() < 0.05 else "正式", "是否领导干部": "是" if rng.random() < 0.1 else "否",
-            "特长": "、".join(rng.sample(skills, rng.randrange(0, 3))), "可服务时间": rng.choice(TIMES),
-            "入党日期": dt.date(2008 + rng.randrange(15), 7, 1).isoformat(),
-        })
+        data.append(
+            {
+                "姓名": rng.choice(SURNAMES) + "".join(rng.choice(GIVEN) for _ in range(rng.randrange(1, 3))),
+                "性别": "男" if id_gender(number) == "M" else "女",
+                "出生日期": id_birth_date(number).isoformat(),
+                "身份证号": number,
+                "手机号": make_phone(rng),
+                "所在单位": rng.choice(units),
+                "居住社区": rng.choice(communities),
+                "居住地址": f"幸福路 {rng.randrange(1, 300)} 号",
+                "党员状态": "预备" if rng.random() < 0.05 else "正式",
+                "是否领导干部": "是" if rng.random() < 0.1 else "否",
+                "特长": "、".join(rng.sample(skills, rng.randrange(0, 3))),
+                "可服务时间": rng.choice(TIMES),
+                "入党日期": dt.date(2008 + rng.randrange(15), 7, 1).isoformat(),
+            }
+        )
     for i in range(0, rows, 1000):  # 0.1 % bad rows: a wrong check digit
         number = data[i]["身份证号"]
         data[i]["身份证号"] = number[:17] + ("0" if number[17] != "0" else "1")
@@ -159,25 +196,73 @@ def raw_insert(db_copy: Path, data: list[dict], unit_ids: dict[str, int], commun
     for row in valid:
         number, phone = row["身份证号"], row["手机号"]
         pinyin, initials = name_pinyin(row["姓名"])
-        values.append((
-            row["姓名"], pinyin, initials, id_gender(number), id_birth_date(number).isoformat(),
-            crypto.encrypt(number, purpose=ID_PURPOSE), crypto.blind_index(number, purpose=ID_PURPOSE),
-            mask_id_number(number), number[-4:], crypto.encrypt(phone, purpose=PHONE_PURPOSE),
-            crypto.blind_index(phone, purpose=PHONE_PURPOSE), mask_phone(phone), phone[-4:],
-            unit_ids[row["所在单位"]], community_ids[row["居住社区"]], row["居住地址"],
-            "probationary" if row["党员状态"] == "预备" else "full", row["是否领导干部"] == "是",
-            "工作日白天" in row["可服务时间"], "工作日晚上" in row["可服务时间"], "周末" in row["可服务时间"],
-            row["入党日期"], "active", now, now,
-        ))
+        values.append(
+            (
+                row["姓名"],
+                pinyin,
+                initials,
+                id_gender(number),
+                id_birth_date(number).isoformat(),
+                crypto.encrypt(number, purpose=ID_PURPOSE),
+                crypto.blind_index(number, purpose=ID_PURPOSE),
+                mask_id_number(number),
+                number[-4:],
+                crypto.encrypt(phone, purpose=PHONE_PURPOSE),
+                crypto.blind_index(phone, purpose=PHONE_PURPOSE),
+                mask_phone(phone),
+                phone[-4:],
+                unit_ids[row["所在单位"]],
+                community_ids[row["居住社区"]],
+                row["居住地址"],
+                "probationary" if row["党员状态"] == "预备" else "full",
+                row["是否领导干部"] == "是",
+                "工作日白天" in row["可服务时间"],
+                "工作日晚上" in row["可服务时间"],
+                "周末" in row["可服务时间"],
+                row["入党日期"],
+                "active",
+                now,
+                now,
+            )
+        )
     prepare = time.perf_counter() - start
     db = sqlite3.connect(db_copy, isolation_level=None)
-    for pragma in ("journal_mode=WAL", "synchronous=NORMAL", "cache_size=-262144", "temp_store=MEMORY",
-                   "mmap_size=268435456", "foreign_keys=ON"):
+    for pragma in (
+        "journal_mode=WAL",
+        "synchronous=NORMAL",
+        "cache_size=-262144",
+        "temp_store=MEMORY",
+        "mmap_size=268435456",
+        "foreign_keys=ON",
+    ):
         db.execute(f"PRAGMA {pragma}")
-    columns = ("name", "name_pinyin", "name_initials", "gender", "birth_date", "id_number_enc", "id_number_hash",
-               "id_number_masked", "id_tail", "phone_enc", "phone_hash", "phone_masked", "phone_tail",
-               "work_unit_id", "community_id", "address", "party_status", "is_leading_cadre", "avail_weekday_day",
-               "avail_weekday_evening", "avail_weekend", "joined_party_on", "status", "created_at", "updated_at")
+    columns = (
+        "name",
+        "name_pinyin",
+        "name_initials",
+        "gender",
+        "birth_date",
+        "id_number_enc",
+        "id_number_hash",
+        "id_number_masked",
+        "id_tail",
+        "phone_enc",
+        "phone_hash",
+        "phone_masked",
+        "phone_tail",
+        "work_unit_id",
+        "community_id",
+        "address",
+        "party_status",
+        "is_leading_cadre",
+        "avail_weekday_day",
+        "avail_weekday_evening",
+        "avail_weekend",
+        "joined_party_on",
+        "status",
+        "created_at",
+        "updated_at",
+    )
     sql = f"INSERT INTO members_member ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})"
     start, cpu = time.perf_counter(), time.process_time()
     db.execute("BEGIN IMMEDIATE")
@@ -200,8 +285,10 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--rows", type=int, default=77_000)
     args = parser.parse_args()
-    print(f"database: {connection.settings_dict['NAME']} (SQLite {sqlite3.sqlite_version}), cpus: {os.cpu_count()}, "
-          f"load average: {os.getloadavg()[0]:.1f}")
+    print(
+        f"database: {connection.settings_dict['NAME']} (SQLite {sqlite3.sqlite_version}), cpus: {os.cpu_count()}, "
+        f"load average: {os.getloadavg()[0]:.1f}"
+    )
     call_command("migrate", verbosity=0)
     units, communities = build_reference()
     connection.close()
@@ -214,8 +301,10 @@ def main() -> None:
     path = TMP / "members.xlsx"
     start = time.perf_counter()
     data, bad = generate(path, args.rows, units, communities)
-    print(f"generated {args.rows:,} rows ({bad} bad) in {time.perf_counter() - start:.1f} s, "
-          f"{path.stat().st_size / 1e6:.1f} MB")
+    print(
+        f"generated {args.rows:,} rows ({bad} bad) in {time.perf_counter() - start:.1f} s, "
+        f"{path.stat().st_size / 1e6:.1f} MB"
+    )
 
     read_s, read_rows = bare_read(path)
     unit_ids = dict(WorkUnit.objects.values_list("name", "id"))
@@ -249,21 +338,31 @@ def main() -> None:
     baseline = read_s + insert_s
     ratio = import_s / baseline
     print(f"(a) bare read, calamine:            {read_s:6.2f} s  ({read_rows:,} rows)")
-    print(f"(b) raw insert, executemany:        {insert_s:6.2f} s  ({inserted:,} rows; ciphertexts, hashes, "
-          f"masks and pinyin precomputed in {prepare_s:.2f} s, not counted)")
-    print(f"import end to end:                  {import_s:6.2f} s  (created {outcome.created:,}, "
-          f"errors {outcome.error_rows}, audit rows {outcome.created:,} + 1)")
+    print(
+        f"(b) raw insert, executemany:        {insert_s:6.2f} s  ({inserted:,} rows; ciphertexts, hashes, "
+        f"masks and pinyin precomputed in {prepare_s:.2f} s, not counted)"
+    )
+    print(
+        f"import end to end:                  {import_s:6.2f} s  (created {outcome.created:,}, "
+        f"errors {outcome.error_rows}, audit rows {outcome.created:,} + 1)"
+    )
     for phase, (wall, cpu) in timings.items():
         print(f"    {phase:<30} {wall:6.2f} s  (CPU {cpu:.2f} s)")
     print(f"    {'total':<30} {import_s:6.2f} s  (CPU {import_cpu:.2f} s)")
-    print(f"ratio import / (a + b):             {ratio:6.2f}x  (with the precomputation counted in the "
-          f"baseline: {import_s / (baseline + prepare_s):.2f}x)")
-    print(f"load average now: {os.getloadavg()[0]:.1f} (other processes share the 2 cores: compare the ratio)")
+    print(
+        f"ratio import / (a + b):             {ratio:6.2f}x  (with the precomputation counted in the "
+        f"baseline: {import_s / (baseline + prepare_s):.2f}x)"
+    )
+    print(
+        f"load average now: {os.getloadavg()[0]:.1f} (other processes share the 2 cores: compare the ratio)"
+    )
     shutil.rmtree(TMP, ignore_errors=True)
     problems = []
     if import_s > 15:
-        problems.append(f"import took {import_s:.1f} s > 15 s (its CPU time {import_cpu:.1f} s; load average "
-                        f"{os.getloadavg()[0]:.1f} on {os.cpu_count()} cores)")
+        problems.append(
+            f"import took {import_s:.1f} s > 15 s (its CPU time {import_cpu:.1f} s; load average "
+            f"{os.getloadavg()[0]:.1f} on {os.cpu_count()} cores)"
+        )
     if ratio > 4:
         problems.append(f"ratio {ratio:.2f}x > 4x")
     print("verdict: met" if not problems else f"verdict: missed — {'; '.join(problems)}")

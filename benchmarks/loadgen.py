@@ -19,8 +19,10 @@ import time
 
 
 def _one_client(port: int, path: str, seconds: float, start_at: float, cookie: str) -> dict:
-    request = (f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nConnection: close\r\n"
-               f"{f'Cookie: {cookie}' + chr(13) + chr(10) if cookie else ''}\r\n").encode()
+    request = (
+        f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nConnection: close\r\n"
+        f"{f'Cookie: {cookie}' + chr(13) + chr(10) if cookie else ''}\r\n"
+    ).encode()
     while time.time() < start_at:
         time.sleep(0.001)
     latencies: list[float] = []
@@ -56,10 +58,28 @@ def _one_client(port: int, path: str, seconds: float, start_at: float, cookie: s
 def run_load(*, port: int, path: str, seconds: float, clients: int, cookie: str = "") -> dict:
     """Run ``clients`` processes against 127.0.0.1:``port`` for ``seconds``; combined figures."""
     start_at = time.time() + 0.5
-    procs = [subprocess.Popen(  # noqa: S603
-        [sys.executable, __file__, "--port", str(port), "--path", path, "--seconds", str(seconds),
-         "--start-at", repr(start_at), "--cookie", cookie, "--single"],
-        stdout=subprocess.PIPE, text=True) for _ in range(clients)]
+    procs = [
+        subprocess.Popen(  # noqa: S603
+            [
+                sys.executable,
+                __file__,
+                "--port",
+                str(port),
+                "--path",
+                path,
+                "--seconds",
+                str(seconds),
+                "--start-at",
+                repr(start_at),
+                "--cookie",
+                cookie,
+                "--single",
+            ],
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        for _ in range(clients)
+    ]
     results = []
     for proc in procs:
         out, _ = proc.communicate(timeout=seconds + 60)
@@ -74,9 +94,15 @@ def run_load(*, port: int, path: str, seconds: float, clients: int, cookie: str 
     def pct(p: float) -> float:
         return latencies[min(len(latencies) - 1, int(p * len(latencies)))] if latencies else float("nan")
 
-    return {"rps": ok / seconds, "ok": ok, "errors": sum(r["errors"] for r in results), "statuses": statuses,
-            "p50_ms": pct(0.50), "p99_ms": pct(0.99),
-            "mean_ms": statistics.fmean(latencies) if latencies else float("nan")}
+    return {
+        "rps": ok / seconds,
+        "ok": ok,
+        "errors": sum(r["errors"] for r in results),
+        "statuses": statuses,
+        "p50_ms": pct(0.50),
+        "p99_ms": pct(0.99),
+        "mean_ms": statistics.fmean(latencies) if latencies else float("nan"),
+    }
 
 
 def main() -> None:
@@ -94,8 +120,9 @@ def main() -> None:
     if args.single:
         print(json.dumps(_one_client(args.port, args.path, args.seconds, args.start_at, args.cookie)))
     else:
-        result = run_load(port=args.port, path=args.path, seconds=args.seconds, clients=args.clients,
-                          cookie=args.cookie)
+        result = run_load(
+            port=args.port, path=args.path, seconds=args.seconds, clients=args.clients, cookie=args.cookie
+        )
         print(json.dumps(result))
 
 

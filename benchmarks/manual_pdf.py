@@ -58,10 +58,18 @@ from jinshequ.regions.models import RegionKind
 from jinshequ.regions.services import region_create
 from jinshequ.units.services import unit_create
 
-WORDS = ("为独居老人代购药品并陪同复诊", "整理楼道杂物，清理小广告", "在社区党群服务中心解答法律问题", "夜间治安巡逻",
-         "辅导困难家庭孩子功课", "垃圾分类宣传与督导", "调解邻里漏水纠纷", "为老人测量血压、登记健康档案",
-         "协助社区开展冬季供暖入户排查，逐户登记暖气不热、漏水等问题，联系物业和供暖公司维修，并向独居老人讲解"
-         "冬季用电用气安全知识，发放宣传材料")
+WORDS = (
+    "为独居老人代购药品并陪同复诊",
+    "整理楼道杂物，清理小广告",
+    "在社区党群服务中心解答法律问题",
+    "夜间治安巡逻",
+    "辅导困难家庭孩子功课",
+    "垃圾分类宣传与督导",
+    "调解邻里漏水纠纷",
+    "为老人测量血压、登记健康档案",
+    "协助社区开展冬季供暖入户排查，逐户登记暖气不热、漏水等问题，联系物业和供暖公司维修，并向独居老人讲解"
+    "冬季用电用气安全知识，发放宣传材料",
+)
 
 
 class Clock:
@@ -83,8 +91,17 @@ def build(n: int):
     unit = unit_create(name="本溪市财政局", region=district, parent=None, actor=None)
     rng = random.Random(11)
     number = make_id_number(rng, area="210502", birth=dt.date(1980, 5, 1), male=True)
-    member = member_create(actor=None, name="王建国", id_number=number, phone=make_phone(rng), gender="M",
-                           birth_date=dt.date(1980, 5, 1), work_unit=unit, community=community, address="")
+    member = member_create(
+        actor=None,
+        name="王建国",
+        id_number=number,
+        phone=make_phone(rng),
+        gender="M",
+        birth_date=dt.date(1980, 5, 1),
+        work_unit=unit,
+        community=community,
+        address="",
+    )
     user = User.objects.create(username="member", role=Role.MEMBER)
     member.user = user
     member.save(update_fields=["user"])
@@ -92,14 +109,19 @@ def build(n: int):
     from jinshequ.campaigns.models import Campaign
 
     today = timezone.localdate()
-    Campaign.objects.create(name="本年度", starts_on=today - dt.timedelta(days=30),
-                            ends_on=today + dt.timedelta(days=300), report_deadline=today + dt.timedelta(days=30),
-                            is_current=True)
+    Campaign.objects.create(
+        name="本年度",
+        starts_on=today - dt.timedelta(days=30),
+        ends_on=today + dt.timedelta(days=300),
+        report_deadline=today + dt.timedelta(days=30),
+        is_current=True,
+    )
     reporting.registration_register_at_office(member=member, community=community, actor=admin)
     reporting.card_issue(member=member, actor=admin)
     category = PostCategory.objects.get(name="助老助残")
-    post = ps.post_create(community=community, category=category, title="助老服务岗", capacity=5,
-                          starts_on=today, actor=admin)
+    post = ps.post_create(
+        community=community, category=category, title="助老服务岗", capacity=5, starts_on=today, actor=admin
+    )
     ps.claim_create(member=member, post=post, actor=user)
     team = ps.team_create(community=community, name="助老服务队", actor=admin)
     ps.team_join(team=team, member=member, actor=user)
@@ -108,20 +130,39 @@ def build(n: int):
     now = timezone.now()
     for i in range(12):
         start = now - dt.timedelta(days=7 * i + 1)
-        a = Activity.objects.create(community=community, title=f"社区活动{i + 1}", category=category, place="党群服务中心",
-                                    starts_at=start, ends_at=start + dt.timedelta(hours=2), capacity=30,
-                                    checkin_secret="x" * 32)
+        a = Activity.objects.create(
+            community=community,
+            title=f"社区活动{i + 1}",
+            category=category,
+            place="党群服务中心",
+            starts_at=start,
+            ends_at=start + dt.timedelta(hours=2),
+            capacity=30,
+            checkin_secret="x" * 32,
+        )
         s = Signup.objects.create(activity=a, member=member, status="attended", created_at=start)
-        Attendance.objects.create(signup=s, checked_in_at=start, checked_out_at=start + dt.timedelta(hours=2),
-                                  method="qr")
+        Attendance.objects.create(
+            signup=s, checked_in_at=start, checked_out_at=start + dt.timedelta(hours=2), method="qr"
+        )
     rows = []
     for i in range(n):
         day = today - dt.timedelta(days=i // 2 + 1)
         status = ("verified", "verified", "pending", "rejected")[i % 4]
-        rows.append(ServiceRecord(member=member, community=community, category=category, served_on=day,
-                                  month=day.year * 100 + day.month, hours=Decimal("1.5") + (i % 3),
-                                  description=f"{WORDS[i % len(WORDS)]}（第{i + 1}次）", people_helped=i % 6,
-                                  status=status, evidence=(2, 3, 1, 1)[i % 4], created_at=now))
+        rows.append(
+            ServiceRecord(
+                member=member,
+                community=community,
+                category=category,
+                served_on=day,
+                month=day.year * 100 + day.month,
+                hours=Decimal("1.5") + (i % 3),
+                description=f"{WORDS[i % len(WORDS)]}（第{i + 1}次）",
+                people_helped=i % 6,
+                status=status,
+                evidence=(2, 3, 1, 1)[i % 4],
+                created_at=now,
+            )
+        )
     ServiceRecord.objects.bulk_create(rows)
     return member, user
 
@@ -145,14 +186,23 @@ def main() -> int:
             return execute(sql, params, many, context)
 
         with connection.execute_wrapper(count):
-            book = clock.step("read the manual (build_manual)", lambda: build_manual(member=member, viewer=user))
-        context = {"book": book, "member": member, "printed_at": timezone.localtime(), "card_qr": "",
-                   "card_number": book.card.number if book.card else "", "registration": None}
+            book = clock.step(
+                "read the manual (build_manual)", lambda: build_manual(member=member, viewer=user)
+            )
+        context = {
+            "book": book,
+            "member": member,
+            "printed_at": timezone.localtime(),
+            "card_qr": "",
+            "card_number": book.card.number if book.card else "",
+            "registration": None,
+        }
         html = clock.step("render the HTML template", lambda: render_to_string("pdf/manual.html", context))
 
         def layout():
-            return weasyprint.HTML(string=html, base_url=STATIC_DIR.as_uri() + "/",
-                                   url_fetcher=_url_fetcher()).render()
+            return weasyprint.HTML(
+                string=html, base_url=STATIC_DIR.as_uri() + "/", url_fetcher=_url_fetcher()
+            ).render()
 
         if args.profile:
             import cProfile
@@ -176,15 +226,21 @@ def main() -> int:
             requests.append((time.perf_counter() - w, time.process_time() - c))
             assert response.status_code == 200, response.status_code
         best_wall, best_cpu = min(requests)
-        print(f"work manual of 1 member with {args.records} records: {len(document.pages)} A4 pages, "
-              f"{len(pdf) / 1e3:.0f} kB, {len(queries)} queries to read it")
+        print(
+            f"work manual of 1 member with {args.records} records: {len(document.pages)} A4 pages, "
+            f"{len(pdf) / 1e3:.0f} kB, {len(queries)} queries to read it"
+        )
         for label, wall, cpu in clock.rows:
             print(f"  {label:<36} {wall:7.2f} s wall {cpu:7.2f} s cpu")
         print(f"  {'steps together (first run)':<36} {steps_wall:7.2f} s wall")
-        print(f"  {'whole request, best of 3':<36} {best_wall:7.2f} s wall {best_cpu:7.2f} s cpu "
-              f"({', '.join(f'{w:.2f}' for w, _ in requests)})")
-        print(f"  peak memory {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MB, "
-              f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
+        print(
+            f"  {'whole request, best of 3':<36} {best_wall:7.2f} s wall {best_cpu:7.2f} s cpu "
+            f"({', '.join(f'{w:.2f}' for w, _ in requests)})"
+        )
+        print(
+            f"  peak memory {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MB, "
+            f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores"
+        )
         if args.out:
             Path(args.out).write_bytes(response.content)
             print(f"  written to {args.out}")

@@ -51,8 +51,9 @@ def ensure_demo(rebuild: bool) -> None:
 
     call_command("migrate", interactive=False, verbosity=0)
     info = demo.demo_info()
-    stale = info is not None and (info.get("scale") != "city" or not Registration.objects.exists()
-                                  or current_campaign() is None)
+    stale = info is not None and (
+        info.get("scale") != "city" or not Registration.objects.exists() or current_campaign() is None
+    )
     if rebuild or info is None or stale:
         reset = rebuild or stale or not demo.database_is_empty()
         args = ["demo", "--scale", "city", "--no-serve"] + (["--reset"] if reset else [])
@@ -66,9 +67,11 @@ def demo_data() -> str:
     from jinshequ.members.models import Exemption, Registration
 
     campaign = current_campaign()
-    return (f"demo data: campaign {campaign.name} (deadline {campaign.report_deadline}, target "
-            f"{campaign.target_rate}%), {Registration.objects.count():,} registrations, "
-            f"{Exemption.objects.count():,} exemptions")
+    return (
+        f"demo data: campaign {campaign.name} (deadline {campaign.report_deadline}, target "
+        f"{campaign.target_rate}%), {Registration.objects.count():,} registrations, "
+        f"{Exemption.objects.count():,} exemptions"
+    )
 
 
 def ensure_statistics() -> str:
@@ -96,16 +99,22 @@ def largest_unit():
     from jinshequ.members.models import Member
     from jinshequ.units.models import WorkUnit
 
-    row = (Member.objects.filter(status="active").values("work_unit_id").annotate(n=Count("id"))
-           .order_by("-n").first())
+    row = (
+        Member.objects.filter(status="active")
+        .values("work_unit_id")
+        .annotate(n=Count("id"))
+        .order_by("-n")
+        .first()
+    )
     return WorkUnit.objects.get(pk=row["work_unit_id"]), row["n"]
 
 
 def bench_user(username: str, role: str, **anchor):
     from jinshequ.accounts.models import User
 
-    user, _ = User.objects.update_or_create(username=username, defaults={"role": role, "is_active": True,
-                                                                         "display_name": username, **anchor})
+    user, _ = User.objects.update_or_create(
+        username=username, defaults={"role": role, "is_active": True, "display_name": username, **anchor}
+    )
     return user
 
 
@@ -205,7 +214,7 @@ def time_sql(db_path: Path, statements: list[str], params: dict, rounds: int) ->
 PAGE_FACTOR, PAGE_SLACK_MS = 3.0, 30.0  # the page contract: page CPU <= 3 x raw SQL + 30 ms
 # The same pages with the retired fast paths (f-string rows, prepared queries, forked middleware): least CPU ms,
 # README of 2026-11-25.
-FAST_PATH_MS = {'roster of the largest unit': 12.2, 'city report-in rates': 85.8}
+FAST_PATH_MS = {"roster of the largest unit": 12.2, "city report-in rates": 85.8}
 
 
 def fast_path_ms(name: str) -> str:
@@ -214,7 +223,9 @@ def fast_path_ms(name: str) -> str:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--rounds", type=int, default=15)
     parser.add_argument("--rebuild", action="store_true", help="rebuild the demo city from scratch")
     args = parser.parse_args()
@@ -239,7 +250,9 @@ def main() -> int:
     members = Member.objects.count()
     unit, unit_size = largest_unit()
     city = Region.objects.get(kind="city", parent=None)
-    print(f"database: {DB_PATH.name}, {members:,} members, largest unit {unit.name} ({unit_size:,} active members)")
+    print(
+        f"database: {DB_PATH.name}, {members:,} members, largest unit {unit.name} ({unit_size:,} active members)"
+    )
 
     city_admin = bench_user("bench_city_admin", Role.CITY_ADMIN, region=city, work_unit=None)
     unit_admin = bench_user("bench_unit_admin", Role.UNIT_ADMIN, region=None, work_unit=unit)
@@ -252,7 +265,10 @@ def main() -> int:
     sql_wall, sql_cpu, raw = time_sql(DB_PATH, ROSTER_SQL, {"unit": unit.pk, "today": today}, args.rounds)
     django_counts = report_counts(roster_members(unit_admin, unit, include_sub=False))
     raw_counts = dict(raw[0])
-    same = all(raw_counts.get(s, 0) == django_counts.count(s) for s in ("reported", "pending", "exempt", "outstanding"))
+    same = all(
+        raw_counts.get(s, 0) == django_counts.count(s)
+        for s in ("reported", "pending", "exempt", "outstanding")
+    )
     results.append(("roster of the largest unit", page, (sql_wall, sql_cpu), same))
 
     # -- the city's report-in rates -----------------------------------------------------------
@@ -262,36 +278,50 @@ def main() -> int:
     case_wall, case_cpu, raw = time_sql(DB_PATH, RATES_SQL_CASE, {"today": today}, args.rounds)
     join_wall, join_cpu, raw_join = time_sql(DB_PATH, RATES_SQL_JOIN, {"today": today}, args.rounds)
     sql = (case_wall, case_cpu) if case_cpu <= join_cpu else (join_wall, join_cpu)
-    print(f"raw SQL for the rates (CPU): CASE/EXISTS {case_cpu:.1f} ms, LEFT JOIN {join_cpu:.1f} ms "
-          "(baseline: the faster)")
+    print(
+        f"raw SQL for the rates (CPU): CASE/EXISTS {case_cpu:.1f} ms, LEFT JOIN {join_cpu:.1f} ms "
+        "(baseline: the faster)"
+    )
     totals = {}
     for _community, status, n in raw[0]:
         totals[status] = totals.get(status, 0) + n
     city_rate = registration_rates_by_region(city_admin).nodes[city.pk].rate
-    same = all(totals.get(s, 0) == city_rate.count(s) for s in ("reported", "pending", "exempt", "outstanding"))
+    same = all(
+        totals.get(s, 0) == city_rate.count(s) for s in ("reported", "pending", "exempt", "outstanding")
+    )
     same = same and sorted(raw[0]) == sorted(raw_join[0])
     results.append(("city report-in rates", page, sql, same))
-    print(f"city: {city_rate.active:,} active, reported {city_rate.reported:,}, pending {city_rate.pending:,}, "
-          f"exempt {city_rate.exempt:,}, outstanding {city_rate.outstanding:,}, rate {city_rate.rate}%")
+    print(
+        f"city: {city_rate.active:,} active, reported {city_rate.reported:,}, pending {city_rate.pending:,}, "
+        f"exempt {city_rate.exempt:,}, outstanding {city_rate.outstanding:,}, rate {city_rate.rate}%"
+    )
 
     load = os.getloadavg()[0]
     print()
-    print(f"load average {load:.1f} on {os.cpu_count()} CPUs; {args.rounds} runs each: least CPU time, median "
-          "wall-clock time, in ms")
-    print(f"{'page':<28} {'queries':>7} {'page cpu':>9} {'SQL cpu':>8} {'ratio':>6} {'budget':>7} "
-          f"{'page wall':>10} {'SQL wall':>9} {'fast path':>9}  same figures")
+    print(
+        f"load average {load:.1f} on {os.cpu_count()} CPUs; {args.rounds} runs each: least CPU time, median "
+        "wall-clock time, in ms"
+    )
+    print(
+        f"{'page':<28} {'queries':>7} {'page cpu':>9} {'SQL cpu':>8} {'ratio':>6} {'budget':>7} "
+        f"{'page wall':>10} {'SQL wall':>9} {'fast path':>9}  same figures"
+    )
     missed = []
     for name, (page_wall, page_cpu, queries), (sql_wall, sql_cpu), same in results:
         budget = PAGE_FACTOR * sql_cpu + PAGE_SLACK_MS
         ratio = page_cpu / sql_cpu if sql_cpu else float("inf")
-        print(f"{name:<28} {queries:>7} {page_cpu:>9.1f} {sql_cpu:>8.1f} {ratio:>6.2f} {budget:>7.1f} "
-              f"{page_wall:>10.1f} {sql_wall:>9.1f} {fast_path_ms(name):>9}  {'yes' if same else 'NO'}")
+        print(
+            f"{name:<28} {queries:>7} {page_cpu:>9.1f} {sql_cpu:>8.1f} {ratio:>6.2f} {budget:>7.1f} "
+            f"{page_wall:>10.1f} {sql_wall:>9.1f} {fast_path_ms(name):>9}  {'yes' if same else 'NO'}"
+        )
         if page_cpu > budget:
             missed.append(f"{name} took {page_cpu:.1f} ms CPU > 3 x {sql_cpu:.1f} + 30 ms")
         if not same:
             missed.append(f"{name}: figures differ from raw SQL")
-    print("fast path: the page's least CPU ms when its rows were f-strings and its queries prepared (the retired "
-          "fast paths), README of 2026-11-25; that code is gone, so it is not measured in this run")
+    print(
+        "fast path: the page's least CPU ms when its rows were f-strings and its queries prepared (the retired "
+        "fast paths), README of 2026-11-25; that code is gone, so it is not measured in this run"
+    )
     print()
     print("verdict: met" if not missed else f"verdict: missed — {'; '.join(missed)}")
     return 0 if not missed else 1

@@ -17,8 +17,12 @@ RETIRED_AT = "566ee93"
 def load(path: str) -> dict | None:
     """The module ``path`` as it was at ``RETIRED_AT`` (its globals), or None without git or that commit."""
     try:
-        source = subprocess.run(["git", "-C", str(ROOT), "show", f"{RETIRED_AT}:{path}"],  # noqa: S603, S607
-                                capture_output=True, text=True, check=True).stdout
+        source = subprocess.run(
+            ["git", "-C", str(ROOT), "show", f"{RETIRED_AT}:{path}"],  # noqa: S603, S607
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
     except (OSError, subprocess.CalledProcessError):
         return None
     namespace = {"__name__": f"retired.{path}"}

@@ -151,9 +151,13 @@ def ensure_service_demo(rebuild: bool) -> None:
         call_command("demo", "--scale", "city", "--no-serve", *(["--reset"] if reset else []), verbosity=0)
         print(f"demo city built in {time.perf_counter() - started:.1f} s")
     info = demo.demo_info()
-    print(f"demo data (built for {info.get('as_of')}): " + ", ".join(
-        f"{info.get(k, 0):,} {k.replace('_', ' ')}" for k in ("members", "registrations", "posts", "claims",
-                                                             "activities", "signups", "records")))
+    print(
+        f"demo data (built for {info.get('as_of')}): "
+        + ", ".join(
+            f"{info.get(k, 0):,} {k.replace('_', ' ')}"
+            for k in ("members", "registrations", "posts", "claims", "activities", "signups", "records")
+        )
+    )
 
 
 def subjects():
@@ -163,18 +167,26 @@ def subjects():
     from jinshequ.activities.models import Activity, ServiceRecord
     from jinshequ.members.models import Member, Registration
 
-    counts = list(ServiceRecord.objects.values("member_id").annotate(n=Count("id")).order_by("-n", "member_id")
-                  .values_list("member_id", "n"))
+    counts = list(
+        ServiceRecord.objects.values("member_id")
+        .annotate(n=Count("id"))
+        .order_by("-n", "member_id")
+        .values_list("member_id", "n")
+    )
     top_id, top_n = counts[0]
     pdf_id, pdf_n = min(counts, key=lambda row: (abs(row[1] - PDF_RECORDS), row[0]))
-    busiest = (Activity.objects.values("community_id").annotate(n=Count("id")).order_by("-n", "community_id")
-               .first())
+    busiest = (
+        Activity.objects.values("community_id").annotate(n=Count("id")).order_by("-n", "community_id").first()
+    )
 
     def home(member_id):
         return Registration.objects.get(member_id=member_id, status="confirmed").community
 
-    return ((Member.objects.get(pk=top_id), top_n, home(top_id)), (Member.objects.get(pk=pdf_id), pdf_n, home(pdf_id)),
-            (busiest["community_id"], busiest["n"]))
+    return (
+        (Member.objects.get(pk=top_id), top_n, home(top_id)),
+        (Member.objects.get(pk=pdf_id), pdf_n, home(pdf_id)),
+        (busiest["community_id"], busiest["n"]),
+    )
 
 
 def page_refs(content: bytes, prefix: str) -> set[str]:
@@ -211,7 +223,12 @@ def time_pdf(client, url: str, rounds: int = 3) -> tuple[float, float, int]:
 PAGE_FACTOR, PAGE_SLACK_MS = 3.0, 30.0  # the page contract: page CPU <= 3 x raw SQL + 30 ms
 # The same pages with the retired fast paths (f-string rows, prepared queries, forked middleware): least CPU ms,
 # README of 2026-11-25.
-FAST_PATH_MS = {'work manual': 9.8, 'activities, not ended': 10.7, 'activities, past (page 1)': 9.3, 'city coverage': 224.4}
+FAST_PATH_MS = {
+    "work manual": 9.8,
+    "activities, not ended": 10.7,
+    "activities, past (page 1)": 9.3,
+    "city coverage": 224.4,
+}
 
 
 def fast_path_ms(name: str) -> str:
@@ -228,20 +245,29 @@ def manual_rows_comparison(book) -> str:
 
     records = get_template("records/_manual_rows.html#record_rows")
     lines = get_template("records/_manual_rows.html#line_rows")
-    new_ms = retired.least_cpu_ms(lambda: (records.render({"rows": book.record_rows}),
-                                           lines.render({"lines": book.activities})))
+    new_ms = retired.least_cpu_ms(
+        lambda: (records.render({"rows": book.record_rows}), lines.render({"lines": book.activities}))
+    )
     old = retired.load("jinshequ/activities/templatetags/manual_rows.py")
     label = f"same run, the manual's {len(book.records)} record and {len(book.activities)} sign-up rows"
     if old is None:
         return f"{label}: templates {new_ms:.2f} ms CPU; the retired f-string rows could not be loaded"
-    old_ms = retired.least_cpu_ms(lambda: (old["manual_record_rows"](book.records, book.year_counts),
-                                           old["manual_line_rows"](book.activities)))
-    return (f"{label}: templates {new_ms:.2f} ms CPU, the retired f-string rows {old_ms:.2f} ms: the fast path "
-            f"saved {new_ms - old_ms:.2f} ms a page")
+    old_ms = retired.least_cpu_ms(
+        lambda: (
+            old["manual_record_rows"](book.records, book.year_counts),
+            old["manual_line_rows"](book.activities),
+        )
+    )
+    return (
+        f"{label}: templates {new_ms:.2f} ms CPU, the retired f-string rows {old_ms:.2f} ms: the fast path "
+        f"saved {new_ms - old_ms:.2f} ms a page"
+    )
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--rounds", type=int, default=15)
     parser.add_argument("--rebuild", action="store_true", help="rebuild the demo city from scratch")
     args = parser.parse_args()
@@ -262,8 +288,10 @@ def main() -> int:
     (top, top_n, top_home), (pdf_member, pdf_n, pdf_home), (community_id, n_activities) = subjects()
     community = Region.objects.get(pk=community_id)
     city = Region.objects.get(kind="city", parent=None)
-    print(f"database: {DB_PATH.name}; most records: member {top.pk} ({top_n} records, {top_home.name}); "
-          f"PDF: member {pdf_member.pk} ({pdf_n} records); most activities: {community.name} ({n_activities})")
+    print(
+        f"database: {DB_PATH.name}; most records: member {top.pk} ({top_n} records, {top_home.name}); "
+        f"PDF: member {pdf_member.pk} ({pdf_n} records); most activities: {community.name} ({n_activities})"
+    )
     results = []
 
     # -- 1. the work manual of the member with the most records -----------------------------------
@@ -275,17 +303,21 @@ def main() -> int:
     limits = {"m": top.pk, "records": PAGE_RECORDS + 1, "activities": PAGE_ACTIVITIES + 1}
     sql_wall, sql_cpu, raw = time_sql(DB_PATH, MANUAL_SQL, limits, args.rounds)
     content = client.get(url).content
-    book = build_manual(member=top, viewer=admin, records_limit=PAGE_RECORDS, activities_limit=PAGE_ACTIVITIES)
+    book = build_manual(
+        member=top, viewer=admin, records_limit=PAGE_RECORDS, activities_limit=PAGE_ACTIVITIES
+    )
     signups, signup_years, records, record_groups = raw[6], raw[7], raw[8], raw[9]
     attended = {int(y): n for y, _, n in signup_years if n}
     verified = sum(Decimal(str(h)) for _, status, _, _, h in record_groups if status == "verified")
-    same = (page_refs(content, "SR") == {f"SR-{r[0]:06d}".encode() for r in records[:PAGE_RECORDS]}
-            and page_refs(content, "ACT") == {f"ACT-{r[0]:06d}".encode() for r in signups[:PAGE_ACTIVITIES]}
-            and sum(r[3] for r in record_groups) == book.records_total == top_n
-            and f"共 {top_n} 条".encode() in content
-            and sum(n for _, n, _ in signup_years) == book.activities_total
-            and {y.year: y.activities_attended for y in book.years if y.activities_attended} == attended
-            and book.totals.verified_hours == verified)
+    same = (
+        page_refs(content, "SR") == {f"SR-{r[0]:06d}".encode() for r in records[:PAGE_RECORDS]}
+        and page_refs(content, "ACT") == {f"ACT-{r[0]:06d}".encode() for r in signups[:PAGE_ACTIVITIES]}
+        and sum(r[3] for r in record_groups) == book.records_total == top_n
+        and f"共 {top_n} 条".encode() in content
+        and sum(n for _, n, _ in signup_years) == book.activities_total
+        and {y.year: y.activities_attended for y in book.years if y.activities_attended} == attended
+        and book.totals.verified_hours == verified
+    )
     results.append((f"work manual ({top_n} records)", page, (sql_wall, sql_cpu), same))
     manual_rows_note = manual_rows_comparison(book)
 
@@ -293,10 +325,14 @@ def main() -> int:
     admin_2 = bench_user("bench_community_admin_2", Role.COMMUNITY_ADMIN, region=community, work_unit=None)
     client = Client()
     client.force_login(admin_2)
-    for label, params, statements in (("activities, not ended", {}, ACTIVITIES_UPCOMING_SQL),
-                                      ("activities, past (page 1)", {"when": "past"}, ACTIVITIES_PAST_SQL)):
+    for label, params, statements in (
+        ("activities, not ended", {}, ACTIVITIES_UPCOMING_SQL),
+        ("activities, past (page 1)", {"when": "past"}, ACTIVITIES_PAST_SQL),
+    ):
         page = time_page(client, "/activities/manage/", params, args.rounds)
-        sql_wall, sql_cpu, raw = time_sql(DB_PATH, statements, {"c": community.pk, "now": sqlite_now()}, args.rounds)
+        sql_wall, sql_cpu, raw = time_sql(
+            DB_PATH, statements, {"c": community.pk, "now": sqlite_now()}, args.rounds
+        )
         ids = page_activity_ids(client.get("/activities/manage/", params).content)
         same = ids == [r[0] for r in raw[0]]
         results.append((f"{label} ({raw[1][0][0]})", page, (sql_wall, sql_cpu), same))
@@ -313,8 +349,10 @@ def main() -> int:
     households = sum(n for _, _, n in raw[2])
     same = (total.registered, total.covered, total.households) == (registered, covered, households)
     results.append(("city coverage", page, (sql_wall, sql_cpu), same))
-    print(f"city coverage: {registered:,} registered, {covered:,} with an active post "
-          f"({100 * covered / registered:.1f}%), {households:,} households")
+    print(
+        f"city coverage: {registered:,} registered, {covered:,} with an active post "
+        f"({100 * covered / registered:.1f}%), {households:,} households"
+    )
 
     # -- 4. the manual as a PDF ------------------------------------------------------------------------
     admin_3 = bench_user("bench_community_admin_3", Role.COMMUNITY_ADMIN, region=pdf_home, work_unit=None)
@@ -324,27 +362,37 @@ def main() -> int:
 
     load = os.getloadavg()[0]
     print()
-    print(f"load average {load:.1f} on {os.cpu_count()} CPUs; {args.rounds} runs each: least CPU time, median "
-          "wall-clock time, in ms")
-    print(f"{'page':<36} {'queries':>7} {'page cpu':>9} {'SQL cpu':>8} {'ratio':>6} {'budget':>7} "
-          f"{'page wall':>10} {'SQL wall':>9} {'fast path':>9}  same data")
+    print(
+        f"load average {load:.1f} on {os.cpu_count()} CPUs; {args.rounds} runs each: least CPU time, median "
+        "wall-clock time, in ms"
+    )
+    print(
+        f"{'page':<36} {'queries':>7} {'page cpu':>9} {'SQL cpu':>8} {'ratio':>6} {'budget':>7} "
+        f"{'page wall':>10} {'SQL wall':>9} {'fast path':>9}  same data"
+    )
     missed = []
     for name, (page_wall, page_cpu, queries), (sql_wall, sql_cpu), same in results:
         budget = PAGE_FACTOR * sql_cpu + PAGE_SLACK_MS
         ratio = page_cpu / sql_cpu if sql_cpu else float("inf")
-        print(f"{name:<36} {queries:>7} {page_cpu:>9.1f} {sql_cpu:>8.1f} {ratio:>6.2f} {budget:>7.1f} "
-              f"{page_wall:>10.1f} {sql_wall:>9.1f} {fast_path_ms(name):>9}  {'yes' if same else 'NO'}")
+        print(
+            f"{name:<36} {queries:>7} {page_cpu:>9.1f} {sql_cpu:>8.1f} {ratio:>6.2f} {budget:>7.1f} "
+            f"{page_wall:>10.1f} {sql_wall:>9.1f} {fast_path_ms(name):>9}  {'yes' if same else 'NO'}"
+        )
         if page_cpu > budget:
             missed.append(f"{name} took {page_cpu:.1f} ms CPU > 3 x {sql_cpu:.1f} + 30 ms")
         if not same:
             missed.append(f"{name}: data differ from raw SQL")
-    print(f"manual PDF, member with {pdf_n} records: {pdf_cpu:.2f} s CPU (best wall {pdf_wall:.2f} s), "
-          f"{pdf_size / 1e3:.0f} kB; target < {PDF_TARGET_S:.0f} s")
+    print(
+        f"manual PDF, member with {pdf_n} records: {pdf_cpu:.2f} s CPU (best wall {pdf_wall:.2f} s), "
+        f"{pdf_size / 1e3:.0f} kB; target < {PDF_TARGET_S:.0f} s"
+    )
     if pdf_cpu >= PDF_TARGET_S:
         missed.append(f"manual PDF took {pdf_cpu:.2f} s CPU >= {PDF_TARGET_S:.0f} s")
     print(manual_rows_note)
-    print("fast path: the page's least CPU ms when its rows were f-strings and its queries prepared (the retired "
-          "fast paths), README of 2026-11-25; that code is gone, so it is not measured in this run")
+    print(
+        "fast path: the page's least CPU ms when its rows were f-strings and its queries prepared (the retired "
+        "fast paths), README of 2026-11-25; that code is gone, so it is not measured in this run"
+    )
     print()
     print("verdict: met" if not missed else f"verdict: missed — {'; '.join(missed)}")
     return 0 if not missed else 1

@@ -1,8 +1,8 @@
 """The ``jinshequ`` console script: Django's management commands with a few friendlier spellings.
 
-    jinshequ demo [--scale small|city] [--no-serve] [--port N]
-    jinshequ import members FILE [--dry-run]     (also: import units FILE)
-    jinshequ <any django-admin command>
+jinshequ demo [--scale small|city] [--no-serve] [--port N]
+jinshequ import members FILE [--dry-run]     (also: import units FILE)
+jinshequ <any django-admin command>
 """
 
 from __future__ import annotations

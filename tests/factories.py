@@ -51,9 +51,18 @@ def make_member(name, unit, community, *, male=True, phone=True, **extra) -> Mem
     number = new_id_number(male=male)
     from jinshequ.core.idcard import id_birth_date
 
-    return member_create(actor=None, name=name, id_number=number, phone=new_phone() if phone else "",
-                         gender="M" if male else "F", birth_date=id_birth_date(number), work_unit=unit,
-                         community=community, address="幸福路 8 号 3 单元 501", **extra)
+    return member_create(
+        actor=None,
+        name=name,
+        id_number=number,
+        phone=new_phone() if phone else "",
+        gender="M" if male else "F",
+        birth_date=id_birth_date(number),
+        work_unit=unit,
+        community=community,
+        address="幸福路 8 号 3 单元 501",
+        **extra,
+    )
 
 
 def make_user(username, role, *, region=None, unit=None, member=None) -> User:
@@ -126,9 +135,13 @@ def make_campaign(**extra):
     from jinshequ.campaigns.models import Campaign
 
     today = timezone.localdate()
-    fields = {"name": f"{today.year}年在职党员进社区", "starts_on": today - _dt.timedelta(days=30),
-              "ends_on": today + _dt.timedelta(days=300), "report_deadline": today + _dt.timedelta(days=30),
-              "is_current": True}
+    fields = {
+        "name": f"{today.year}年在职党员进社区",
+        "starts_on": today - _dt.timedelta(days=30),
+        "ends_on": today + _dt.timedelta(days=300),
+        "report_deadline": today + _dt.timedelta(days=30),
+        "is_current": True,
+    }
     fields.update(extra)
     return Campaign.objects.create(**fields)
 
@@ -162,19 +175,39 @@ def build_crawl_world() -> World:
         registration_register_at_office(member=side.members[0], community=side.community, actor=admin)
         own_pending = registration_submit(member=side.members[0], community=second, actor=member_user)
         pending = registration_submit(member=side.members[1], community=side.community, actor=admin)
-        exemption = exemption_set(member=side.members[2], reason=_first_exemption_reason(),
-                                  valid_until=timezone.localdate() + _dt.timedelta(days=60), note="外派",
-                                  actor=side.users["unit_admin"])
-        side.extra = {"subunit": sub, "second_community": second, "own_pending": own_pending,
-                      "pending": pending, "exemption": exemption}
+        exemption = exemption_set(
+            member=side.members[2],
+            reason=_first_exemption_reason(),
+            valid_until=timezone.localdate() + _dt.timedelta(days=60),
+            note="外派",
+            actor=side.users["unit_admin"],
+        )
+        side.extra = {
+            "subunit": sub,
+            "second_community": second,
+            "own_pending": own_pending,
+            "pending": pending,
+            "exemption": exemption,
+        }
         if posts:
-            post = posts.post_create(community=side.community, category=world.category, title=f"{tag}楼道宣传",
-                                     capacity=3, starts_on=timezone.localdate(), actor=admin)
+            post = posts.post_create(
+                community=side.community,
+                category=world.category,
+                title=f"{tag}楼道宣传",
+                capacity=3,
+                starts_on=timezone.localdate(),
+                actor=admin,
+            )
             claim = posts.claim_create(member=side.members[0], post=post, actor=member_user)
             team = posts.team_create(community=side.community, name=f"{tag}志愿服务队", actor=admin)
             posts.team_join(team=team, member=side.members[0], actor=member_user)
-            household = posts.household_create(community=side.community, head_name=f"{tag}困难户",
-                                               address="幸福路 9 号 2 单元 101", phone=new_phone(), actor=admin)
+            household = posts.household_create(
+                community=side.community,
+                head_name=f"{tag}困难户",
+                address="幸福路 9 号 2 单元 101",
+                phone=new_phone(),
+                actor=admin,
+            )
             pairing = posts.pairing_create(household=household, member=side.members[0], actor=admin)
             side.extra.update(post=post, claim=claim, team=team, household=household, pairing=pairing)
             _add_crawl_activity(side, team)
@@ -194,10 +227,17 @@ def _add_crawl_activity(side, team) -> None:
     admin = side.users["community_admin"]
     posts.team_update(team=team, leader=side.members[0], actor=admin)
     now = timezone.now()
-    activity = acts.activity_create(community=side.community, category=side.extra["post"].category,
-                                    title=f"{team.name}清扫楼道", place="社区党群服务中心", capacity=5, team=team,
-                                    starts_at=now + _dt.timedelta(minutes=10), ends_at=now + _dt.timedelta(hours=2),
-                                    actor=admin)
+    activity = acts.activity_create(
+        community=side.community,
+        category=side.extra["post"].category,
+        title=f"{team.name}清扫楼道",
+        place="社区党群服务中心",
+        capacity=5,
+        team=team,
+        starts_at=now + _dt.timedelta(minutes=10),
+        ends_at=now + _dt.timedelta(hours=2),
+        actor=admin,
+    )
     signup = acts.signup_create(activity=activity, member=side.members[0], actor=side.users["member"])
     side.extra.update(activity=activity, signup=signup)
 

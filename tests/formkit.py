@@ -94,10 +94,20 @@ class _Parser(HTMLParser):
             return
         disabled = "disabled" in a
         if tag == "input":
-            self._form.fields.append(Field("input", a.get("type", "text").lower(), a.get("name", ""),
-                                           a.get("value", ""), checked="checked" in a, disabled=disabled))
+            self._form.fields.append(
+                Field(
+                    "input",
+                    a.get("type", "text").lower(),
+                    a.get("name", ""),
+                    a.get("value", ""),
+                    checked="checked" in a,
+                    disabled=disabled,
+                )
+            )
         elif tag == "select":
-            self._select = Field("select", "select", a.get("name", ""), multiple="multiple" in a, disabled=disabled)
+            self._select = Field(
+                "select", "select", a.get("name", ""), multiple="multiple" in a, disabled=disabled
+            )
             self._form.fields.append(self._select)
         elif tag == "option" and self._select is not None:
             self._close_option()

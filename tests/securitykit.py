@@ -38,8 +38,16 @@ def production_cookie_settings() -> dict:
     """The cookie settings of ``jinshequ.settings_production``, read from the module itself."""
     from jinshequ import settings_production as prod
 
-    names = ("SESSION_COOKIE_SECURE", "SESSION_COOKIE_HTTPONLY", "SESSION_COOKIE_SAMESITE", "SESSION_COOKIE_NAME",
-             "CSRF_COOKIE_SECURE", "CSRF_COOKIE_HTTPONLY", "CSRF_COOKIE_SAMESITE", "CSRF_COOKIE_NAME")
+    names = (
+        "SESSION_COOKIE_SECURE",
+        "SESSION_COOKIE_HTTPONLY",
+        "SESSION_COOKIE_SAMESITE",
+        "SESSION_COOKIE_NAME",
+        "CSRF_COOKIE_SECURE",
+        "CSRF_COOKIE_HTTPONLY",
+        "CSRF_COOKIE_SAMESITE",
+        "CSRF_COOKIE_NAME",
+    )
     return {name: getattr(prod, name) for name in names}
 
 
@@ -67,9 +75,15 @@ def table_snapshot(labels: tuple[str, ...] = ()) -> dict[str, list[tuple]]:
     """Every row of every table of the project's models (or of ``labels``), for before/after equality.
     Sessions are left out: the session middleware keeps its own bookkeeping there on any request."""
     snapshot = {}
-    models = [apps.get_model(lbl) for lbl in labels] if labels else [
-        m for m in apps.get_models()
-        if m._meta.app_config.name.startswith("jinshequ.") and not m._meta.proxy]
+    models = (
+        [apps.get_model(lbl) for lbl in labels]
+        if labels
+        else [
+            m
+            for m in apps.get_models()
+            if m._meta.app_config.name.startswith("jinshequ.") and not m._meta.proxy
+        ]
+    )
     for model in models:
         snapshot[model._meta.label] = list(model._base_manager.order_by("pk").values_list())
     return snapshot

@@ -113,9 +113,16 @@ def test_policies_are_registered_by_model(world):
 
 
 def _create(client, member, community, unit):
-    return client.post("/members/new/", {
-        "name": "重复登记", "id_number": member.reveal_id_number(), "work_unit": unit.pk,
-        "community": community.pk, "party_status": "full"})
+    return client.post(
+        "/members/new/",
+        {
+            "name": "重复登记",
+            "id_number": member.reveal_id_number(),
+            "work_unit": unit.pk,
+            "community": community.pk,
+            "party_status": "full",
+        },
+    )
 
 
 def test_duplicate_id_number_in_scope_names_the_member(world, login):

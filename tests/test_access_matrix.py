@@ -70,7 +70,7 @@ ROSTER = roles(CITY, DISTRICT, STREET, UNIT, INSPECTOR)
 STATS = roles(CITY, DISTRICT, STREET, COMMUNITY, UNIT, INSPECTOR)
 UNIT_ONLY = roles(UNIT)
 CARDS = roles(CITY, UNIT)
-POSTER = roles(CITY, DISTRICT, STREET, COMMUNITY)   # community review, or region management
+POSTER = roles(CITY, DISTRICT, STREET, COMMUNITY)  # community review, or region management
 COMMUNITY_ONLY = roles(COMMUNITY)
 COVERAGE = roles(CITY, DISTRICT, STREET, COMMUNITY, UNIT, INSPECTOR)
 ORGANISER = roles(COMMUNITY, MEMBER)  # activities: the community admin, or a member leading the team
@@ -97,15 +97,15 @@ class Ctx:
 @dataclass(frozen=True)
 class Route:
     name: str
-    get: frozenset[str] | None = None            # roles that may GET (None: no GET)
-    post: frozenset[str] | None = None           # roles that may POST (None: no POST)
-    args: Callable[[Ctx], dict] | None = None    # path kwargs: an object of ctx.side
-    query: Callable[[Ctx], dict] | None = None   # query string (scope ids of ctx.side)
-    data: Callable[[Ctx], dict] | None = None    # POST body
-    public: bool = False                         # anonymous users may use it
-    denied: int = 403                            # what roles outside the set get
-    binary: bool = False                         # a download, not a page
-    to_login: bool = False                       # allowed roles are sent to the login page (logout)
+    get: frozenset[str] | None = None  # roles that may GET (None: no GET)
+    post: frozenset[str] | None = None  # roles that may POST (None: no POST)
+    args: Callable[[Ctx], dict] | None = None  # path kwargs: an object of ctx.side
+    query: Callable[[Ctx], dict] | None = None  # query string (scope ids of ctx.side)
+    data: Callable[[Ctx], dict] | None = None  # POST body
+    public: bool = False  # anonymous users may use it
+    denied: int = 403  # what roles outside the set get
+    binary: bool = False  # a download, not a page
+    to_login: bool = False  # allowed roles are sent to the login page (logout)
     full_values_for: frozenset[str] = frozenset()  # roles this route may show full ID numbers or phones
     # R14: whether the route refers to scoped objects (default: it has args or a query), and what an
     # allowed role gets for the other side's objects (default 404; a batch may skip them instead).
@@ -124,9 +124,16 @@ def _pk(obj) -> dict:
 
 
 def _import_job(ctx: Ctx) -> dict:
-    job = ImportJob.objects.create(kind=ImportJob.Kind.MEMBERS, status=ImportJob.Status.READY,
-                                   created_by=_side_user(ctx), file_name="党员.xlsx", total_rows=2, valid_rows=1,
-                                   error_rows=1, errors=[{"row": 3, "column": "姓名", "value": "", "message": "请填写姓名。"}])
+    job = ImportJob.objects.create(
+        kind=ImportJob.Kind.MEMBERS,
+        status=ImportJob.Status.READY,
+        created_by=_side_user(ctx),
+        file_name="党员.xlsx",
+        total_rows=2,
+        valid_rows=1,
+        error_rows=1,
+        errors=[{"row": 3, "column": "姓名", "value": "", "message": "请填写姓名。"}],
+    )
     return {"pk": job.pk}
 
 
@@ -139,8 +146,15 @@ def _side_user(ctx: Ctx):
 
 def _member_form(ctx: Ctx) -> dict:
     m = ctx.member()
-    return {"name": m.name, "id_number": "", "phone": "", "work_unit": m.work_unit_id,
-            "community": m.community_id, "party_status": m.party_status, "avail_weekend": "on"}
+    return {
+        "name": m.name,
+        "id_number": "",
+        "phone": "",
+        "work_unit": m.work_unit_id,
+        "community": m.community_id,
+        "party_status": m.party_status,
+        "avail_weekend": "on",
+    }
 
 
 def _card_number(ctx: Ctx) -> dict:
@@ -190,29 +204,63 @@ ROUTES: list[Route] = [
     Route("home", get=USERS),
     Route("healthz", get=USERS, public=True),
     Route("set_language", post=USERS, public=True, data=lambda c: {"language": "zh-hans", "next": "/"}),
-    Route("accounts:login", get=USERS, post=USERS, public=True,
-          data=lambda c: {"username": "nobody", "password": "Wrong-Passw0rd!"}),
+    Route(
+        "accounts:login",
+        get=USERS,
+        post=USERS,
+        public=True,
+        data=lambda c: {"username": "nobody", "password": "Wrong-Passw0rd!"},
+    ),
     Route("accounts:logout", post=USERS, to_login=True),
     Route("accounts:password_change", get=USERS, post=USERS),
     Route("accounts:audit_list", get=CITY_ONLY),
     # regions
     Route("regions:list", get=REGION_VIEW),
-    Route("regions:create", get=REGION_MANAGE, post=REGION_MANAGE, query=lambda c: {"parent": c.side.street.pk}),
+    Route(
+        "regions:create", get=REGION_MANAGE, post=REGION_MANAGE, query=lambda c: {"parent": c.side.street.pk}
+    ),
     Route("regions:detail", get=REGION_VIEW, args=lambda c: _pk(c.side.community)),
-    Route("regions:edit", get=REGION_MANAGE, post=REGION_MANAGE, args=lambda c: _pk(c.side.community),
-          data=lambda c: {"name": c.side.community.name, "kind": "community", "parent": c.side.street.pk}),
-    Route("regions:set_active", post=REGION_MANAGE, args=lambda c: _pk(c.side.community),
-          data=lambda c: {"active": "1"}),
+    Route(
+        "regions:edit",
+        get=REGION_MANAGE,
+        post=REGION_MANAGE,
+        args=lambda c: _pk(c.side.community),
+        data=lambda c: {"name": c.side.community.name, "kind": "community", "parent": c.side.street.pk},
+    ),
+    Route(
+        "regions:set_active",
+        post=REGION_MANAGE,
+        args=lambda c: _pk(c.side.community),
+        data=lambda c: {"active": "1"},
+    ),
     # units
     Route("units:list", get=UNIT_VIEW),
-    Route("units:create", get=UNIT_MANAGE, post=UNIT_MANAGE, query=lambda c: {"parent": c.side.extra["subunit"].pk}),
+    Route(
+        "units:create",
+        get=UNIT_MANAGE,
+        post=UNIT_MANAGE,
+        query=lambda c: {"parent": c.side.extra["subunit"].pk},
+    ),
     Route("units:import", get=UNIT_IMPORT, post=UNIT_IMPORT),
     Route("units:detail", get=UNIT_VIEW, args=lambda c: _pk(c.side.extra["subunit"])),
-    Route("units:edit", get=UNIT_MANAGE, post=UNIT_MANAGE, args=lambda c: _pk(c.side.extra["subunit"]),
-          data=lambda c: {"name": c.side.extra["subunit"].name, "kind": "other", "parent": c.side.unit.pk,
-                          "region": c.side.district.pk}),
-    Route("units:set_active", post=UNIT_MANAGE, args=lambda c: _pk(c.side.extra["subunit"]),
-          data=lambda c: {"active": "1"}),
+    Route(
+        "units:edit",
+        get=UNIT_MANAGE,
+        post=UNIT_MANAGE,
+        args=lambda c: _pk(c.side.extra["subunit"]),
+        data=lambda c: {
+            "name": c.side.extra["subunit"].name,
+            "kind": "other",
+            "parent": c.side.unit.pk,
+            "region": c.side.district.pk,
+        },
+    ),
+    Route(
+        "units:set_active",
+        post=UNIT_MANAGE,
+        args=lambda c: _pk(c.side.extra["subunit"]),
+        data=lambda c: {"active": "1"},
+    ),
     # members
     Route("members:list", get=MEMBER_VIEW),
     Route("members:export", get=MEMBER_MANAGE, binary=True),
@@ -222,13 +270,33 @@ ROUTES: list[Route] = [
     Route("members:me", get=SELF),
     Route("members:skills", get=CITY_ONLY, post=CITY_ONLY),
     Route("members:detail", get=MEMBER_VIEW, args=lambda c: _pk(c.member())),
-    Route("members:edit", get=MEMBER_MANAGE, post=MEMBER_MANAGE, args=lambda c: _pk(c.member()), data=_member_form),
-    Route("members:set_status", post=MEMBER_MANAGE, args=lambda c: _pk(c.member()),
-          data=lambda c: {"action": "reactivate"}),
-    Route("members:reveal", post=SENSITIVE, args=lambda c: _pk(c.member()), denied=404, full_values_for=SENSITIVE,
-          data=lambda c: {"field": "phone", "reason": "核对报到信息"}),
-    Route("members:move", post=MEMBER_MANAGE, args=lambda c: _pk(c.member()),
-          data=lambda c: {"work_unit_name": c.side.unit.name}),
+    Route(
+        "members:edit",
+        get=MEMBER_MANAGE,
+        post=MEMBER_MANAGE,
+        args=lambda c: _pk(c.member()),
+        data=_member_form,
+    ),
+    Route(
+        "members:set_status",
+        post=MEMBER_MANAGE,
+        args=lambda c: _pk(c.member()),
+        data=lambda c: {"action": "reactivate"},
+    ),
+    Route(
+        "members:reveal",
+        post=SENSITIVE,
+        args=lambda c: _pk(c.member()),
+        denied=404,
+        full_values_for=SENSITIVE,
+        data=lambda c: {"field": "phone", "reason": "核对报到信息"},
+    ),
+    Route(
+        "members:move",
+        post=MEMBER_MANAGE,
+        args=lambda c: _pk(c.member()),
+        data=lambda c: {"work_unit_name": c.side.unit.name},
+    ),
     Route("members:merge", get=CITY_ONLY, post=CITY_ONLY, args=lambda c: _pk(c.member())),
     Route("members:import", get=MEMBER_MANAGE, post=MEMBER_MANAGE),
     Route("imports:template", get=MEMBER_MANAGE, binary=True),
@@ -244,11 +312,20 @@ ROUTES: list[Route] = [
     Route("report:cancel", post=SELF, args=lambda c: _pk(c.side.extra["own_pending"])),
     # report-in: the community's side
     Route("report:pending", get=REVIEW),
-    Route("report:confirm_batch", post=REVIEW, data=lambda c: {"ids": [c.side.extra["pending"].pk]},
-          cross_scope=True, cross_status=frozenset({302})),
+    Route(
+        "report:confirm_batch",
+        post=REVIEW,
+        data=lambda c: {"ids": [c.side.extra["pending"].pk]},
+        cross_scope=True,
+        cross_status=frozenset({302}),
+    ),
     Route("report:confirm", post=REVIEW, args=lambda c: _pk(c.side.extra["pending"])),
-    Route("report:reject", post=REVIEW, args=lambda c: _pk(c.side.extra["pending"]),
-          data=lambda c: {"reason": "不在本社区居住"}),
+    Route(
+        "report:reject",
+        post=REVIEW,
+        args=lambda c: _pk(c.side.extra["pending"]),
+        data=lambda c: {"reason": "不在本社区居住"},
+    ),
     Route("report:office", get=REVIEW, post=REVIEW, data=_card_number),
     Route("report:poster", get=REVIEW),
     Route("report:ledger", get=LEDGER, query=_ledger_query),
@@ -272,53 +349,104 @@ ROUTES: list[Route] = [
     Route("cards:unit", get=CARDS, query=_roster_query),
     Route("cards:unit_pdf", post=CARDS, args=lambda c: {"unit_id": c.side.unit.pk}, binary=True),
     Route("cards:member_pdf", post=CARDS, args=lambda c: {"member_id": c.member().pk}, binary=True),
-    Route("cards:reissue", post=CARDS, args=lambda c: {"member_id": c.member().pk},
-          data=lambda c: {"reason": "遗失"}),
+    Route(
+        "cards:reissue",
+        post=CARDS,
+        args=lambda c: {"member_id": c.member().pk},
+        data=lambda c: {"reason": "遗失"},
+    ),
     Route("cards:receipts", get=ROSTER, query=_roster_query),
     Route("cards:receipt_pdf", get=ROSTER, args=lambda c: {"member_id": c.member(0).pk}, binary=True),
-    Route("cards:receipts_unit_pdf", get=ROSTER, args=lambda c: {"unit_id": c.side.extra["subunit"].pk},
-          binary=True),
+    Route(
+        "cards:receipts_unit_pdf",
+        get=ROSTER,
+        args=lambda c: {"unit_id": c.side.extra["subunit"].pk},
+        binary=True,
+    ),
     Route("cards:poster_pdf", get=POSTER, args=lambda c: {"community_id": c.side.community.pk}, binary=True),
     # posts, teams and households: the member
     Route("posts:list", get=SELF),
     Route("posts:detail", get=SELF, args=lambda c: _pk(c.side.extra["post"])),
     Route("posts:claim", post=SELF, args=lambda c: _pk(c.side.extra["post"])),
-    Route("posts:withdraw", post=SELF, args=lambda c: _pk(c.side.extra["claim"]),
-          data=lambda c: {"reason": "时间冲突"}),
+    Route(
+        "posts:withdraw",
+        post=SELF,
+        args=lambda c: _pk(c.side.extra["claim"]),
+        data=lambda c: {"reason": "时间冲突"},
+    ),
     Route("posts:teams", get=SELF),
     Route("posts:team_join", post=SELF, args=lambda c: _pk(c.side.extra["team"])),
     Route("posts:team_leave", post=SELF, args=lambda c: _pk(c.side.extra["team"])),
     Route("posts:my_households", get=SELF),
     Route("posts:my_household", get=SELF, args=lambda c: _pk(c.side.extra["household"])),
-    Route("posts:household_reveal", post=roles(COMMUNITY, MEMBER), args=lambda c: _pk(c.side.extra["household"]),
-          full_values_for=roles(COMMUNITY, MEMBER)),
+    Route(
+        "posts:household_reveal",
+        post=roles(COMMUNITY, MEMBER),
+        args=lambda c: _pk(c.side.extra["household"]),
+        full_values_for=roles(COMMUNITY, MEMBER),
+    ),
     # posts, teams and households: the community admin
     Route("posts:manage", get=COMMUNITY_ONLY),
     Route("posts:settings", post=COMMUNITY_ONLY, data=lambda c: {"auto_approve_claims": ""}),
     Route("posts:create", get=COMMUNITY_ONLY, post=COMMUNITY_ONLY),
     Route("posts:manage_detail", get=COMMUNITY_ONLY, args=lambda c: _pk(c.side.extra["post"])),
     Route("posts:edit", get=COMMUNITY_ONLY, post=COMMUNITY_ONLY, args=lambda c: _pk(c.side.extra["post"])),
-    Route("posts:deactivate", post=COMMUNITY_ONLY, args=lambda c: _pk(c.side.extra["post"]),
-          data=lambda c: {"reason": "暂停"}),
+    Route(
+        "posts:deactivate",
+        post=COMMUNITY_ONLY,
+        args=lambda c: _pk(c.side.extra["post"]),
+        data=lambda c: {"reason": "暂停"},
+    ),
     Route("posts:activate", post=COMMUNITY_ONLY, args=lambda c: _pk(c.side.extra["post"])),
     Route("posts:claims", get=COMMUNITY_ONLY),
     Route("posts:approve", post=COMMUNITY_ONLY, args=lambda c: _pk(c.side.extra["claim"])),
-    Route("posts:reject", post=COMMUNITY_ONLY, args=lambda c: _pk(c.side.extra["claim"]),
-          data=lambda c: {"reason": "名额已满"}),
-    Route("posts:end", post=COMMUNITY_ONLY, args=lambda c: _pk(c.side.extra["claim"]),
-          data=lambda c: {"reason": "期满"}),
+    Route(
+        "posts:reject",
+        post=COMMUNITY_ONLY,
+        args=lambda c: _pk(c.side.extra["claim"]),
+        data=lambda c: {"reason": "名额已满"},
+    ),
+    Route(
+        "posts:end",
+        post=COMMUNITY_ONLY,
+        args=lambda c: _pk(c.side.extra["claim"]),
+        data=lambda c: {"reason": "期满"},
+    ),
     Route("posts:manage_teams", get=COMMUNITY_ONLY, post=COMMUNITY_ONLY),
-    Route("posts:manage_team", get=COMMUNITY_ONLY, post=COMMUNITY_ONLY, args=lambda c: _pk(c.side.extra["team"])),
-    Route("posts:team_action", post=COMMUNITY_ONLY, args=lambda c: _pk(c.side.extra["team"]),
-          data=lambda c: {"action": "deactivate"}),
+    Route(
+        "posts:manage_team", get=COMMUNITY_ONLY, post=COMMUNITY_ONLY, args=lambda c: _pk(c.side.extra["team"])
+    ),
+    Route(
+        "posts:team_action",
+        post=COMMUNITY_ONLY,
+        args=lambda c: _pk(c.side.extra["team"]),
+        data=lambda c: {"action": "deactivate"},
+    ),
     Route("posts:households", get=COMMUNITY_ONLY, post=COMMUNITY_ONLY),
-    Route("posts:household", get=COMMUNITY_ONLY, post=COMMUNITY_ONLY, args=lambda c: _pk(c.side.extra["household"])),
-    Route("posts:household_active", post=COMMUNITY_ONLY, args=lambda c: _pk(c.side.extra["household"]),
-          data=lambda c: {"active": "1"}),
-    Route("posts:pair", post=COMMUNITY_ONLY, args=lambda c: _pk(c.side.extra["household"]),
-          data=lambda c: {"member": c.member(1).pk}),
-    Route("posts:pairing_end", post=COMMUNITY_ONLY, args=lambda c: _pk(c.side.extra["pairing"]),
-          data=lambda c: {"reason": "已脱困"}),
+    Route(
+        "posts:household",
+        get=COMMUNITY_ONLY,
+        post=COMMUNITY_ONLY,
+        args=lambda c: _pk(c.side.extra["household"]),
+    ),
+    Route(
+        "posts:household_active",
+        post=COMMUNITY_ONLY,
+        args=lambda c: _pk(c.side.extra["household"]),
+        data=lambda c: {"active": "1"},
+    ),
+    Route(
+        "posts:pair",
+        post=COMMUNITY_ONLY,
+        args=lambda c: _pk(c.side.extra["household"]),
+        data=lambda c: {"member": c.member(1).pk},
+    ),
+    Route(
+        "posts:pairing_end",
+        post=COMMUNITY_ONLY,
+        args=lambda c: _pk(c.side.extra["pairing"]),
+        data=lambda c: {"reason": "已脱困"},
+    ),
     # posts: the city catalogue and coverage
     Route("posts:categories", get=CITY_ONLY, post=CITY_ONLY),
     Route("posts:coverage", get=COVERAGE),
@@ -337,78 +465,191 @@ ROUTES: list[Route] = [
     Route("activities:create", get=ORGANISER, post=ORGANISER),
     Route("activities:manage_detail", get=ORGANISER, args=lambda c: _pk(c.side.extra["activity"])),
     Route("activities:edit", get=ORGANISER, post=ORGANISER, args=lambda c: _pk(c.side.extra["activity"])),
-    Route("activities:activity_cancel", post=ORGANISER, args=lambda c: _pk(c.side.extra["activity"]),
-          data=lambda c: {"reason": "天气原因"}),
+    Route(
+        "activities:activity_cancel",
+        post=ORGANISER,
+        args=lambda c: _pk(c.side.extra["activity"]),
+        data=lambda c: {"reason": "天气原因"},
+    ),
     Route("activities:screen", get=ORGANISER, args=lambda c: _pk(c.side.extra["activity"])),
     Route("activities:screen_code", get=ORGANISER, args=lambda c: _pk(c.side.extra["activity"])),
-    Route("activities:scan", get=ORGANISER, post=ORGANISER, args=lambda c: _pk(c.side.extra["activity"]),
-          data=_activity_card),
-    Route("activities:confirm", post=COMMUNITY_ONLY, args=lambda c: _pk(c.side.extra["signup"]),
-          data=lambda c: {"hours": "1.5"}),
+    Route(
+        "activities:scan",
+        get=ORGANISER,
+        post=ORGANISER,
+        args=lambda c: _pk(c.side.extra["activity"]),
+        data=_activity_card,
+    ),
+    Route(
+        "activities:confirm",
+        post=COMMUNITY_ONLY,
+        args=lambda c: _pk(c.side.extra["signup"]),
+        data=lambda c: {"hours": "1.5"},
+    ),
     Route("activities:no_shows", get=COMMUNITY_ONLY),
     # service records, work manuals and certificates (records helper)
     Route("records:mine", get=SELF),
     Route("records:create", get=SELF, post=SELF, data=lambda c: _rec_form(c)),
-    Route("records:detail", get=roles(MEMBER, COMMUNITY, UNIT, INSPECTOR), args=lambda c: _pk(_rec_record(c))),
-    Route("records:photo", get=roles(MEMBER, COMMUNITY, UNIT, INSPECTOR), args=lambda c: _pk(_rec_record(c)),
-          binary=True),
+    Route(
+        "records:detail", get=roles(MEMBER, COMMUNITY, UNIT, INSPECTOR), args=lambda c: _pk(_rec_record(c))
+    ),
+    Route(
+        "records:photo",
+        get=roles(MEMBER, COMMUNITY, UNIT, INSPECTOR),
+        args=lambda c: _pk(_rec_record(c)),
+        binary=True,
+    ),
     Route("records:resident_code", post=SELF, args=lambda c: _pk(_rec_record(c))),
-    Route("records:confirm", get=USERS, post=USERS, public=True, args=lambda c: _rec_resident_token(c),
-          cross_scope=False, data=lambda c: {"code": "123456", "rating": "satisfied"}),
+    Route(
+        "records:confirm",
+        get=USERS,
+        post=USERS,
+        public=True,
+        args=lambda c: _rec_resident_token(c),
+        cross_scope=False,
+        data=lambda c: {"code": "123456", "rating": "satisfied"},
+    ),
     Route("records:queue", get=COMMUNITY_ONLY),
-    Route("records:verify_batch", post=COMMUNITY_ONLY, data=lambda c: {"ids": [_rec_record(c).pk]},
-          cross_scope=True, cross_status=frozenset({302})),
+    Route(
+        "records:verify_batch",
+        post=COMMUNITY_ONLY,
+        data=lambda c: {"ids": [_rec_record(c).pk]},
+        cross_scope=True,
+        cross_status=frozenset({302}),
+    ),
     Route("records:verify", post=COMMUNITY_ONLY, args=lambda c: _pk(_rec_record(c))),
-    Route("records:reject", post=COMMUNITY_ONLY, args=lambda c: _pk(_rec_record(c)),
-          data=lambda c: {"reason": "时长与安排不符"}),
+    Route(
+        "records:reject",
+        post=COMMUNITY_ONLY,
+        args=lambda c: _pk(_rec_record(c)),
+        data=lambda c: {"reason": "时长与安排不符"},
+    ),
     Route("records:list", get=roles(COMMUNITY, UNIT, INSPECTOR)),
     Route("records:manuals", get=roles(COMMUNITY, UNIT, INSPECTOR)),
     Route("records:my_manual", get=SELF),
-    Route("records:manual", get=roles(MEMBER, COMMUNITY, UNIT, INSPECTOR),
-          args=lambda c: {"member_id": c.member(0).pk}),
-    Route("records:manual_pdf", get=roles(MEMBER, COMMUNITY, UNIT, INSPECTOR),
-          args=lambda c: {"member_id": c.member(0).pk}, binary=True),
-    Route("records:manual_more", get=roles(MEMBER, COMMUNITY, UNIT, INSPECTOR),
-          args=lambda c: {"member_id": c.member(0).pk, "section": "records"}),
-    Route("records:certificates", get=roles(MEMBER, COMMUNITY, UNIT), post=roles(MEMBER, COMMUNITY, UNIT),
-          args=lambda c: {"member_id": c.member(0).pk},
-          data=lambda c: {"period_start": "2020-01-01", "period_end": timezone.localdate().isoformat()}),
-    Route("records:certificate_pdf", get=roles(MEMBER, COMMUNITY, UNIT), args=lambda c: _pk(_rec_certificate(c)),
-          binary=True),
-    Route("records:certificate_revoke", post=roles(COMMUNITY, UNIT), args=lambda c: _pk(_rec_certificate(c)),
-          data=lambda c: {"reason": "信息有误"}),
-    Route("records:certificate_check", get=USERS, public=True, args=lambda c: _rec_certificate_token(c),
-          cross_scope=False),
+    Route(
+        "records:manual",
+        get=roles(MEMBER, COMMUNITY, UNIT, INSPECTOR),
+        args=lambda c: {"member_id": c.member(0).pk},
+    ),
+    Route(
+        "records:manual_pdf",
+        get=roles(MEMBER, COMMUNITY, UNIT, INSPECTOR),
+        args=lambda c: {"member_id": c.member(0).pk},
+        binary=True,
+    ),
+    Route(
+        "records:manual_more",
+        get=roles(MEMBER, COMMUNITY, UNIT, INSPECTOR),
+        args=lambda c: {"member_id": c.member(0).pk, "section": "records"},
+    ),
+    Route(
+        "records:certificates",
+        get=roles(MEMBER, COMMUNITY, UNIT),
+        post=roles(MEMBER, COMMUNITY, UNIT),
+        args=lambda c: {"member_id": c.member(0).pk},
+        data=lambda c: {"period_start": "2020-01-01", "period_end": timezone.localdate().isoformat()},
+    ),
+    Route(
+        "records:certificate_pdf",
+        get=roles(MEMBER, COMMUNITY, UNIT),
+        args=lambda c: _pk(_rec_certificate(c)),
+        binary=True,
+    ),
+    Route(
+        "records:certificate_revoke",
+        post=roles(COMMUNITY, UNIT),
+        args=lambda c: _pk(_rec_certificate(c)),
+        data=lambda c: {"reason": "信息有误"},
+    ),
+    Route(
+        "records:certificate_check",
+        get=USERS,
+        public=True,
+        args=lambda c: _rec_certificate_token(c),
+        cross_scope=False,
+    ),
     # checklists: 四个一 / 十个有 (issue 4)
-    Route("supervision:overview", get=roles(CITY, DISTRICT, STREET, COMMUNITY, INSPECTOR),
-          query=lambda c: _checklist_region(c)),
-    Route("supervision:overview_units", get=roles(CITY, DISTRICT, STREET, COMMUNITY, UNIT, INSPECTOR),
-          query=lambda c: {"unit": c.side.unit.pk}),
+    Route(
+        "supervision:overview",
+        get=roles(CITY, DISTRICT, STREET, COMMUNITY, INSPECTOR),
+        query=lambda c: _checklist_region(c),
+    ),
+    Route(
+        "supervision:overview_units",
+        get=roles(CITY, DISTRICT, STREET, COMMUNITY, UNIT, INSPECTOR),
+        query=lambda c: {"unit": c.side.unit.pk},
+    ),
     Route("supervision:me", get=SELF),
-    Route("supervision:items", get=CITY_ONLY, post=CITY_ONLY,
-          data=lambda c: {"campaign": c.world.campaign.pk, "scope": "member", "member-title": "爬虫事项"}),
+    Route(
+        "supervision:items",
+        get=CITY_ONLY,
+        post=CITY_ONLY,
+        data=lambda c: {"campaign": c.world.campaign.pk, "scope": "member", "member-title": "爬虫事项"},
+    ),
     Route("supervision:defaults", post=CITY_ONLY, data=lambda c: {"campaign": c.world.campaign.pk}),
-    Route("supervision:item_edit", get=CITY_ONLY, post=CITY_ONLY, args=lambda c: _pk(_checklist_item(c, "有公示栏")),
-          data=lambda c: {"title": "有公示栏", "rule": ""}, cross_scope=False),
-    Route("supervision:item_move", post=CITY_ONLY, args=lambda c: _pk(_checklist_item(c, "有公示栏")),
-          data=lambda c: {"direction": "down"}, cross_scope=False),
-    Route("supervision:item_delete", post=CITY_ONLY, args=lambda c: _pk(_checklist_item(c, "有公示栏")),
-          cross_scope=False),
-    Route("supervision:community", get=roles(CITY, DISTRICT, STREET, COMMUNITY, INSPECTOR),
-          args=lambda c: _pk(c.side.community)),
-    Route("supervision:community_mark", post=roles(COMMUNITY, STREET), args=lambda c: _pk(c.side.community),
-          data=lambda c: {"item": _checklist_item(c, "有公示栏").pk, "action": "mark", "note": "社区门口公示栏"}),
-    Route("supervision:members", get=roles(CITY, DISTRICT, STREET, COMMUNITY, UNIT, INSPECTOR),
-          query=lambda c: {"unit": c.side.unit.pk} if c.role == UNIT else {"region": c.side.community.pk}),
-    Route("supervision:member", get=roles(CITY, DISTRICT, STREET, COMMUNITY, UNIT, INSPECTOR),
-          args=lambda c: _pk(c.member(0))),
-    Route("supervision:member_mark", post=roles(COMMUNITY, UNIT), args=lambda c: _pk(c.member(0)),
-          data=lambda c: {"item": _checklist_item(c, "提出一条建议").pk, "action": "mark", "note": "建议增设快递柜"}),
+    Route(
+        "supervision:item_edit",
+        get=CITY_ONLY,
+        post=CITY_ONLY,
+        args=lambda c: _pk(_checklist_item(c, "有公示栏")),
+        data=lambda c: {"title": "有公示栏", "rule": ""},
+        cross_scope=False,
+    ),
+    Route(
+        "supervision:item_move",
+        post=CITY_ONLY,
+        args=lambda c: _pk(_checklist_item(c, "有公示栏")),
+        data=lambda c: {"direction": "down"},
+        cross_scope=False,
+    ),
+    Route(
+        "supervision:item_delete",
+        post=CITY_ONLY,
+        args=lambda c: _pk(_checklist_item(c, "有公示栏")),
+        cross_scope=False,
+    ),
+    Route(
+        "supervision:community",
+        get=roles(CITY, DISTRICT, STREET, COMMUNITY, INSPECTOR),
+        args=lambda c: _pk(c.side.community),
+    ),
+    Route(
+        "supervision:community_mark",
+        post=roles(COMMUNITY, STREET),
+        args=lambda c: _pk(c.side.community),
+        data=lambda c: {
+            "item": _checklist_item(c, "有公示栏").pk,
+            "action": "mark",
+            "note": "社区门口公示栏",
+        },
+    ),
+    Route(
+        "supervision:members",
+        get=roles(CITY, DISTRICT, STREET, COMMUNITY, UNIT, INSPECTOR),
+        query=lambda c: {"unit": c.side.unit.pk} if c.role == UNIT else {"region": c.side.community.pk},
+    ),
+    Route(
+        "supervision:member",
+        get=roles(CITY, DISTRICT, STREET, COMMUNITY, UNIT, INSPECTOR),
+        args=lambda c: _pk(c.member(0)),
+    ),
+    Route(
+        "supervision:member_mark",
+        post=roles(COMMUNITY, UNIT),
+        args=lambda c: _pk(c.member(0)),
+        data=lambda c: {
+            "item": _checklist_item(c, "提出一条建议").pk,
+            "action": "mark",
+            "note": "建议增设快递柜",
+        },
+    ),
 ]
 ROUTE_BY_NAME = {r.name: r for r in ROUTES}
 
 
 # --- helpers ---------------------------------------------------------------------------------
+
 
 def all_url_names() -> set[str]:
     def walk(resolver, ns):
@@ -473,8 +714,11 @@ def export_text(response) -> str:
     raw = b"".join(response.streaming_content) if getattr(response, "streaming", False) else response.content
     if raw[:4] == b"PK\x03\x04":
         book = load_workbook(io.BytesIO(raw), read_only=True)
-        return "\n".join("\t".join("" if v is None else str(v) for v in row)
-                         for sheet in book.worksheets for row in sheet.iter_rows(values_only=True))
+        return "\n".join(
+            "\t".join("" if v is None else str(v) for v in row)
+            for sheet in book.worksheets
+            for row in sheet.iter_rows(values_only=True)
+        )
     return raw.decode("utf-8", "replace")
 
 
@@ -557,6 +801,7 @@ def may_see_full_values(role: str, route: Route, query: dict) -> bool:
 
 # --- R13: the matrix covers every URL ---------------------------------------------------------
 
+
 def test_every_named_url_is_in_the_matrix():
     names = all_url_names()
     missing = sorted(n for n in names if n not in ROUTE_BY_NAME)
@@ -569,6 +814,7 @@ def test_every_named_url_is_in_the_matrix():
 
 
 # --- R13 function level, plus R19/R23/R42 on every response ------------------------------------
+
 
 @pytest.fixture
 def crawl_world(db, monkeypatch):
@@ -650,6 +896,7 @@ def test_get_to_a_post_only_route_is_405(crawl_world):
 
 # --- R14: the other side's objects --------------------------------------------------------------
 
+
 def foreign_names(world, side: str) -> set[str]:
     return {m.name for m in getattr(world, side).members}
 
@@ -692,14 +939,19 @@ def test_other_sides_objects_are_404_and_unchanged(crawl_world, role):
             problems.append(f"{where}: wrote to {sorted(written)}")
     after = snapshot_without_audit()
     if before != after:
-        problems.append(f"tables changed by the crawl: {sorted(k for k in before if before[k] != after.get(k))}")
-    succeeded = list(AuditEvent.objects.filter(pk__gt=audit_before, success=True).values_list("event", flat=True))
+        problems.append(
+            f"tables changed by the crawl: {sorted(k for k in before if before[k] != after.get(k))}"
+        )
+    succeeded = list(
+        AuditEvent.objects.filter(pk__gt=audit_before, success=True).values_list("event", flat=True)
+    )
     if succeeded:
         problems.append(f"successful audit rows written by refused requests: {succeeded}")
     assert not problems, "\n".join(problems)
 
 
 # --- R11: CSRF and side-effect-free GETs --------------------------------------------------------
+
 
 @pytest.mark.parametrize("role", [CITY, COMMUNITY, UNIT, MEMBER])
 def test_every_post_route_needs_a_csrf_token(crawl_world, role):
@@ -757,6 +1009,7 @@ def test_get_requests_change_nothing_but_the_audit_log(crawl_world, role):
 
 # --- R15: lists and exports equal the selector -------------------------------------------------
 
+
 def linked_ids(text: str, prefix: str) -> set[int]:
     """Ids of the objects a page links to, e.g. ``/members/12/`` (its detail page)."""
     return {int(x) for x in re.findall(rf'href="{prefix}(\d+)/"', text)}
@@ -791,6 +1044,7 @@ def test_unit_list_equals_the_selector(crawl_world, role):
 
 # --- R19 positive control and R21 reveal --------------------------------------------------------
 
+
 @pytest.mark.parametrize("role", sorted(SENSITIVE))
 def test_reveal_shows_the_value_and_writes_one_audit_row(crawl_world, role):
     user = user_for(crawl_world, role)
@@ -798,8 +1052,11 @@ def test_reveal_shows_the_value_and_writes_one_audit_row(crawl_world, role):
     member = crawl_world.a.members[1]
     for field_name, value in (("id_number", member.reveal_id_number()), ("phone", member.reveal_phone())):
         before = AuditEvent.objects.aggregate(m=Max("id"))["m"] or 0
-        response = client.post(f"/members/{member.pk}/reveal/", {"field": field_name, "reason": "核对报到信息"},
-                               REMOTE_ADDR="10.1.2.3")
+        response = client.post(
+            f"/members/{member.pk}/reveal/",
+            {"field": field_name, "reason": "核对报到信息"},
+            REMOTE_ADDR="10.1.2.3",
+        )
         assert response.status_code == 200
         assert value in response.content.decode()
         assert response["Cache-Control"] == "no-store"
@@ -807,7 +1064,12 @@ def test_reveal_shows_the_value_and_writes_one_audit_row(crawl_world, role):
         assert [(r.event, r.success) for r in rows] == [("member.revealed", True)]
         row = rows[0]
         assert (row.actor_id, row.object_id, row.changes, row.reason, row.ip) == (
-            user.pk, str(member.pk), {"field": field_name}, "核对报到信息", "10.1.2.3")
+            user.pk,
+            str(member.pk),
+            {"field": field_name},
+            "核对报到信息",
+            "10.1.2.3",
+        )
         assert abs(timezone.now() - row.created_at).total_seconds() < 60
 
 
@@ -842,6 +1104,7 @@ def test_31st_reveal_in_an_hour_is_429(crawl_world):
 
 # --- R19: exports as every role ------------------------------------------------------------------
 
+
 @pytest.mark.parametrize("role", sorted(MEMBER_MANAGE))
 def test_full_export_only_for_view_sensitive(crawl_world, role):
     user = user_for(crawl_world, role)
@@ -866,6 +1129,7 @@ def test_crawled_urls_have_no_personal_data_path_segments():
 
 
 # --- R15 property: random trees and placements, pages equal a brute-force reference -------------
+
 
 def _reference(user, role, regions, units, members):
     """Visible member, unit and region ids computed from parent pointers alone (no paths, no selectors)."""
@@ -903,16 +1167,24 @@ def test_pages_equal_a_brute_force_reference_over_random_placements(db):
     from jinshequ.regions.models import RegionKind
     from tests.factories import make_member, make_region, make_unit, make_user
 
-    shapes = st.fixed_dictionaries({
-        "streets": st.lists(st.integers(1, 2), min_size=1, max_size=2),  # per district: communities per street
-        "units": st.lists(st.tuples(st.integers(0, 50), st.integers(0, 50)), min_size=1, max_size=4),
-        "members": st.lists(st.tuples(st.integers(0, 50), st.integers(0, 50)), min_size=1, max_size=6),
-        "role": st.sampled_from([CITY, DISTRICT, STREET, COMMUNITY, UNIT, INSPECTOR]),
-        "anchor": st.integers(0, 50),
-    })
+    shapes = st.fixed_dictionaries(
+        {
+            "streets": st.lists(
+                st.integers(1, 2), min_size=1, max_size=2
+            ),  # per district: communities per street
+            "units": st.lists(st.tuples(st.integers(0, 50), st.integers(0, 50)), min_size=1, max_size=4),
+            "members": st.lists(st.tuples(st.integers(0, 50), st.integers(0, 50)), min_size=1, max_size=6),
+            "role": st.sampled_from([CITY, DISTRICT, STREET, COMMUNITY, UNIT, INSPECTOR]),
+            "anchor": st.integers(0, 50),
+        }
+    )
 
-    @settings(max_examples=examples(15), deadline=None, database=None,
-              suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+    @settings(
+        max_examples=examples(15),
+        deadline=None,
+        database=None,
+        suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+    )
     @given(shapes)
     def check(shape):
         with savepoint():
@@ -944,8 +1216,13 @@ def test_pages_equal_a_brute_force_reference_over_random_placements(db):
                 members[make_member(f"随机{i}", unit, community).pk] = (unit.pk, community.pk)
             role = shape["role"]
             pick = shape["anchor"]
-            anchors = {CITY: [city], DISTRICT: districts, INSPECTOR: districts, STREET: streets,
-                       COMMUNITY: communities}
+            anchors = {
+                CITY: [city],
+                DISTRICT: districts,
+                INSPECTOR: districts,
+                STREET: streets,
+                COMMUNITY: communities,
+            }
             if role == UNIT:
                 user = make_user(f"u{pick}", Role.UNIT_ADMIN, unit=unit_objs[pick % len(unit_objs)])
             else:
@@ -957,7 +1234,9 @@ def test_pages_equal_a_brute_force_reference_over_random_placements(db):
             if role in MEMBER_MANAGE:
                 sheet = export_text(client.get("/members/export/"))
                 names = sorted(line.split("\t")[0] for line in sheet.splitlines()[1:])
-                assert names == sorted(Member.objects.filter(pk__in=want_members).values_list("name", flat=True))
+                assert names == sorted(
+                    Member.objects.filter(pk__in=want_members).values_list("name", flat=True)
+                )
             if role in UNIT_VIEW:
                 assert linked_ids(body_of(client.get("/units/")), "/units/") == want_units
             if role in REGION_VIEW:
@@ -967,6 +1246,7 @@ def test_pages_equal_a_brute_force_reference_over_random_placements(db):
 
 
 # --- objects for the service-record routes (records helper) -------------------------------------
+
 
 def _rec_photo_name() -> str:
     """One tiny JPEG under MEDIA_ROOT shared by every crawled record (written once, not per request)."""
@@ -991,17 +1271,28 @@ def _rec_record(ctx: Ctx, i: int = 0, photo: bool = True):
 
     day = timezone.localdate()
     return ServiceRecord.objects.create(
-        member=ctx.side.members[i], community=ctx.side.community, category=PostCategory.objects.order_by("pk").first(),
-        served_on=day, month=day.year * 100 + day.month, hours=2, description="爬虫测试：楼道清扫",
-        created_at=timezone.now(), photo=_rec_photo_name() if photo else None)
+        member=ctx.side.members[i],
+        community=ctx.side.community,
+        category=PostCategory.objects.order_by("pk").first(),
+        served_on=day,
+        month=day.year * 100 + day.month,
+        hours=2,
+        description="爬虫测试：楼道清扫",
+        created_at=timezone.now(),
+        photo=_rec_photo_name() if photo else None,
+    )
 
 
 def _rec_form(ctx: Ctx) -> dict:
     from jinshequ.posts.models import PostCategory
 
-    return {"served_on": timezone.localdate().isoformat(), "hours": "1.5", "people_helped": "1",
-            "category": PostCategory.objects.filter(is_active=True).order_by("pk").first().pk,
-            "description": "爬虫测试：陪同老人就医"}
+    return {
+        "served_on": timezone.localdate().isoformat(),
+        "hours": "1.5",
+        "people_helped": "1",
+        "category": PostCategory.objects.filter(is_active=True).order_by("pk").first().pk,
+        "description": "爬虫测试：陪同老人就医",
+    }
 
 
 def _rec_resident_token(ctx: Ctx) -> dict:
@@ -1014,9 +1305,14 @@ def _rec_resident_token(ctx: Ctx) -> dict:
 
     record = _rec_record(ctx, 1, photo=False)
     token, now = secrets.token_urlsafe(16), timezone.now()
-    ResidentCode.objects.create(member=record.member, record=record, token_hash=rsvc._token_hash(token),
-                                code_hash=rsvc._code_hash(token, "123456"), created_at=now,
-                                expires_at=now + _dt.timedelta(hours=24))
+    ResidentCode.objects.create(
+        member=record.member,
+        record=record,
+        token_hash=rsvc._token_hash(token),
+        code_hash=rsvc._code_hash(token, "123456"),
+        created_at=now,
+        expires_at=now + _dt.timedelta(hours=24),
+    )
     return {"token": token}
 
 
@@ -1026,10 +1322,19 @@ def _rec_certificate(ctx: Ctx):
     from jinshequ.activities.models import Certificate
 
     m, today = ctx.side.members[0], timezone.localdate()
-    return Certificate.objects.create(member=m, number=f"ZMCRAWL{secrets.randbelow(10**9):09d}",
-                                      nonce=secrets.token_hex(8), period_start=today.replace(day=1), period_end=today,
-                                      hours=2, record_count=1, member_name=m.name, unit_name=ctx.side.unit.name,
-                                      issuer_name="爬虫测试", issued_at=timezone.now())
+    return Certificate.objects.create(
+        member=m,
+        number=f"ZMCRAWL{secrets.randbelow(10**9):09d}",
+        nonce=secrets.token_hex(8),
+        period_start=today.replace(day=1),
+        period_end=today,
+        hours=2,
+        record_count=1,
+        member_name=m.name,
+        unit_name=ctx.side.unit.name,
+        issuer_name="爬虫测试",
+        issued_at=timezone.now(),
+    )
 
 
 def _rec_certificate_token(ctx: Ctx) -> dict:

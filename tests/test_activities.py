@@ -69,12 +69,22 @@ def admin(side):
     return side.users["community_admin"]
 
 
-def new_activity(w, side=None, *, start_in=H * 24, hours=2, capacity=3, title="楼道大扫除", team=None, actor=None):
+def new_activity(
+    w, side=None, *, start_in=H * 24, hours=2, capacity=3, title="楼道大扫除", team=None, actor=None
+):
     side = side or w.a
     start = timezone.now() + start_in
-    return acts.activity_create(community=side.community, category=w.category, title=title, place="3 号楼前",
-                                starts_at=start, ends_at=start + dt.timedelta(hours=hours), capacity=capacity,
-                                team=team, actor=actor or admin(side))
+    return acts.activity_create(
+        community=side.community,
+        category=w.category,
+        title=title,
+        place="3 号楼前",
+        starts_at=start,
+        ends_at=start + dt.timedelta(hours=hours),
+        capacity=capacity,
+        team=team,
+        actor=actor or admin(side),
+    )
 
 
 def extra_members(side, n, tag="加"):
@@ -125,21 +135,32 @@ def test_admin_publishes_edits_and_cancels_with_notifications(aw, django_capture
     assert check_activities_integrity() == []
 
 
-@pytest.mark.parametrize("change,code", [
-    ({"title": ""}, "title_required"),
-    ({"place": ""}, "place_required"),
-    ({"capacity": 0}, "bad_capacity"),
-    ({"hours": -1}, "bad_period"),
-    ({"hours": 25}, "too_long"),
-    ({"start_in": -H * 3}, "in_the_past"),
-])
+@pytest.mark.parametrize(
+    "change,code",
+    [
+        ({"title": ""}, "title_required"),
+        ({"place": ""}, "place_required"),
+        ({"capacity": 0}, "bad_capacity"),
+        ({"hours": -1}, "bad_period"),
+        ({"hours": 25}, "too_long"),
+        ({"start_in": -H * 3}, "in_the_past"),
+    ],
+)
 def test_invalid_activities_are_refused(aw, change, code):
     kwargs = {"start_in": H * 24, "hours": 2, "capacity": 3, "title": "楼道大扫除"} | change
     with pytest.raises(ActivityError) as err:
         if "place" in change:
             start = timezone.now() + H
-            acts.activity_create(community=aw.a.community, category=aw.category, title="x", place="",
-                                 starts_at=start, ends_at=start + H, capacity=3, actor=admin(aw.a))
+            acts.activity_create(
+                community=aw.a.community,
+                category=aw.category,
+                title="x",
+                place="",
+                starts_at=start,
+                ends_at=start + H,
+                capacity=3,
+                actor=admin(aw.a),
+            )
         else:
             new_activity(aw, **kwargs)
     assert err.value.code == code
@@ -151,8 +172,10 @@ def test_other_community_admin_cannot_publish_or_change(aw):
         new_activity(aw, aw.a, actor=admin(aw.b))
     assert err.value.code == "not_your_activity" and err.value.status == 404
     a = new_activity(aw)
-    for call in (lambda: acts.activity_update(activity=a, title="改", actor=admin(aw.b)),
-                 lambda: acts.activity_cancel(activity=a, reason="不要了", actor=admin(aw.b))):
+    for call in (
+        lambda: acts.activity_update(activity=a, title="改", actor=admin(aw.b)),
+        lambda: acts.activity_cancel(activity=a, reason="不要了", actor=admin(aw.b)),
+    ):
         with pytest.raises(ActivityError) as err:
             call()
         assert err.value.status == 404
@@ -258,7 +281,9 @@ def test_signup_with_an_idempotency_key_has_one_effect(aw):
     r2 = c.post(f"/activities/{a.pk}/signup/", **headers)
     assert r1.status_code == r2.status_code == 201 and r1.content == r2.content
     assert r2["Idempotent-Replayed"] == "true"
-    r3 = c.post(f"/activities/{a.pk}/signup/", HTTP_IDEMPOTENCY_KEY="signup-abc-456", HTTP_ACCEPT="application/json")
+    r3 = c.post(
+        f"/activities/{a.pk}/signup/", HTTP_IDEMPOTENCY_KEY="signup-abc-456", HTTP_ACCEPT="application/json"
+    )
     assert r3.status_code == 409 and r3.json()["code"] == "already_signed_up"
     assert Signup.objects.filter(activity=a).count() == 1
     other = client_for(make_user("m1k", Role.MEMBER, member=aw.a.members[1]))
@@ -271,14 +296,19 @@ def test_leaving_a_community_cancels_future_signups_there(aw, django_capture_on_
     a = new_activity(aw, capacity=1)
     s0, s1 = sign(a, aw.a.members[0]), sign(a, aw.a.members[1])
     with django_capture_on_commit_callbacks(execute=True):
-        n = acts.signups_end_for_member(member=aw.a.members[0], reason="转到其他社区", actor=None,
-                                        keep_community_id=aw.b.community.pk)
+        n = acts.signups_end_for_member(
+            member=aw.a.members[0], reason="转到其他社区", actor=None, keep_community_id=aw.b.community.pk
+        )
     assert n == 1
     s0.refresh_from_db()
     s1.refresh_from_db()
     assert (s0.status, s1.status) == (SignupStatus.CANCELLED, SignupStatus.SIGNED)
-    assert acts.signups_end_for_member(member=aw.a.members[1], reason="x", actor=None,
-                                       keep_community_id=aw.a.community.pk) == 0
+    assert (
+        acts.signups_end_for_member(
+            member=aw.a.members[1], reason="x", actor=None, keep_community_id=aw.a.community.pk
+        )
+        == 0
+    )
     assert check_activities_integrity() == []
 
 
@@ -288,8 +318,9 @@ def test_capacity_constraint_and_one_open_signup_hold_in_the_database(aw):
     with pytest.raises(IntegrityError), transaction.atomic():
         Activity.objects.filter(pk=a.pk).update(signed_up=F("capacity") + 1)
     with pytest.raises(IntegrityError), transaction.atomic():
-        Signup.objects.create(activity=a, member=aw.a.members[0], status=SignupStatus.WAITLISTED,
-                              created_at=timezone.now())
+        Signup.objects.create(
+            activity=a, member=aw.a.members[0], status=SignupStatus.WAITLISTED, created_at=timezone.now()
+        )
     a.refresh_from_db()
     assert a.signed_up == 1
 
@@ -318,7 +349,7 @@ def test_token_accepted_for_the_current_and_previous_window_only(aw):
     t0 = dt.datetime(2026, 5, 1, 1, 0, 0, tzinfo=dt.UTC)  # a window boundary (divisible by 30 s)
     token = acts.checkin_token(a, "in", now=t0 + dt.timedelta(seconds=5))
     assert acts.activity_from_token(token, now=t0 + dt.timedelta(seconds=29)) == (a, "in")
-    assert acts.activity_from_token(token, now=t0 + dt.timedelta(seconds=30)) == (a, "in")   # previous window
+    assert acts.activity_from_token(token, now=t0 + dt.timedelta(seconds=30)) == (a, "in")  # previous window
     assert acts.activity_from_token(token, now=t0 + dt.timedelta(seconds=59)) == (a, "in")
     with pytest.raises(ActivityError) as err:
         acts.activity_from_token(token, now=t0 + dt.timedelta(seconds=60))  # two windows later
@@ -336,18 +367,20 @@ def test_forged_tokens_are_refused_and_audited(aw):
     good = acts.checkin_token(a, "in")
     pk, mode, mac = good.split("-")
     forged = [
-        f"{pk}-{mode}-{'0' * 24}",                       # wrong MAC
-        f"{b.pk}-{mode}-{mac}",                          # a's MAC on b
-        f"{pk}-o-{mac}",                                 # check-in MAC used for check-out
-        f"{pk}-{mode}-{mac[:-1]}",                       # malformed
-        f"999999-{mode}-{mac}",                          # no such activity
+        f"{pk}-{mode}-{'0' * 24}",  # wrong MAC
+        f"{b.pk}-{mode}-{mac}",  # a's MAC on b
+        f"{pk}-o-{mac}",  # check-in MAC used for check-out
+        f"{pk}-{mode}-{mac[:-1]}",  # malformed
+        f"999999-{mode}-{mac}",  # no such activity
         "../../etc/passwd",
     ]
     for token in forged:
         with pytest.raises(ActivityError) as err:
             acts.activity_from_token(token)
         assert err.value.code == "token_invalid", token
-    assert AuditEvent.objects.filter(event="security.checkin_token_rejected", success=False).count() == len(forged)
+    assert AuditEvent.objects.filter(event="security.checkin_token_rejected", success=False).count() == len(
+        forged
+    )
     # a secret of another activity cannot sign for this one
     b_mac = acts._mac(b, "i", acts._window())
     with pytest.raises(ActivityError):
@@ -423,16 +456,16 @@ def test_checkout_creates_one_verified_record_with_rounded_capped_hours(aw):
     m0, m1, m2 = aw.a.members
     for m in (m0, m1, m2):
         sign(a, m)
-    with at(a.starts_at - 20 * M).frozen() as clock:   # early (inside the grace)
+    with at(a.starts_at - 20 * M).frozen() as clock:  # early (inside the grace)
         acts.attendance_check_in(activity=a, member=m0, actor=None)
         clock.advance(minutes=20)
         acts.attendance_check_in(activity=a, member=m1, actor=None)
         acts.attendance_check_in(activity=a, member=m2, actor=None)
         clock.advance(minutes=10)
         short = acts.attendance_check_out(activity=a, member=m2, actor=None)  # 10 minutes: no record
-        clock.advance(minutes=100)                                            # starts_at + 1h50
+        clock.advance(minutes=100)  # starts_at + 1h50
         r1 = acts.attendance_check_out(activity=a, member=m1, actor=None).record
-        clock.advance(minutes=30)                                             # ends_at + 20 min
+        clock.advance(minutes=30)  # ends_at + 20 min
         r0 = acts.attendance_check_out(activity=a, member=m0, actor=None).record
     assert short.created and short.record is None and "不足 15 分钟" in short.message
     assert r1.hours == Decimal("2.0")  # 110 minutes → nearest half hour
@@ -444,14 +477,34 @@ def test_checkout_creates_one_verified_record_with_rounded_capped_hours(aw):
         assert r.served_on == day and r.month == day.year * 100 + day.month
     assert ServiceRecord.objects.filter(activity=a).count() == 2
     with pytest.raises(IntegrityError), transaction.atomic():  # one record per member and activity
-        ServiceRecord.objects.create(member=m0, community=a.community, category=a.category, activity=a,
-                                     served_on=r0.served_on, month=r0.month, hours=1, description="重复",
-                                     created_at=timezone.now())
+        ServiceRecord.objects.create(
+            member=m0,
+            community=a.community,
+            category=a.category,
+            activity=a,
+            served_on=r0.served_on,
+            month=r0.month,
+            hours=1,
+            description="重复",
+            created_at=timezone.now(),
+        )
     assert check_activities_integrity() == []
 
 
-@pytest.mark.parametrize("minutes,hours", [(14, None), (15, "0.5"), (44, "0.5"), (45, "1.0"), (75, "1.5"),
-                                           (89, "1.5"), (90, "1.5"), (105, "2.0"), (200, "3.0")])
+@pytest.mark.parametrize(
+    "minutes,hours",
+    [
+        (14, None),
+        (15, "0.5"),
+        (44, "0.5"),
+        (45, "1.0"),
+        (75, "1.5"),
+        (89, "1.5"),
+        (90, "1.5"),
+        (105, "2.0"),
+        (200, "3.0"),
+    ],
+)
 def test_hours_round_to_the_nearest_half_hour(aw, minutes, hours):
     a = new_activity(aw, start_in=H * 24, hours=3)
     m = aw.a.members[0]
@@ -524,7 +577,9 @@ def test_member_checks_in_and_out_through_the_qr_pages(aw):
     detail = c.get(r1["Location"]).content.decode()
     assert "签到成功" in detail
     # the same QR scanned again on a new page: nothing new, a clear message
-    again = c.post(f"/activities/checkin/{acts.checkin_token(a, 'in')}/", {"idempotency_key": "checkin-key-2"})
+    again = c.post(
+        f"/activities/checkin/{acts.checkin_token(a, 'in')}/", {"idempotency_key": "checkin-key-2"}
+    )
     assert again.status_code == 302 and "无需重复签到" in c.get(again["Location"]).content.decode()
     assert Attendance.objects.filter(signup__activity=a).count() == 1
     # a ticket is the member's own: another member cannot use it
@@ -614,13 +669,19 @@ def test_card_scan_checks_members_in_and_out(aw):
         r = c.post(f"/activities/manage/{a.pk}/scan/", {"code": code, "mode": "in"})
         assert r.status_code == 409, code
     with at(a.starts_at + H).frozen():  # a new login: the staff session would have timed out
-        r = client_for(admin(aw.a)).post(f"/activities/manage/{a.pk}/scan/", {"code": card0.number, "mode": "out"})
+        r = client_for(admin(aw.a)).post(
+            f"/activities/manage/{a.pk}/scan/", {"code": card0.number, "mode": "out"}
+        )
     assert r.status_code == 200 and "记录服务时长" in r.content.decode()
     record = ServiceRecord.objects.get(member=m0, activity=a)
     assert record.evidence == EvidenceLevel.VENUE_QR and record.hours == Decimal("1.0")
     # the other community's admin cannot scan into this activity
-    assert client_for(admin(aw.b)).post(f"/activities/manage/{a.pk}/scan/",
-                                        {"code": card0.number, "mode": "out"}).status_code == 404
+    assert (
+        client_for(admin(aw.b))
+        .post(f"/activities/manage/{a.pk}/scan/", {"code": card0.number, "mode": "out"})
+        .status_code
+        == 404
+    )
 
 
 # --- the community confirms attendance (evidence 2) -------------------------------------------------------
@@ -661,9 +722,17 @@ def test_admin_confirms_attendance_without_checkout_as_evidence_2(aw):
 def _logged(member, day, hours, status=RecordStatus.PENDING):
     """A record the member logged themself on ``day`` (made directly: the day rule is what is tested)."""
     return ServiceRecord.objects.create(
-        member=member, community=member.community, category=PostCategory.objects.first(), served_on=day,
-        month=day.year * 100 + day.month, hours=Decimal(hours), description="入户走访", status=status,
-        reject_reason="重复填报" if status == RecordStatus.REJECTED else "", created_at=timezone.now())
+        member=member,
+        community=member.community,
+        category=PostCategory.objects.first(),
+        served_on=day,
+        month=day.year * 100 + day.month,
+        hours=Decimal(hours),
+        description="入户走访",
+        status=status,
+        reject_reason="重复填报" if status == RecordStatus.REJECTED else "",
+        created_at=timezone.now(),
+    )
 
 
 def test_activity_hours_keep_the_day_within_24_hours(aw):
@@ -672,9 +741,9 @@ def test_activity_hours_keep_the_day_within_24_hours(aw):
     a = new_activity(aw, start_in=H * 24, hours=2)
     m0, m1, m2 = aw.a.members
     day = timezone.localtime(a.starts_at).date()
-    _logged(m0, day, "23")                                      # 1 hour left
-    _logged(m1, day, "24")                                      # nothing left
-    _logged(m1, day, "5", status=RecordStatus.REJECTED)         # rejected records do not count
+    _logged(m0, day, "23")  # 1 hour left
+    _logged(m1, day, "24")  # nothing left
+    _logged(m1, day, "5", status=RecordStatus.REJECTED)  # rejected records do not count
     _logged(m2, day, "23.5")
     for m in (m0, m1, m2):
         sign(a, m)
@@ -690,7 +759,7 @@ def test_activity_hours_keep_the_day_within_24_hours(aw):
     signup = Signup.objects.get(activity=a, member=m2)
     with at(a.ends_at + H).frozen():
         with pytest.raises(ActivityError) as err:
-            acts.attendance_confirm(signup=signup, actor=admin(aw.a))   # the whole 2 hours
+            acts.attendance_confirm(signup=signup, actor=admin(aw.a))  # the whole 2 hours
         assert err.value.code == "day_over_24" and "最多还能记录 0.5 小时" in err.value.message
         record = acts.attendance_confirm(signup=signup, hours=Decimal("0.5"), actor=admin(aw.a))
     assert record.hours == Decimal("0.5")
@@ -765,10 +834,19 @@ def test_waitlisted_events_are_tentative(aw):
 
 def test_reminders_go_out_once_the_day_before(aw):
     now = timezone.now()
-    tomorrow_noon = timezone.make_aware(dt.datetime.combine(timezone.localdate(now) + dt.timedelta(days=1),
-                                                            dt.time(12, 0)))
-    soon = acts.activity_create(community=aw.a.community, category=aw.category, title="明天的活动", place="广场",
-                                starts_at=tomorrow_noon, ends_at=tomorrow_noon + H, capacity=1, actor=admin(aw.a))
+    tomorrow_noon = timezone.make_aware(
+        dt.datetime.combine(timezone.localdate(now) + dt.timedelta(days=1), dt.time(12, 0))
+    )
+    soon = acts.activity_create(
+        community=aw.a.community,
+        category=aw.category,
+        title="明天的活动",
+        place="广场",
+        starts_at=tomorrow_noon,
+        ends_at=tomorrow_noon + H,
+        capacity=1,
+        actor=admin(aw.a),
+    )
     later = new_activity(aw, start_in=dt.timedelta(days=4), title="下周的活动")
     m0, m1, m2 = aw.a.members
     sign(soon, m0)
@@ -787,8 +865,12 @@ def test_reminders_go_out_once_the_day_before(aw):
         assert acts.reminders_send() == 0
     assert Notification.objects.filter(kind="activities.reminder").count() == 2
     # moved to another day: reminded again for the new date
-    acts.activity_update(activity=soon, starts_at=soon.starts_at + dt.timedelta(hours=2),
-                         ends_at=soon.ends_at + dt.timedelta(hours=2), actor=admin(aw.a))
+    acts.activity_update(
+        activity=soon,
+        starts_at=soon.starts_at + dt.timedelta(hours=2),
+        ends_at=soon.ends_at + dt.timedelta(hours=2),
+        actor=admin(aw.a),
+    )
     assert acts.reminders_send() == 1
 
 
@@ -808,7 +890,11 @@ def test_no_shows_are_recorded_after_the_end_and_shown_to_the_community(aw):
         assert acts.activities_close_ended() == {"activities": 0, "no_shows": 0}
         call_command("activities_close_ended", stdout=open(os.devnull, "w"))  # noqa: SIM115
     statuses = dict(Signup.objects.filter(activity=a).values_list("member_id", "status"))
-    assert statuses == {m0.pk: SignupStatus.ATTENDED, m1.pk: SignupStatus.NO_SHOW, m2.pk: SignupStatus.CANCELLED}
+    assert statuses == {
+        m0.pk: SignupStatus.ATTENDED,
+        m1.pk: SignupStatus.NO_SHOW,
+        m2.pk: SignupStatus.CANCELLED,
+    }
     a.refresh_from_db()
     assert a.closed_at is not None
     c = client_for(admin(aw.a))
@@ -817,7 +903,9 @@ def test_no_shows_are_recorded_after_the_end_and_shown_to_the_community(aw):
     listing = c.get("/activities/manage/no-shows/").content.decode()
     assert m1.name in listing and m0.name not in listing and "垃圾分类宣传" in listing
     assert m1.name not in client_for(admin(aw.b)).get("/activities/manage/no-shows/").content.decode()
-    member_page = client_for(make_user("m1u", Role.MEMBER, member=m1)).get(f"/activities/{a.pk}/").content.decode()
+    member_page = (
+        client_for(make_user("m1u", Role.MEMBER, member=m1)).get(f"/activities/{a.pk}/").content.decode()
+    )
     assert "未到场" in member_page
     assert check_activities_integrity() == []
 
@@ -858,17 +946,26 @@ def test_scope_404s_and_no_change(aw):
     a = new_activity(aw)
     sign(a, aw.a.members[0])
     s = Signup.objects.get(activity=a)
-    before = table_snapshot(("activities.Activity", "activities.Signup", "activities.Attendance",
-                             "activities.ServiceRecord"))
+    before = table_snapshot(
+        ("activities.Activity", "activities.Signup", "activities.Attendance", "activities.ServiceRecord")
+    )
     b_member = client_for(aw.b.users["member"])
     for url in (f"/activities/{a.pk}/", f"/activities/checkin/{acts.checkin_token(a, 'in')}/"):
         assert b_member.get(url).status_code == 404, url
-    for url in (f"/activities/{a.pk}/signup/", f"/activities/{a.pk}/cancel/",
-                f"/activities/checkin/{acts.checkin_token(a, 'in')}/"):
+    for url in (
+        f"/activities/{a.pk}/signup/",
+        f"/activities/{a.pk}/cancel/",
+        f"/activities/checkin/{acts.checkin_token(a, 'in')}/",
+    ):
         assert b_member.post(url).status_code == 404, url
     b_admin = client_for(admin(aw.b))
-    for url in (f"/activities/manage/{a.pk}/", f"/activities/manage/{a.pk}/edit/", f"/activities/manage/{a.pk}/screen/",
-                f"/activities/manage/{a.pk}/screen/code/", f"/activities/manage/{a.pk}/scan/"):
+    for url in (
+        f"/activities/manage/{a.pk}/",
+        f"/activities/manage/{a.pk}/edit/",
+        f"/activities/manage/{a.pk}/screen/",
+        f"/activities/manage/{a.pk}/screen/code/",
+        f"/activities/manage/{a.pk}/scan/",
+    ):
         assert b_admin.get(url).status_code == 404, url
     assert b_admin.post(f"/activities/manage/{a.pk}/cancel/", {"reason": "试试"}).status_code == 404
     assert b_admin.post(f"/activities/manage/{a.pk}/edit/", {"title": "改"}).status_code == 404
@@ -877,8 +974,12 @@ def test_scope_404s_and_no_change(aw):
         assert client_for(aw.a.users[role]).get("/activities/manage/").status_code == 403
         assert client_for(aw.a.users[role]).get("/activities/").status_code == 403
     assert client_for(aw.city_admin).get("/activities/manage/").status_code == 403
-    assert table_snapshot(("activities.Activity", "activities.Signup", "activities.Attendance",
-                           "activities.ServiceRecord")) == before
+    assert (
+        table_snapshot(
+            ("activities.Activity", "activities.Signup", "activities.Attendance", "activities.ServiceRecord")
+        )
+        == before
+    )
     # the selector: a member sees their community's and their own sign-ups' activities only
     assert set(sel.activity_list_for_user(aw.b.users["member"])) == set()
     assert set(sel.activity_list_for_user(aw.a.users["member"])) == {a}
@@ -906,17 +1007,31 @@ def _populate(w, n):
     return a
 
 
-@pytest.mark.parametrize("url", ["/activities/", "/activities/manage/", "/activities/manage/?when=all",
-                                 "/activities/manage/no-shows/", "manage_detail", "detail", "screen", "scan"])
+@pytest.mark.parametrize(
+    "url",
+    [
+        "/activities/",
+        "/activities/manage/",
+        "/activities/manage/?when=all",
+        "/activities/manage/no-shows/",
+        "manage_detail",
+        "detail",
+        "screen",
+        "scan",
+    ],
+)
 def test_pages_use_a_bounded_number_of_queries(aw, url):
     """The same number of queries for 2 and for 8 activities (and their sign-ups)."""
     member_c, admin_c = client_for(aw.a.users["member"]), client_for(admin(aw.a))
 
     def run():
         last = Activity.objects.order_by("-pk").first()
-        target = {"manage_detail": f"/activities/manage/{last.pk}/", "detail": f"/activities/{last.pk}/",
-                  "screen": f"/activities/manage/{last.pk}/screen/",
-                  "scan": f"/activities/manage/{last.pk}/scan/"}.get(url, url)
+        target = {
+            "manage_detail": f"/activities/manage/{last.pk}/",
+            "detail": f"/activities/{last.pk}/",
+            "screen": f"/activities/manage/{last.pk}/screen/",
+            "scan": f"/activities/manage/{last.pk}/scan/",
+        }.get(url, url)
         client = member_c if target.startswith("/activities/") and "/manage/" not in target else admin_c
         return _queries(client, target)
 
@@ -960,9 +1075,15 @@ def test_admin_pages_create_edit_and_screen(aw):
     c = client_for(admin(aw.a))
     assert c.get("/activities/manage/new/").status_code == 200
     start = timezone.localtime(timezone.now() + H * 3).replace(second=0, microsecond=0)
-    data = {"title": "义诊", "category": aw.category.pk, "place": "卫生站", "capacity": 10,
-            "starts_at": start.strftime("%Y-%m-%dT%H:%M"), "ends_at": (start + H * 2).strftime("%Y-%m-%dT%H:%M"),
-            "description": "测血压"}
+    data = {
+        "title": "义诊",
+        "category": aw.category.pk,
+        "place": "卫生站",
+        "capacity": 10,
+        "starts_at": start.strftime("%Y-%m-%dT%H:%M"),
+        "ends_at": (start + H * 2).strftime("%Y-%m-%dT%H:%M"),
+        "description": "测血压",
+    }
     r = c.post("/activities/manage/new/", data)
     assert r.status_code == 302
     a = Activity.objects.get(title="义诊")
@@ -991,11 +1112,22 @@ def test_random_sequences_keep_the_invariants(aw):
     from hypothesis import strategies as st
 
     members = aw.a.members + extra_members(aw.a, 3, tag="随")
-    ops = st.lists(st.tuples(st.sampled_from(["sign", "cancel", "in", "out", "capacity", "close"]),
-                             st.integers(0, len(members) - 1), st.integers(1, 4)), min_size=1, max_size=25)
+    ops = st.lists(
+        st.tuples(
+            st.sampled_from(["sign", "cancel", "in", "out", "capacity", "close"]),
+            st.integers(0, len(members) - 1),
+            st.integers(1, 4),
+        ),
+        min_size=1,
+        max_size=25,
+    )
 
-    @settings(max_examples=examples(12), deadline=None, database=None,
-              suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+    @settings(
+        max_examples=examples(12),
+        deadline=None,
+        database=None,
+        suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+    )
     @given(ops)
     def run(steps):
         sid = transaction.savepoint()
@@ -1058,8 +1190,16 @@ class Arena:
 
     def activity(self, capacity, title="抢名额"):
         start = timezone.now() + H * 24
-        return acts.activity_create(community=self.community, category=self.category, title=title, place="广场",
-                                    starts_at=start, ends_at=start + H, capacity=capacity, actor=self.admin)
+        return acts.activity_create(
+            community=self.community,
+            category=self.category,
+            title=title,
+            place="广场",
+            starts_at=start,
+            ends_at=start + H,
+            capacity=capacity,
+            actor=self.admin,
+        )
 
 
 def race(jobs) -> list:
@@ -1094,7 +1234,9 @@ def test_concurrent_signups_never_overbook(transactional_db, capacity):
     arena = Arena()
     for round_no in range(ROUNDS):
         a = arena.activity(capacity, title=f"抢{capacity}-{round_no}")
-        out = race([lambda m=m, a=a: acts.signup_create(activity=a, member=m, actor=None) for m in arena.members])
+        out = race(
+            [lambda m=m, a=a: acts.signup_create(activity=a, member=m, actor=None) for m in arena.members]
+        )
         assert not [o for o in out if o[0] != "ok"], out
         statuses = Counter(o[1].status for o in out)
         assert statuses == {"signed": capacity, "waitlisted": THREADS - capacity}, (round_no, statuses)
@@ -1112,7 +1254,9 @@ def test_negative_control_without_the_lock_reaches_the_constraint(transactional_
     monkeypatch.setattr(acts, "_lock_activity", unlocked_slow_read(Activity, 0.05))
     for round_no in range(3):
         a = arena.activity(2, title=f"无锁-{round_no}")
-        out = race([lambda m=m, a=a: acts.signup_create(activity=a, member=m, actor=None) for m in arena.members])
+        out = race(
+            [lambda m=m, a=a: acts.signup_create(activity=a, member=m, actor=None) for m in arena.members]
+        )
         backstops += sum(1 for o in out if o[0] == "ok" and o[1].backstop)
         a.refresh_from_db()
         assert a.signed_up <= a.capacity  # the constraint still holds
@@ -1140,11 +1284,20 @@ def test_concurrent_cancellations_promote_exactly_the_freed_places(transactional
 def test_concurrent_double_scan_creates_one_attendance(transactional_db):
     arena = Arena(n=2)
     start = timezone.now() + 5 * M
-    a = acts.activity_create(community=arena.community, category=arena.category, title="扫两次", place="广场",
-                             starts_at=start, ends_at=start + H, capacity=5, actor=arena.admin)
+    a = acts.activity_create(
+        community=arena.community,
+        category=arena.category,
+        title="扫两次",
+        place="广场",
+        starts_at=start,
+        ends_at=start + H,
+        capacity=5,
+        actor=arena.admin,
+    )
     m = arena.members[0]
-    out = race([lambda: acts.attendance_check_in(activity=a, member=m, nonce="same", actor=None)
-                for _ in range(8)])
+    out = race(
+        [lambda: acts.attendance_check_in(activity=a, member=m, nonce="same", actor=None) for _ in range(8)]
+    )
     assert not [o for o in out if o[0] != "ok"], out
     assert sum(o[1].created for o in out) == 1
     assert Attendance.objects.filter(signup__activity=a).count() == 1

@@ -97,9 +97,14 @@ def mutual_pairs(graph: dict[str, dict[str, list[str]]]) -> set[tuple[str, str]]
     return {(a, b) for a in graph for b in graph[a] if a < b and a in graph[b]}
 
 
-def without(graph: dict[str, dict[str, list[str]]], pairs: set[tuple[str, str]]) -> dict[str, dict[str, list[str]]]:
+def without(
+    graph: dict[str, dict[str, list[str]]], pairs: set[tuple[str, str]]
+) -> dict[str, dict[str, list[str]]]:
     """The graph with both directions of the given pairs removed."""
-    return {a: {b: v for b, v in edges.items() if (min(a, b), max(a, b)) not in pairs} for a, edges in graph.items()}
+    return {
+        a: {b: v for b, v in edges.items() if (min(a, b), max(a, b)) not in pairs}
+        for a, edges in graph.items()
+    }
 
 
 def cyclic_pairs(graph: dict[str, dict[str, list[str]]]) -> set[tuple[str, str]]:
@@ -173,6 +178,10 @@ def test_cycle_finder_sees_a_loop_through_a_third_app():
 def test_no_app_imports_the_project_shell_or_the_demo_builder():
     """``site`` and ``demo`` sit above every domain app: they may import any of them, none imports them."""
     graph = app_imports()
-    users = {f"{app} -> {top}": graph[app][top] for app in graph for top in ("site", "demo")
-             if top in graph[app] and app not in ("site", "demo")}
+    users = {
+        f"{app} -> {top}": graph[app][top]
+        for app in graph
+        for top in ("site", "demo")
+        if top in graph[app] and app not in ("site", "demo")
+    }
     assert users == {}

@@ -46,7 +46,9 @@ def test_the_check_finds_each_form_of_comparison(tmp_path):
         "b = user.role != 'city_admin'\n"
         "c = user.role in ADMINS\n"
         "d = Role.UNIT_ADMIN\n"
-        "e = user.role_label\n", encoding="utf-8")
+        "e = user.role_label\n",
+        encoding="utf-8",
+    )
     (tmp_path / "access").mkdir()
     (tmp_path / "access" / "audiences.py").write_text("x = Role.MEMBER\n", encoding="utf-8")
     (app / "migrations").mkdir()

@@ -60,9 +60,12 @@ def post(client, url, data=None):
 
 # --- one function per case: performs the action, returns what the row must say ---------------
 
+
 def login_ok(w, client, login):
     user = w.a.users["street_admin"]
-    assert post(client, "/accounts/login/", {"username": user.username, "password": PASSWORD}).status_code == 302
+    assert (
+        post(client, "/accounts/login/", {"username": user.username, "password": PASSWORD}).status_code == 302
+    )
     return Expect("auth.login", user, "accounts.user", str(user.pk))
 
 
@@ -83,8 +86,13 @@ def lockout(w, client, login):
     user = w.b.users["unit_admin"]
     for i in range(5):
         post(client, "/accounts/login/", {"username": user.username, "password": f"Wrong-{i}-Passw0rd"})
-    return Expect("account.locked", None, "accounts.user", str(user.pk),
-                  check=lambda row: row.reason == "5 failed logins")
+    return Expect(
+        "account.locked",
+        None,
+        "accounts.user",
+        str(user.pk),
+        check=lambda row: row.reason == "5 failed logins",
+    )
 
 
 def unlock(w, client, login):
@@ -103,8 +111,14 @@ def password_ok(w, client, login):
     user = w.a.users["inspector"]
     login(user)
     new = "Brand-New-Passw0rd!"
-    assert post(client, "/accounts/password/", {"old_password": PASSWORD, "new_password1": new,
-                                                "new_password2": new}).status_code == 302
+    assert (
+        post(
+            client,
+            "/accounts/password/",
+            {"old_password": PASSWORD, "new_password1": new, "new_password2": new},
+        ).status_code
+        == 302
+    )
     return Expect("auth.password_changed", user, "accounts.user", str(user.pk))
 
 
@@ -112,43 +126,74 @@ def password_bad(w, client, login):
     user = w.a.users["inspector"]
     login(user)
     new = "Brand-New-Passw0rd!"
-    post(client, "/accounts/password/", {"old_password": "not-the-password", "new_password1": new,
-                                         "new_password2": new})
-    return Expect("auth.password_changed", user, "accounts.user", str(user.pk), success=False,
-                  check=lambda row: "old_password" in row.reason)
+    post(
+        client,
+        "/accounts/password/",
+        {"old_password": "not-the-password", "new_password1": new, "new_password2": new},
+    )
+    return Expect(
+        "auth.password_changed",
+        user,
+        "accounts.user",
+        str(user.pk),
+        success=False,
+        check=lambda row: "old_password" in row.reason,
+    )
 
 
 def region_create_ok(w, client, login):
     login(w.a.users["district_admin"])
-    response = post(client, "/regions/new/", {"name": "新华街道", "kind": RegionKind.STREET, "parent": w.a.district.pk})
+    response = post(
+        client, "/regions/new/", {"name": "新华街道", "kind": RegionKind.STREET, "parent": w.a.district.pk}
+    )
     assert response.status_code == 302
-    return Expect("region.created", w.a.users["district_admin"], "regions.region",
-                  lambda: str(Region.objects.get(name="新华街道").pk))
+    return Expect(
+        "region.created",
+        w.a.users["district_admin"],
+        "regions.region",
+        lambda: str(Region.objects.get(name="新华街道").pk),
+    )
 
 
 def region_create_bad(w, client, login):
     login(w.a.users["district_admin"])
     # A community directly under a district: the service refuses the kind.
-    post(client, "/regions/new/", {"name": "越级社区", "kind": RegionKind.COMMUNITY, "parent": w.a.district.pk})
+    post(
+        client, "/regions/new/", {"name": "越级社区", "kind": RegionKind.COMMUNITY, "parent": w.a.district.pk}
+    )
     assert not Region.objects.filter(name="越级社区").exists()
-    return Expect("region.created", w.a.users["district_admin"], "regions.region", "", success=False,
-                  check=lambda row: "kind" in row.reason)
+    return Expect(
+        "region.created",
+        w.a.users["district_admin"],
+        "regions.region",
+        "",
+        success=False,
+        check=lambda row: "kind" in row.reason,
+    )
 
 
 def region_update_ok(w, client, login):
     login(w.a.users["district_admin"])
     s = w.a.street
-    response = post(client, f"/regions/{s.pk}/edit/", {"name": "东风新街道", "kind": s.kind, "parent": s.parent_id})
+    response = post(
+        client, f"/regions/{s.pk}/edit/", {"name": "东风新街道", "kind": s.kind, "parent": s.parent_id}
+    )
     assert response.status_code == 302
-    return Expect("region.updated", w.a.users["district_admin"], "regions.region", str(s.pk),
-                  check=lambda row: row.changes["name"] == ["东风街道", "东风新街道"])
+    return Expect(
+        "region.updated",
+        w.a.users["district_admin"],
+        "regions.region",
+        str(s.pk),
+        check=lambda row: row.changes["name"] == ["东风街道", "东风新街道"],
+    )
 
 
 def region_update_bad(w, client, login):
     admin = w.a.users["district_admin"]
     login(admin)
-    sibling = Region.objects.create(name="另一街道", kind=RegionKind.STREET, parent=w.a.district,
-                                    path="x")  # path is irrelevant for a name clash
+    sibling = Region.objects.create(
+        name="另一街道", kind=RegionKind.STREET, parent=w.a.district, path="x"
+    )  # path is irrelevant for a name clash
     s = w.a.street
     post(client, f"/regions/{s.pk}/edit/", {"name": sibling.name, "kind": s.kind, "parent": s.parent_id})
     s.refresh_from_db()
@@ -177,9 +222,13 @@ def region_deactivate_bad(w, client, login):
 def unit_create_ok(w, client, login):
     admin = w.a.users["district_admin"]
     login(admin)
-    response = post(client, "/units/new/", {"name": "区卫健委", "kind": "party_gov", "region": w.a.district.pk})
+    response = post(
+        client, "/units/new/", {"name": "区卫健委", "kind": "party_gov", "region": w.a.district.pk}
+    )
     assert response.status_code == 302, response.content.decode()[:3000]
-    return Expect("unit.created", admin, "units.workunit", lambda: str(WorkUnit.objects.get(name="区卫健委").pk))
+    return Expect(
+        "unit.created", admin, "units.workunit", lambda: str(WorkUnit.objects.get(name="区卫健委").pk)
+    )
 
 
 def unit_create_bad(w, client, login):
@@ -197,8 +246,11 @@ def unit_update_ok(w, client, login):
     admin = w.a.users["district_admin"]
     login(admin)
     u = w.a.unit
-    response = post(client, f"/units/{u.pk}/edit/", {"name": u.name, "short_name": "财政", "kind": u.kind,
-                                                     "region": u.region_id})
+    response = post(
+        client,
+        f"/units/{u.pk}/edit/",
+        {"name": u.name, "short_name": "财政", "kind": u.kind, "region": u.region_id},
+    )
     assert response.status_code == 302, response.content.decode()[:3000]
     return Expect("unit.updated", admin, "units.workunit", str(u.pk))
 
@@ -221,8 +273,15 @@ def unit_deactivate_bad(w, client, login):
 
 
 def _member_form(w, **over):
-    data = {"name": "赵六", "id_number": new_id_number(), "phone": new_phone(), "work_unit": w.a.unit.pk,
-            "community": w.a.community.pk, "party_status": "full", "avail_weekend": "on"}
+    data = {
+        "name": "赵六",
+        "id_number": new_id_number(),
+        "phone": new_phone(),
+        "work_unit": w.a.unit.pk,
+        "community": w.a.community.pk,
+        "party_status": "full",
+        "avail_weekend": "on",
+    }
     data.update(over)
     return data
 
@@ -231,8 +290,13 @@ def member_create_ok(w, client, login):
     admin = w.a.users["community_admin"]
     login(admin)
     assert post(client, "/members/new/", _member_form(w)).status_code == 302
-    return Expect("member.created", admin, "members.member", lambda: str(Member.objects.get(name="赵六").pk),
-                  check=lambda row: re.fullmatch(r"\d{4}\*{10}[\dX]{4}", row.changes["id_number"][1]))
+    return Expect(
+        "member.created",
+        admin,
+        "members.member",
+        lambda: str(Member.objects.get(name="赵六").pk),
+        check=lambda row: re.fullmatch(r"\d{4}\*{10}[\dX]{4}", row.changes["id_number"][1]),
+    )
 
 
 def member_create_bad(w, client, login):
@@ -240,26 +304,40 @@ def member_create_bad(w, client, login):
     login(admin)
     post(client, "/members/new/", _member_form(w, id_number=w.a.members[1].reveal_id_number()))
     assert not Member.objects.filter(name="赵六").exists()
-    return Expect("member.created", admin, "members.member", "", success=False,
-                  check=lambda row: "id_number" in row.reason)
+    return Expect(
+        "member.created",
+        admin,
+        "members.member",
+        "",
+        success=False,
+        check=lambda row: "id_number" in row.reason,
+    )
 
 
 def member_update_ok(w, client, login):
     admin = w.a.users["unit_admin"]
     login(admin)
     m = w.a.members[2]
-    data = _member_form(w, name="单晓明", id_number="", phone="", community=m.community_id, address="新地址 1 号")
+    data = _member_form(
+        w, name="单晓明", id_number="", phone="", community=m.community_id, address="新地址 1 号"
+    )
     assert post(client, f"/members/{m.pk}/edit/", data).status_code == 302
-    return Expect("member.updated", admin, "members.member", str(m.pk),
-                  check=lambda row: row.changes["address"][1] == "新地址 1 号")
+    return Expect(
+        "member.updated",
+        admin,
+        "members.member",
+        str(m.pk),
+        check=lambda row: row.changes["address"][1] == "新地址 1 号",
+    )
 
 
 def member_update_bad(w, client, login):
     admin = w.a.users["unit_admin"]
     login(admin)
     m = w.a.members[2]
-    data = _member_form(w, name="单晓明", id_number=w.a.members[0].reveal_id_number(), phone="",
-                        community=m.community_id)
+    data = _member_form(
+        w, name="单晓明", id_number=w.a.members[0].reveal_id_number(), phone="", community=m.community_id
+    )
     post(client, f"/members/{m.pk}/edit/", data)
     return Expect("member.updated", admin, "members.member", str(m.pk), success=False)
 
@@ -290,9 +368,18 @@ def reveal_over_limit(w, client, login):
     login(admin)
     m = w.a.members[0]
     now = timezone.now()
-    AuditEvent.objects.bulk_create([AuditEvent(created_at=now, actor=admin, event="member.revealed",
-                                               object_type="members.member", object_id=str(m.pk))
-                                    for _ in range(30)])
+    AuditEvent.objects.bulk_create(
+        [
+            AuditEvent(
+                created_at=now,
+                actor=admin,
+                event="member.revealed",
+                object_type="members.member",
+                object_id=str(m.pk),
+            )
+            for _ in range(30)
+        ]
+    )
     response = post(client, f"/members/{m.pk}/reveal/", {"field": "id_number", "reason": "核对"})
     assert response.status_code == 429
     assert m.reveal_id_number() not in response.content.decode()
@@ -305,8 +392,7 @@ def member_export(w, client, login):
     response = client.get("/members/export/")
     assert response.status_code == 200
     b"".join(response.streaming_content)
-    return Expect("member.exported", admin, "members.member", "",
-                  check=lambda row: row.changes["rows"] == 3)
+    return Expect("member.exported", admin, "members.member", "", check=lambda row: row.changes["rows"] == 3)
 
 
 def member_import(w, client, login):
@@ -320,7 +406,10 @@ def member_import(w, client, login):
     login(admin)
     ensure_skills()
     ids = IdSource(31)
-    rows = [member_row(ids, unit=w.a.unit.name, community=w.a.community.name, **{"入党日期": ""}) for _ in range(2)]
+    rows = [
+        member_row(ids, unit=w.a.unit.name, community=w.a.community.name, **{"入党日期": ""})
+        for _ in range(2)
+    ]
     with tempfile.TemporaryDirectory() as tmp:
         path = write_xlsx(Path(tmp) / "党员.xlsx", rows)
         with path.open("rb") as fh:
@@ -330,8 +419,13 @@ def member_import(w, client, login):
     assert post(client, f"/members/import/{job.pk}/confirm/", {"mode": "all"}).status_code == 302
     job.refresh_from_db()
     assert job.status == ImportJob.Status.DONE
-    return Expect("import.completed", admin, "import.members", str(job.pk),
-                  check=lambda row: row.changes["created"] == 2)
+    return Expect(
+        "import.completed",
+        admin,
+        "import.members",
+        str(job.pk),
+        check=lambda row: row.changes["created"] == 2,
+    )
 
 
 def audit_export(w, client, login):
@@ -342,12 +436,36 @@ def audit_export(w, client, login):
     return Expect("audit.exported", w.city_admin, "accounts.auditevent", "")
 
 
-CASES = [login_ok, login_bad, logout, lockout, unlock, password_ok, password_bad,
-         region_create_ok, region_create_bad, region_update_ok, region_update_bad,
-         region_deactivate_ok, region_deactivate_bad,
-         unit_create_ok, unit_create_bad, unit_update_ok, unit_deactivate_ok, unit_deactivate_bad,
-         member_create_ok, member_create_bad, member_update_ok, member_update_bad, member_left_ok,
-         reveal_ok, reveal_over_limit, member_export, member_import, audit_export]
+CASES = [
+    login_ok,
+    login_bad,
+    logout,
+    lockout,
+    unlock,
+    password_ok,
+    password_bad,
+    region_create_ok,
+    region_create_bad,
+    region_update_ok,
+    region_update_bad,
+    region_deactivate_ok,
+    region_deactivate_bad,
+    unit_create_ok,
+    unit_create_bad,
+    unit_update_ok,
+    unit_deactivate_ok,
+    unit_deactivate_bad,
+    member_create_ok,
+    member_create_bad,
+    member_update_ok,
+    member_update_bad,
+    member_left_ok,
+    reveal_ok,
+    reveal_over_limit,
+    member_export,
+    member_import,
+    audit_export,
+]
 
 
 @pytest.mark.parametrize("case", CASES, ids=[c.__name__ for c in CASES])
@@ -392,9 +510,20 @@ def _import_all_project_modules() -> None:
 def test_every_audited_service_has_a_case():
     """A service marked ``@audited`` must appear in CASES (R29 list coverage)."""
     _import_all_project_modules()
-    covered = {"account.unlocked", "auth.password_changed", "region.created", "region.updated", "unit.created",
-               "unit.updated", "member.created", "member.updated", "member.left", "member.revealed",
-               "region_set_active", "unit_set_active"}
+    covered = {
+        "account.unlocked",
+        "auth.password_changed",
+        "region.created",
+        "region.updated",
+        "unit.created",
+        "unit.updated",
+        "member.created",
+        "member.updated",
+        "member.left",
+        "member.revealed",
+        "region_set_active",
+        "unit_set_active",
+    }
     # Reactivation is the same code path as deactivation with the flag flipped; covered below.
     covered |= {"member.reactivated"}
     missing = {name: event for name, event in AUDITED.items() if event not in covered}
@@ -409,13 +538,18 @@ def test_reactivation_is_audited(world, client, login):
     before = last_id()
     post(client, f"/members/{m.pk}/status/", {"action": "reactivate"})
     assert list(AuditEvent.objects.filter(pk__gt=before).values_list("event", "success")) == [
-        ("member.reactivated", True)]
+        ("member.reactivated", True)
+    ]
 
 
 def test_personal_data_in_free_text_is_masked(world):
     phone, number = new_phone(), new_id_number()
-    row = audit(event="test.masking", reason=f"电话 {phone}，证件 {number}", object_repr=number,
-                changes={"note": [None, f"call {phone}"]})
+    row = audit(
+        event="test.masking",
+        reason=f"电话 {phone}，证件 {number}",
+        object_repr=number,
+        changes={"note": [None, f"call {phone}"]},
+    )
     row.refresh_from_db()
     blob = f"{row.reason}{row.object_repr}{row.changes}"
     assert phone not in blob and number not in blob
@@ -424,14 +558,23 @@ def test_personal_data_in_free_text_is_masked(world):
 
 # --- R32: the audit insert is part of the business transaction -------------------------------
 
+
 def test_failed_audit_insert_rolls_back_member_create(world):
     from jinshequ.members.services import member_create
 
     before = Member.objects.count()
-    with mock.patch.object(AuditEvent.objects, "create", side_effect=IntegrityError("injected")), \
-            pytest.raises(IntegrityError):
-        member_create(actor=world.city_admin, name="回滚测试", id_number=new_id_number(), phone=new_phone(),
-                      work_unit=world.a.unit, community=world.a.community)
+    with (
+        mock.patch.object(AuditEvent.objects, "create", side_effect=IntegrityError("injected")),
+        pytest.raises(IntegrityError),
+    ):
+        member_create(
+            actor=world.city_admin,
+            name="回滚测试",
+            id_number=new_id_number(),
+            phone=new_phone(),
+            work_unit=world.a.unit,
+            community=world.a.community,
+        )
     assert Member.objects.count() == before
     assert not Member.objects.filter(name="回滚测试").exists()
 
@@ -451,8 +594,10 @@ def test_failed_audit_insert_through_the_page_gives_an_error_and_writes_nothing(
 
 # --- the audit-log page ------------------------------------------------------------------
 
-@pytest.mark.parametrize("role", ["district_admin", "street_admin", "community_admin", "unit_admin", "inspector",
-                                  "member"])
+
+@pytest.mark.parametrize(
+    "role", ["district_admin", "street_admin", "community_admin", "unit_admin", "inspector", "member"]
+)
 def test_audit_page_is_city_admin_only(world, login, client, role):
     login(world.a.users[role])
     assert client.get("/accounts/audit/").status_code == 403
@@ -487,7 +632,7 @@ def test_audit_page_escapes_injected_text(world, login, client):
 
 
 def test_audit_export_is_filtered_text_and_audited(world, login, client):
-    audit(event="test.formula", reason="=HYPERLINK(\"http://x\",\"c\")")
+    audit(event="test.formula", reason='=HYPERLINK("http://x","c")')
     login(world.city_admin)
     before = last_id()
     response = client.get("/accounts/audit/", {"format": "xlsx", "event": "test.formula"})
@@ -496,4 +641,6 @@ def test_audit_export_is_filtered_text_and_audited(world, login, client):
     assert len(rows) == 2 and rows[1][5] == "test.formula"
     assert all(cell.data_type != "f" for row in sheet.iter_rows() for cell in row)
     assert response["Cache-Control"] == "no-store"
-    assert list(AuditEvent.objects.filter(pk__gt=before).values_list("event", flat=True)) == ["audit.exported"]
+    assert list(AuditEvent.objects.filter(pk__gt=before).values_list("event", flat=True)) == [
+        "audit.exported"
+    ]

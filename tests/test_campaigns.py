@@ -12,16 +12,21 @@ from tests.factories import make_campaign
 
 def _form(**extra):
     today = timezone.localdate()
-    data = {"name": "2027年在职党员进社区", "starts_on": today.isoformat(),
-            "ends_on": (today + dt.timedelta(days=200)).isoformat(),
-            "report_deadline": (today + dt.timedelta(days=60)).isoformat(), "target_rate": "95",
-            "max_active_posts": "2"}
+    data = {
+        "name": "2027年在职党员进社区",
+        "starts_on": today.isoformat(),
+        "ends_on": (today + dt.timedelta(days=200)).isoformat(),
+        "report_deadline": (today + dt.timedelta(days=60)).isoformat(),
+        "target_rate": "95",
+        "max_active_posts": "2",
+    }
     data.update(extra)
     return data
 
 
-@pytest.mark.parametrize("role", ["district_admin", "street_admin", "community_admin", "unit_admin", "inspector",
-                                  "member"])
+@pytest.mark.parametrize(
+    "role", ["district_admin", "street_admin", "community_admin", "unit_admin", "inspector", "member"]
+)
 def test_only_city_admin_reaches_campaign_pages(world, client, login, role):
     campaign = make_campaign()
     login(world.a.users[role])
@@ -44,12 +49,15 @@ def test_create_lists_and_audits(world, client, login):
     assert "2027年在职党员进社区" in body and "当前周期" in body
 
 
-@pytest.mark.parametrize("field, value, message", [
-    ("ends_on", "2000-01-01", "结束日期不能早于开始日期"),
-    ("report_deadline", "2100-01-01", "报到截止日期应在活动周期之内"),
-    ("target_rate", "101", ""),
-    ("max_active_posts", "0", ""),
-])
+@pytest.mark.parametrize(
+    "field, value, message",
+    [
+        ("ends_on", "2000-01-01", "结束日期不能早于开始日期"),
+        ("report_deadline", "2100-01-01", "报到截止日期应在活动周期之内"),
+        ("target_rate", "101", ""),
+        ("max_active_posts", "0", ""),
+    ],
+)
 def test_create_rejects_inconsistent_values(world, client, login, field, value, message):
     login(world.city_admin)
     response = client.post("/campaigns/new/", _form(**{field: value}))
@@ -77,7 +85,9 @@ def test_set_current_keeps_exactly_one_current(world, client, login):
 
 
 def test_set_current_is_post_only(world, client, login):
-    campaign = Campaign.objects.create(name="周期", starts_on=timezone.localdate(), ends_on=timezone.localdate())
+    campaign = Campaign.objects.create(
+        name="周期", starts_on=timezone.localdate(), ends_on=timezone.localdate()
+    )
     login(world.city_admin)
     assert client.get(f"/campaigns/{campaign.pk}/current/").status_code == 405
     campaign.refresh_from_db()
@@ -87,8 +97,14 @@ def test_set_current_is_post_only(world, client, login):
 def test_edit_changes_target_and_audits_old_and_new(world, client, login):
     campaign = make_campaign()
     login(world.city_admin)
-    data = _form(name=campaign.name, starts_on=campaign.starts_on.isoformat(), ends_on=campaign.ends_on.isoformat(),
-                 report_deadline=campaign.report_deadline.isoformat(), target_rate="90", max_active_posts="3")
+    data = _form(
+        name=campaign.name,
+        starts_on=campaign.starts_on.isoformat(),
+        ends_on=campaign.ends_on.isoformat(),
+        report_deadline=campaign.report_deadline.isoformat(),
+        target_rate="90",
+        max_active_posts="3",
+    )
     assert client.post(f"/campaigns/{campaign.pk}/edit/", data).status_code == 302
     campaign.refresh_from_db()
     assert campaign.target_rate == 90 and campaign.max_active_posts == 3 and campaign.is_current

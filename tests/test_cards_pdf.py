@@ -28,8 +28,10 @@ from jinshequ.members.models import ContactCard, Member, Registration
 from tests.factories import make_campaign, make_member
 from tests.securitykit import canary_hits, unmasked_runs
 
-pytestmark = pytest.mark.skipif(not shutil.which("pdftotext") or not shutil.which("pdftoppm"),
-                                reason="poppler-utils (pdftotext, pdftoppm) are needed to read PDFs")
+pytestmark = pytest.mark.skipif(
+    not shutil.which("pdftotext") or not shutil.which("pdftoppm"),
+    reason="poppler-utils (pdftotext, pdftoppm) are needed to read PDFs",
+)
 
 
 # --- reading PDFs -------------------------------------------------------------------------------------
@@ -54,8 +56,9 @@ def pdf_text(data: bytes) -> str:
     with tempfile.NamedTemporaryFile(suffix=".pdf") as f:
         f.write(data)
         f.flush()
-        return subprocess.run(["pdftotext", "-enc", "UTF-8", f.name, "-"], capture_output=True, check=True,
-                              text=True).stdout
+        return subprocess.run(
+            ["pdftotext", "-enc", "UTF-8", f.name, "-"], capture_output=True, check=True, text=True
+        ).stdout
 
 
 def compact(text: str) -> str:
@@ -80,10 +83,14 @@ def decode_qr_codes(data: bytes, *, dpi: int = 300) -> list[str]:
     with tempfile.TemporaryDirectory() as tmp:
         src = Path(tmp) / "doc.pdf"
         src.write_bytes(data)
-        subprocess.run(["pdftoppm", "-png", "-r", str(dpi), "-gray", str(src), str(Path(tmp) / "page")], check=True)
+        subprocess.run(
+            ["pdftoppm", "-png", "-r", str(dpi), "-gray", str(src), str(Path(tmp) / "page")], check=True
+        )
         for png in sorted(Path(tmp).glob("page*.png")):
             with Image.open(png) as image:
-                texts += [r.text for r in zxingcpp.read_barcodes(image, formats=zxingcpp.BarcodeFormat.QRCode)]
+                texts += [
+                    r.text for r in zxingcpp.read_barcodes(image, formats=zxingcpp.BarcodeFormat.QRCode)
+                ]
     return texts
 
 
@@ -136,15 +143,19 @@ def test_render_pdf_makes_a_pdf_with_chinese_text(db):
     from types import SimpleNamespace
 
     community = SimpleNamespace(name="七一社区", address="", office_phone="")
-    data = pdfmod.render_pdf("pdf/poster.html", {"community": community, "street": "站前街道", "qr": "", "url": ""})
+    data = pdfmod.render_pdf(
+        "pdf/poster.html", {"community": community, "street": "站前街道", "qr": "", "url": ""}
+    )
     assert data.startswith(b"%PDF-")
     text = compact(pdf_text(data))
     assert "七一社区" in text and "在职党员报到二维码" in text
 
 
 def test_render_pdf_refuses_without_a_cjk_font():
-    with mock.patch.object(pdfmod, "cjk_font_available", return_value=False), \
-            pytest.raises(pdfmod.PdfFontMissing) as exc:
+    with (
+        mock.patch.object(pdfmod, "cjk_font_available", return_value=False),
+        pytest.raises(pdfmod.PdfFontMissing) as exc,
+    ):
         pdfmod.render_pdf("pdf/poster.html", {})
     assert str(exc.value) == "缺少中文字体，请安装 fonts-noto-cjk"
 
@@ -163,8 +174,10 @@ def test_pdf_fetcher_refuses_network_and_foreign_files():
 
 def test_unit_print_without_font_issues_nothing_and_explains(world, login, client):
     login(world.a.users["unit_admin"])
-    with mock.patch.object(pdfmod, "cjk_font_available", return_value=False), \
-            mock.patch("jinshequ.members.views_cards.cjk_font_available", return_value=False):
+    with (
+        mock.patch.object(pdfmod, "cjk_font_available", return_value=False),
+        mock.patch("jinshequ.members.views_cards.cjk_font_available", return_value=False),
+    ):
         response = client.post(unit_pdf_url(world.a.unit))
     assert response.status_code == 503
     assert "缺少中文字体，请安装 fonts-noto-cjk" in response.content.decode()
@@ -199,7 +212,8 @@ def test_unit_cards_pdf_prints_every_member_with_a_scannable_card(world, login, 
     # The QR codes read back as the cards' signed tokens (number + nonce), which resolve to the cards.
     decoded = decode_qr_codes(data)
     assert sorted((p["c"], p["n"]) for p in map(token_payload, decoded)) == sorted(
-        (c.number, c.nonce) for c in cards.values())
+        (c.number, c.nonce) for c in cards.values()
+    )
     assert {reporting.card_from_scan(t).pk for t in decoded} == {c.pk for c in cards.values()}
 
     # And the images drawn are exactly segno's matrices for those tokens.
@@ -246,7 +260,9 @@ def test_sub_units_are_included_on_request(world, login, client):
     make_member("下级党员", sub, world.a.community)
     login(world.a.users["unit_admin"])
     without = compact(pdf_text(pdf_bytes(client.post(unit_pdf_url(world.a.unit), {"only": "all"}))))
-    with_sub = compact(pdf_text(pdf_bytes(client.post(unit_pdf_url(world.a.unit), {"only": "all", "sub": "1"}))))
+    with_sub = compact(
+        pdf_text(pdf_bytes(client.post(unit_pdf_url(world.a.unit), {"only": "all", "sub": "1"})))
+    )
     assert "下级党员" not in without and "下级党员" in with_sub
     # The sub-unit on its own is in the unit admin's scope too.
     assert "下级党员" in compact(pdf_text(pdf_bytes(client.post(unit_pdf_url(sub), {"only": "all"}))))
@@ -395,8 +411,9 @@ def test_card_panel_shows_card_history_and_actions(world):
     member = world.a.members[0]
     old = reporting.card_issue(member=member, actor=None)
     new = reporting.card_issue(member=member, actor=None, reason="挂失补办")
-    html = render_to_string("members/_card_panel.html",
-                            {"member": member, "can": {"card_manage": True, "roster_view": True}})
+    html = render_to_string(
+        "members/_card_panel.html", {"member": member, "can": {"card_manage": True, "roster_view": True}}
+    )
     assert f"{new.number[:3]} {new.number[3:6]} {new.number[6:]}" in html
     assert f"原卡 {old.number} 已于" in html and "挂失补办" in html
     assert reverse("cards:reissue", args=[member.pk]) in html and "data-confirm" in html
@@ -427,8 +444,16 @@ def test_member_receipt_pdf(world, login, client, reported):
     data = pdf_bytes(client.get(reverse("cards:receipt_pdf", args=[member.pk])))
     text = pdf_text(data)
     flat = compact(text)
-    for word in ("在职党员进社区报到回执", member.name, "市财政局", "东风街道东风社区", f"No.{reg.pk:06d}",
-                 "东风社区党组织（盖章）", "经办人（签字）", reg.confirmed_on.strftime("%Y-%m-%d")):
+    for word in (
+        "在职党员进社区报到回执",
+        member.name,
+        "市财政局",
+        "东风街道东风社区",
+        f"No.{reg.pk:06d}",
+        "东风社区党组织（盖章）",
+        "经办人（签字）",
+        reg.confirmed_on.strftime("%Y-%m-%d"),
+    ):
         assert word in flat, word
     assert_no_personal_numbers(text)
     assert AuditEvent.objects.filter(event="receipt.printed", object_id=str(member.pk)).count() == 1
@@ -465,14 +490,21 @@ def test_receipts_choose_page(world, login, client, reported):
     assert reverse("cards:receipts_unit_pdf", args=[world.a.unit.pk]) in body
 
 
-@pytest.mark.parametrize("role,side,unit_status,member_status", [
-    ("unit_admin", "b", 404, 404),
-    ("district_admin", "a", 200, 200), ("district_admin", "b", 404, 404),
-    # the unit is registered at district level, outside the street; its member lives in the street
-    ("street_admin", "a", 404, 200), ("street_admin", "b", 404, 404),
-    ("inspector", "a", 200, 200), ("inspector", "b", 404, 404),
-    ("community_admin", "a", 403, 403), ("member", "a", 403, 403),
-])
+@pytest.mark.parametrize(
+    "role,side,unit_status,member_status",
+    [
+        ("unit_admin", "b", 404, 404),
+        ("district_admin", "a", 200, 200),
+        ("district_admin", "b", 404, 404),
+        # the unit is registered at district level, outside the street; its member lives in the street
+        ("street_admin", "a", 404, 200),
+        ("street_admin", "b", 404, 404),
+        ("inspector", "a", 200, 200),
+        ("inspector", "b", 404, 404),
+        ("community_admin", "a", 403, 403),
+        ("member", "a", 403, 403),
+    ],
+)
 def test_receipt_scope(world, login, client, reported, role, side, unit_status, member_status):
     user = getattr(world, side).users[role]
     login(user)
@@ -484,7 +516,9 @@ def test_receipt_scope(world, login, client, reported, role, side, unit_status, 
 
 def test_city_admin_prints_receipts(world, login, client, reported):
     login(world.city_admin)
-    flat = compact(pdf_text(pdf_bytes(client.get(reverse("cards:receipts_unit_pdf", args=[world.a.unit.pk])))))
+    flat = compact(
+        pdf_text(pdf_bytes(client.get(reverse("cards:receipts_unit_pdf", args=[world.a.unit.pk]))))
+    )
     assert reported[0].member.name in flat
 
 
@@ -494,14 +528,24 @@ def test_city_admin_prints_receipts(world, login, client, reported):
 def test_poster_pdf_for_the_community_admin(world, login, client):
     from jinshequ.regions.models import Region
 
-    Region.objects.filter(pk=world.a.community.pk).update(address="东风路 18 号社区服务中心", office_phone="0414-2812345")
+    Region.objects.filter(pk=world.a.community.pk).update(
+        address="东风路 18 号社区服务中心", office_phone="0414-2812345"
+    )
     community = Region.objects.get(pk=world.a.community.pk)
     login(world.a.users["community_admin"])
     data = pdf_bytes(client.get(reverse("cards:poster_pdf", args=[community.pk])))
     text = pdf_text(data)
     flat = compact(text)
-    for word in ("东风社区", "东风街道", "在职党员报到二维码", "登录", "扫码", "确认", "东风路18号社区服务中心",
-                 "0414-2812345"):
+    for word in (
+        "东风社区",
+        "东风街道",
+        "在职党员报到二维码",
+        "登录",
+        "扫码",
+        "确认",
+        "东风路18号社区服务中心",
+        "0414-2812345",
+    ):
         assert word in flat, word
     assert_no_personal_numbers(text)
     [url] = decode_qr_codes(data, dpi=100)
@@ -510,11 +554,19 @@ def test_poster_pdf_for_the_community_admin(world, login, client):
     assert reporting.community_from_token(token) == community
 
 
-@pytest.mark.parametrize("role,side,status", [
-    ("community_admin", "b", 404), ("street_admin", "a", 200), ("street_admin", "b", 404),
-    ("district_admin", "a", 200), ("district_admin", "b", 404),
-    ("inspector", "a", 403), ("unit_admin", "a", 403), ("member", "a", 403),
-])
+@pytest.mark.parametrize(
+    "role,side,status",
+    [
+        ("community_admin", "b", 404),
+        ("street_admin", "a", 200),
+        ("street_admin", "b", 404),
+        ("district_admin", "a", 200),
+        ("district_admin", "b", 404),
+        ("inspector", "a", 403),
+        ("unit_admin", "a", 403),
+        ("member", "a", 403),
+    ],
+)
 def test_poster_scope(world, login, client, role, side, status):
     login(getattr(world, side).users[role])
     assert client.get(reverse("cards:poster_pdf", args=[world.a.community.pk])).status_code == status
@@ -547,4 +599,3 @@ def test_no_canary_in_any_printed_document(world, login, client, reported):
         assert_no_personal_numbers(text)
         for m in Member.objects.all():
             assert m.id_number_masked not in text and (not m.phone_masked or m.phone_masked not in text)
-

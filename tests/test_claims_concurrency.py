@@ -42,7 +42,7 @@ THREADS = 20
 postgres_only = pytest.mark.skipif(
     "connection.vendor != 'postgresql'",
     reason="row locks and real concurrent transactions need PostgreSQL; SQLite serialises writers "
-           "(IMMEDIATE transactions), so the race cannot happen there",
+    "(IMMEDIATE transactions), so the race cannot happen there",
 )
 
 
@@ -67,8 +67,14 @@ class Arena:
         self.category, _ = PostCategory.objects.get_or_create(name="其他")  # flushed by transactional_db
 
     def post(self, capacity: int, title: str = "抢名额") -> Post:
-        return ps.post_create(community=self.community, category=self.category, title=title, capacity=capacity,
-                              starts_on=timezone.localdate(), actor=self.admin)
+        return ps.post_create(
+            community=self.community,
+            category=self.category,
+            title=title,
+            capacity=capacity,
+            starts_on=timezone.localdate(),
+            actor=self.admin,
+        )
 
 
 def race(arena: Arena, post: Post, members=None) -> list:
@@ -182,7 +188,9 @@ def test_mixed_claims_and_releases_have_no_deadlock(transactional_db):
                     if rng.random() < 0.6:
                         ps.claim_create(member=member, post=post, actor=None)
                     else:
-                        c = PostClaim.objects.filter(member=member, post=post, status__in=PLACE_HOLDING).first()
+                        c = PostClaim.objects.filter(
+                            member=member, post=post, status__in=PLACE_HOLDING
+                        ).first()
                         if c:
                             ps.claim_withdraw(claim=c, reason="并发测试", actor=None)
                 except ps.PostError:
@@ -222,7 +230,11 @@ def test_mixed_claims_and_releases_have_no_deadlock(transactional_db):
     assert not errors, errors
     for post in posts:
         post.refresh_from_db()
-        assert post.claimed == PostClaim.objects.filter(post=post, status__in=PLACE_HOLDING).count() <= post.capacity
+        assert (
+            post.claimed
+            == PostClaim.objects.filter(post=post, status__in=PLACE_HOLDING).count()
+            <= post.capacity
+        )
     assert check_posts_integrity() == []
 
 
@@ -242,8 +254,11 @@ def test_concurrent_idempotent_duplicate_gets_409(transactional_db, monkeypatch)
             client = Client()
             client.force_login(user)
             barrier.wait(timeout=30)
-            r = client.post(f"/posts/{post.pk}/claim/", HTTP_IDEMPOTENCY_KEY="concurrent-key-1",
-                            HTTP_ACCEPT="application/json")
+            r = client.post(
+                f"/posts/{post.pk}/claim/",
+                HTTP_IDEMPOTENCY_KEY="concurrent-key-1",
+                HTTP_ACCEPT="application/json",
+            )
             statuses.append(r.status_code)
         finally:
             connection.close()
@@ -285,8 +300,9 @@ def test_duplicate_open_claim_is_refused_by_the_database(db):
     member = arena.members[0]
     ps.claim_create(member=member, post=post, actor=None)
     with pytest.raises(IntegrityError), transaction.atomic():
-        PostClaim.objects.create(post=post, member=member, status="active", created_at=timezone.now(),
-                                 decided_at=timezone.now())
+        PostClaim.objects.create(
+            post=post, member=member, status="active", created_at=timezone.now(), decided_at=timezone.now()
+        )
     assert PostClaim.objects.filter(post=post).count() == 1
 
 

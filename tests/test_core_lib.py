@@ -30,5 +30,11 @@ def test_style_form_gives_each_kind_of_widget_its_class_and_keeps_a_chosen_one()
     form = F()
     style_form(form)
     classes = {name: field.widget.attrs.get("class") for name, field in form.fields.items()}
-    assert classes == {"name": "form-control", "kind": "form-select", "ok": "form-check-input",
-                       "tags": "form-check-input", "secret": None, "big": "form-control form-control-lg"}
+    assert classes == {
+        "name": "form-control",
+        "kind": "form-select",
+        "ok": "form-check-input",
+        "tags": "form-check-input",
+        "secret": None,
+        "big": "form-control form-control-lg",
+    }

@@ -31,17 +31,30 @@ HMAC_1, HMAC_2 = b64key("hmac-1"), b64key("hmac-2")
 
 # --- R20: a dump of the database holds no plaintext canary ------------------------------------
 
+
 def _dump_database() -> bytes:
     settings = connection.settings_dict
     if connection.vendor == "sqlite":
         path = Path(settings["NAME"])
-        return b"".join(p.read_bytes() for p in (path, Path(f"{path}-wal"), Path(f"{path}-shm")) if p.exists())
+        return b"".join(
+            p.read_bytes() for p in (path, Path(f"{path}-wal"), Path(f"{path}-shm")) if p.exists()
+        )
     assert connection.vendor == "postgresql"
     env = dict(os.environ)
     if settings.get("PASSWORD"):
         env["PGPASSWORD"] = settings["PASSWORD"]
-    command = ["pg_dump", "--format=plain", "--no-owner", "-h", settings.get("HOST") or "127.0.0.1",
-               "-p", str(settings.get("PORT") or 5432), "-U", settings.get("USER") or "postgres", settings["NAME"]]
+    command = [
+        "pg_dump",
+        "--format=plain",
+        "--no-owner",
+        "-h",
+        settings.get("HOST") or "127.0.0.1",
+        "-p",
+        str(settings.get("PORT") or 5432),
+        "-U",
+        settings.get("USER") or "postgres",
+        settings["NAME"],
+    ]
     result = subprocess.run(command, capture_output=True, env=env, timeout=120, check=True)
     return result.stdout
 
@@ -59,22 +72,47 @@ def _exercise_pi_paths(world) -> None:
 
     admin = Client()
     admin.force_login(world.a.users["community_admin"])
-    response = admin.post("/members/new/", {
-        "name": "钱七", "id_number": new_id_number(), "phone": new_phone(), "work_unit": world.a.unit.pk,
-        "community": world.a.community.pk, "party_status": "full"})
+    response = admin.post(
+        "/members/new/",
+        {
+            "name": "钱七",
+            "id_number": new_id_number(),
+            "phone": new_phone(),
+            "work_unit": world.a.unit.pk,
+            "community": world.a.community.pk,
+            "party_status": "full",
+        },
+    )
     assert response.status_code == 302
     target = world.a.members[1]
-    response = admin.post(f"/members/{target.pk}/edit/", {
-        "name": target.name, "id_number": "", "phone": new_phone(), "work_unit": target.work_unit_id,
-        "community": target.community_id, "party_status": "full"})
+    response = admin.post(
+        f"/members/{target.pk}/edit/",
+        {
+            "name": target.name,
+            "id_number": "",
+            "phone": new_phone(),
+            "work_unit": target.work_unit_id,
+            "community": target.community_id,
+            "party_status": "full",
+        },
+    )
     assert response.status_code == 302
-    response = admin.post(f"/members/{target.pk}/reveal/",
-                          {"field": "id_number", "reason": f"核对 {target.reveal_id_number()}"})
+    response = admin.post(
+        f"/members/{target.pk}/reveal/", {"field": "id_number", "reason": f"核对 {target.reveal_id_number()}"}
+    )
     assert response.status_code == 200
     # A duplicate ID number is refused; the refusal is audited without the number.
-    admin.post("/members/new/", {"name": "重复", "id_number": target.reveal_id_number(), "phone": new_phone(),
-                                 "work_unit": world.a.unit.pk, "community": world.a.community.pk,
-                                 "party_status": "full"})
+    admin.post(
+        "/members/new/",
+        {
+            "name": "重复",
+            "id_number": target.reveal_id_number(),
+            "phone": new_phone(),
+            "work_unit": world.a.unit.pk,
+            "community": world.a.community.pk,
+            "party_status": "full",
+        },
+    )
 
 
 @pytest.mark.django_db(transaction=True)
@@ -94,8 +132,10 @@ def test_database_dump_contains_no_plaintext_canary():
 def test_hash_is_keyed_and_not_a_bare_sha256(world):
     for member in Member.objects.all():
         number, phone = member.reveal_id_number(), member.reveal_phone()
-        for bare in (hashlib.sha256(number.encode()).hexdigest(),
-                     hashlib.sha256(f"{ID_PURPOSE}:{number}".encode()).hexdigest()):
+        for bare in (
+            hashlib.sha256(number.encode()).hexdigest(),
+            hashlib.sha256(f"{ID_PURPOSE}:{number}".encode()).hexdigest(),
+        ):
             assert member.id_number_hash != bare
         assert member.phone_hash != hashlib.sha256(phone.encode()).hexdigest()
         assert member.id_number_hash == id_number_hash(number)
@@ -136,21 +176,27 @@ def test_decrypting_with_the_wrong_key_or_data_raises(mangle):
         token = f"{head}:{body[:-2]}{'A' if body[-2] != 'A' else 'B'}{body[-1]}"
     else:
         token = "a1:k1:not-base64-at-all!"
-    with override_settings(JINSHEQU_FIELD_KEYS=keys, JINSHEQU_HMAC_KEY=HMAC_1), \
-            pytest.raises(crypto.DecryptionError):
+    with (
+        override_settings(JINSHEQU_FIELD_KEYS=keys, JINSHEQU_HMAC_KEY=HMAC_1),
+        pytest.raises(crypto.DecryptionError),
+    ):
         crypto.decrypt(token, purpose=purpose)
 
 
 def test_sm4_backend_round_trip_and_cross_cipher_decrypt():
     with override_settings(JINSHEQU_FIELD_KEYS=f"k1:{KEY_A}", JINSHEQU_HMAC_KEY=HMAC_1):
         aes = crypto.encrypt("hello", purpose="t")
-    with override_settings(JINSHEQU_FIELD_KEYS=f"k1:{KEY_A}", JINSHEQU_HMAC_KEY=HMAC_1, JINSHEQU_FIELD_CIPHER="s1"):
+    with override_settings(
+        JINSHEQU_FIELD_KEYS=f"k1:{KEY_A}", JINSHEQU_HMAC_KEY=HMAC_1, JINSHEQU_FIELD_CIPHER="s1"
+    ):
         sm4 = crypto.encrypt("hello", purpose="t")
         assert sm4.startswith("s1:k1:")
         assert crypto.decrypt(sm4, purpose="t") == "hello"
         assert crypto.decrypt(aes, purpose="t") == "hello"  # old AES rows still readable
-    with override_settings(JINSHEQU_FIELD_KEYS=f"k1:{KEY_B}", JINSHEQU_HMAC_KEY=HMAC_1), \
-            pytest.raises(crypto.DecryptionError):
+    with (
+        override_settings(JINSHEQU_FIELD_KEYS=f"k1:{KEY_B}", JINSHEQU_HMAC_KEY=HMAC_1),
+        pytest.raises(crypto.DecryptionError),
+    ):
         crypto.decrypt(sm4, purpose="t")
 
 
@@ -162,15 +208,21 @@ def test_sm3_blind_index_differs_from_sha256():
     assert len(sha) == len(sm3) == 64 and sha != sm3
 
 
-@pytest.mark.parametrize("keys", ["k1", "k-1:" + KEY_A, f"k1:{KEY_A},k1:{KEY_B}", "k1:" + b64key("short", 16)])
+@pytest.mark.parametrize(
+    "keys", ["k1", "k-1:" + KEY_A, f"k1:{KEY_A},k1:{KEY_B}", "k1:" + b64key("short", 16)]
+)
 def test_malformed_key_settings_are_refused(keys):
     from django.core.exceptions import ImproperlyConfigured
 
-    with override_settings(JINSHEQU_FIELD_KEYS=keys, JINSHEQU_HMAC_KEY=HMAC_1), pytest.raises(ImproperlyConfigured):
+    with (
+        override_settings(JINSHEQU_FIELD_KEYS=keys, JINSHEQU_HMAC_KEY=HMAC_1),
+        pytest.raises(ImproperlyConfigured),
+    ):
         crypto.keyring()
 
 
 # --- R22: rotation ------------------------------------------------------------------------
+
 
 def _dev_key() -> str:
     """The development key the world was built under (derived from SECRET_KEY)."""
@@ -184,8 +236,10 @@ def _plaintexts():
 
 
 def _kids():
-    return {(crypto.key_id_of(m.id_number_enc), crypto.key_id_of(m.phone_enc) if m.phone_enc else None)
-            for m in Member.objects.all()}
+    return {
+        (crypto.key_id_of(m.id_number_enc), crypto.key_id_of(m.phone_enc) if m.phone_enc else None)
+        for m in Member.objects.all()
+    }
 
 
 @pytest.mark.parametrize("cipher", ["a1", "s1"])
@@ -198,8 +252,11 @@ def test_rotate_field_keys_reencrypts_every_row(world, cipher):
         before = _plaintexts()
         old_hashes = dict(Member.objects.values_list("pk", "id_number_hash"))
 
-    rotated = {"JINSHEQU_FIELD_KEYS": f"B:{KEY_B},A:{KEY_A}", "JINSHEQU_HMAC_KEY": HMAC_1,
-               "JINSHEQU_FIELD_CIPHER": cipher}
+    rotated = {
+        "JINSHEQU_FIELD_KEYS": f"B:{KEY_B},A:{KEY_A}",
+        "JINSHEQU_HMAC_KEY": HMAC_1,
+        "JINSHEQU_FIELD_CIPHER": cipher,
+    }
     with override_settings(**rotated):
         out = StringIO()
         call_command("rotate_field_keys", "--dry-run", stdout=out)
@@ -219,8 +276,10 @@ def test_rotate_field_keys_reencrypts_every_row(world, cipher):
         assert _plaintexts() == before
         assert dict(Member.objects.values_list("pk", "id_number_hash")) == old_hashes
     # A wrong key under the same id refuses to decrypt.
-    with override_settings(JINSHEQU_FIELD_KEYS=f"B:{KEY_C}", JINSHEQU_HMAC_KEY=HMAC_1), \
-            pytest.raises(crypto.DecryptionError):
+    with (
+        override_settings(JINSHEQU_FIELD_KEYS=f"B:{KEY_C}", JINSHEQU_HMAC_KEY=HMAC_1),
+        pytest.raises(crypto.DecryptionError),
+    ):
         Member.objects.first().reveal_id_number()
     row = AuditEvent.objects.filter(event="crypto.keys_rotated").order_by("-id").first()
     assert row.object_id == "B" and row.actor_name == "system:rotate_field_keys"
@@ -229,8 +288,10 @@ def test_rotate_field_keys_reencrypts_every_row(world, cipher):
 def test_rotation_stops_on_a_row_it_cannot_decrypt(world):
     with override_settings(JINSHEQU_FIELD_KEYS=f"A:{KEY_A},dev:{_dev_key()}", JINSHEQU_HMAC_KEY=HMAC_1):
         call_command("rotate_field_keys", stdout=StringIO())
-    with override_settings(JINSHEQU_FIELD_KEYS=f"B:{KEY_B}", JINSHEQU_HMAC_KEY=HMAC_1), \
-            pytest.raises(CommandError, match="cannot be decrypted"):
+    with (
+        override_settings(JINSHEQU_FIELD_KEYS=f"B:{KEY_B}", JINSHEQU_HMAC_KEY=HMAC_1),
+        pytest.raises(CommandError, match="cannot be decrypted"),
+    ):
         call_command("rotate_field_keys", stdout=StringIO())
     with override_settings(JINSHEQU_FIELD_KEYS=f"A:{KEY_A}", JINSHEQU_HMAC_KEY=HMAC_1):
         assert _kids() == {("A", "A")}  # nothing half-done
@@ -240,8 +301,12 @@ def test_every_encrypted_column_is_registered_for_rotation():
     from django.apps import apps
 
     registered = {(label.lower(), field) for label, field, _ in crypto.ENCRYPTED_FIELDS}
-    found = {(m._meta.label_lower, f.name) for m in apps.get_models() for f in m._meta.concrete_fields
-             if f.name.endswith("_enc") and m._meta.app_config.name.startswith("jinshequ.")}
+    found = {
+        (m._meta.label_lower, f.name)
+        for m in apps.get_models()
+        for f in m._meta.concrete_fields
+        if f.name.endswith("_enc") and m._meta.app_config.name.startswith("jinshequ.")
+    }
     assert found - registered == set(), "add these to jinshequ.core.crypto.ENCRYPTED_FIELDS"
     assert registered - found == set(), "ENCRYPTED_FIELDS names columns that do not exist"
 
@@ -252,9 +317,12 @@ def test_household_contact_rotates_too(world):
     admin = world.a.users["community_admin"]
     phone = new_phone()
     with override_settings(JINSHEQU_FIELD_KEYS=f"A:{KEY_A}", JINSHEQU_HMAC_KEY=HMAC_1):
-        household = posts.household_create(community=world.a.community, head_name="困难户", address="幸福路 1 号",
-                                           phone=phone, actor=admin)
-    with override_settings(JINSHEQU_FIELD_KEYS=f"B:{KEY_B},A:{KEY_A},dev:{_dev_key()}", JINSHEQU_HMAC_KEY=HMAC_1):
+        household = posts.household_create(
+            community=world.a.community, head_name="困难户", address="幸福路 1 号", phone=phone, actor=admin
+        )
+    with override_settings(
+        JINSHEQU_FIELD_KEYS=f"B:{KEY_B},A:{KEY_A},dev:{_dev_key()}", JINSHEQU_HMAC_KEY=HMAC_1
+    ):
         call_command("rotate_field_keys", stdout=StringIO())
     with override_settings(JINSHEQU_FIELD_KEYS=f"B:{KEY_B}", JINSHEQU_HMAC_KEY=HMAC_1):
         household.refresh_from_db()
@@ -264,7 +332,9 @@ def test_household_contact_rotates_too(world):
 
 
 def test_no_canary_in_ciphertexts(world):
-    blobs = "".join(f"{m.id_number_enc}{m.phone_enc}{m.id_number_hash}{m.phone_hash}" for m in Member.objects.all())
+    blobs = "".join(
+        f"{m.id_number_enc}{m.phone_enc}{m.id_number_hash}{m.phone_hash}" for m in Member.objects.all()
+    )
     assert canary_hits(blobs) == set()
     assert len(canaries()) >= 6
 

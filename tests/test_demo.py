@@ -67,33 +67,86 @@ def run_demo(*args: str) -> str:
 def snapshot() -> dict:
     """Everything the seed decides, in creation order (ids themselves may differ between builds)."""
     return {
-        "registrations": list(Registration.objects.order_by("id").values_list(
-            "member__id_number_hash", "community__name", "status", "method", "submitted_at", "decided_at",
-            "confirmed_on", "ended_on", "end_reason", "reject_reason")),
-        "exemptions": list(Exemption.objects.order_by("id").values_list("member__id_number_hash", "reason",
-                                                                        "valid_until", "revoked_at")),
-        "cards": list(ContactCard.objects.order_by("id").values_list("member__id_number_hash", "number",
-                                                                     "is_active", "printed_at")),
-        "posts": list(Post.objects.order_by("id").values_list("community__name", "title", "capacity", "claimed")),
-        "claims": list(PostClaim.objects.order_by("id").values_list("member__id_number_hash", "post__title",
-                                                                    "status", "created_at")),
-        "activities": list(Activity.objects.order_by("id").values_list("community__name", "title", "starts_at",
-                                                                       "signed_up", "status")),
-        "signups": list(Signup.objects.order_by("id").values_list("member__id_number_hash", "status",
-                                                                  "created_at")),
-        "records": list(ServiceRecord.objects.order_by("id").values_list(
-            "member__id_number_hash", "served_on", "hours", "status", "evidence", "description", "created_at")),
+        "registrations": list(
+            Registration.objects.order_by("id").values_list(
+                "member__id_number_hash",
+                "community__name",
+                "status",
+                "method",
+                "submitted_at",
+                "decided_at",
+                "confirmed_on",
+                "ended_on",
+                "end_reason",
+                "reject_reason",
+            )
+        ),
+        "exemptions": list(
+            Exemption.objects.order_by("id").values_list(
+                "member__id_number_hash", "reason", "valid_until", "revoked_at"
+            )
+        ),
+        "cards": list(
+            ContactCard.objects.order_by("id").values_list(
+                "member__id_number_hash", "number", "is_active", "printed_at"
+            )
+        ),
+        "posts": list(
+            Post.objects.order_by("id").values_list("community__name", "title", "capacity", "claimed")
+        ),
+        "claims": list(
+            PostClaim.objects.order_by("id").values_list(
+                "member__id_number_hash", "post__title", "status", "created_at"
+            )
+        ),
+        "activities": list(
+            Activity.objects.order_by("id").values_list(
+                "community__name", "title", "starts_at", "signed_up", "status"
+            )
+        ),
+        "signups": list(
+            Signup.objects.order_by("id").values_list("member__id_number_hash", "status", "created_at")
+        ),
+        "records": list(
+            ServiceRecord.objects.order_by("id").values_list(
+                "member__id_number_hash",
+                "served_on",
+                "hours",
+                "status",
+                "evidence",
+                "description",
+                "created_at",
+            )
+        ),
         "households": list(Household.objects.order_by("id").values_list("head_name", "phone_masked")),
         "marks": list(ChecklistMark.objects.order_by("id").values_list("item__title", "note")),
-        "members": list(Member.objects.order_by("id").values_list(
-            "name", "id_number_hash", "phone_hash", "birth_date", "gender", "community__name", "work_unit__name",
-            "address", "party_status", "is_leading_cadre", "status")),
-        "skills": list(Member.skills.through.objects.order_by("member_id", "skill_id").values_list(
-            "member__id_number_hash", "skill__name")),
+        "members": list(
+            Member.objects.order_by("id").values_list(
+                "name",
+                "id_number_hash",
+                "phone_hash",
+                "birth_date",
+                "gender",
+                "community__name",
+                "work_unit__name",
+                "address",
+                "party_status",
+                "is_leading_cadre",
+                "status",
+            )
+        ),
+        "skills": list(
+            Member.skills.through.objects.order_by("member_id", "skill_id").values_list(
+                "member__id_number_hash", "skill__name"
+            )
+        ),
         "regions": list(Region.objects.order_by("id").values_list("name", "kind", "code")),
-        "units": list(WorkUnit.objects.order_by("id").values_list("name", "kind", "parent__name", "region__name")),
-        "accounts": sorted(User.objects.values_list("username", "role", "region__name", "work_unit__name",
-                                                     "display_name")),
+        "units": list(
+            WorkUnit.objects.order_by("id").values_list("name", "kind", "parent__name", "region__name")
+        ),
+        "accounts": sorted(
+            User.objects.values_list("username", "role", "region__name", "work_unit__name", "display_name")
+        ),
     }
 
 
@@ -106,7 +159,10 @@ def demo(db):
 
 def test_small_demo_has_the_promised_shape(demo):
     assert Region.objects.filter(kind=RegionKind.CITY).get().name == "本溪市"
-    assert set(Region.objects.filter(kind=RegionKind.DISTRICT).values_list("name", flat=True)) == {"平山区", "溪湖区"}
+    assert set(Region.objects.filter(kind=RegionKind.DISTRICT).values_list("name", flat=True)) == {
+        "平山区",
+        "溪湖区",
+    }
     assert Region.objects.filter(kind=RegionKind.STREET).count() == 4
     assert Region.objects.filter(kind=RegionKind.COMMUNITY).count() == 8
     assert WorkUnit.objects.count() == 30
@@ -175,8 +231,10 @@ def test_demo_refuses_to_mix_with_other_data(world):
 def test_demo_refuses_production_settings(db):
     from django.test import override_settings
 
-    with override_settings(SETTINGS_MODULE="jinshequ.settings_production"), \
-            pytest.raises(CommandError, match="生产配置"):
+    with (
+        override_settings(SETTINGS_MODULE="jinshequ.settings_production"),
+        pytest.raises(CommandError, match="生产配置"),
+    ):
         run_demo()
     assert not Region.objects.exists()
 
@@ -192,7 +250,11 @@ def test_every_demo_id_number_and_phone_is_valid(demo):
         assert id_birth_date(number) == m.birth_date
         assert id_gender(number) == m.gender
         assert number[:6] == AREA_CODES[m.community.parent.parent.name]
-        age = as_of.year - m.birth_date.year - ((as_of.month, as_of.day) < (m.birth_date.month, m.birth_date.day))
+        age = (
+            as_of.year
+            - m.birth_date.year
+            - ((as_of.month, as_of.day) < (m.birth_date.month, m.birth_date.day))
+        )
         assert 23 <= age <= 60, (m.name, m.birth_date)
         assert m.id_number_masked == f"{number[:4]}{'*' * 10}{number[-4:]}"
         if m.phone_enc:
@@ -210,8 +272,10 @@ def test_demo_members_look_real(demo):
     assert 0.02 * n <= probationary <= 0.09 * n
     assert 0.03 * n <= cadres <= 0.14 * n
     assert 1 <= len(left) <= 0.03 * n and all(m.left_on for m in left)
-    assert all(m.joined_party_on and m.birth_date < m.joined_party_on <= dt.date.fromisoformat(AS_OF)
-               for m in members)
+    assert all(
+        m.joined_party_on and m.birth_date < m.joined_party_on <= dt.date.fromisoformat(AS_OF)
+        for m in members
+    )
     assert all(re.fullmatch(r".+\d+号楼\d单元\d{3,4}室", m.address) for m in members)
     assert all(m.avail_weekday_day or m.avail_weekday_evening or m.avail_weekend for m in members)
     skill_counts = Counter(len(m.skills.all()) for m in members)
@@ -282,6 +346,7 @@ def test_demo_wrong_password_is_refused(demo, client):
 
 # --- report-in (issue 3) and service (issue 4) data ---------------------------------------------
 
+
 def test_demo_data_keeps_every_invariant(demo):
     assert check_integrity() == []
     assert check_posts_integrity() == []
@@ -334,8 +399,12 @@ def test_demo_community_queues_hold_a_transfer_and_a_non_resident(demo):
         assert queue.count() >= 3, username
         assert queue.exclude(member__community=community).exists(), username  # lives elsewhere
         moving = queue.filter(member__registrations__status="confirmed")  # reported elsewhere, moving here
-        assert moving.exists() and not moving.filter(member__registrations__community=community,
-                                                     member__registrations__status="confirmed").exists()
+        assert (
+            moving.exists()
+            and not moving.filter(
+                member__registrations__community=community, member__registrations__status="confirmed"
+            ).exists()
+        )
 
 
 def test_demo_cards_notifications_and_unit_history(demo):
@@ -351,8 +420,12 @@ def test_demo_cards_notifications_and_unit_history(demo):
     assert {"registration.confirmed", "roster.reminder", "activities.reminder"} <= kinds
     reminded = Notification.objects.filter(kind="roster.reminder").exclude(member=member)
     assert reminded.exists()
-    assert all(s == "outstanding" for s in with_report_status(Member.objects.filter(
-        pk__in=reminded.values("member_id"))).values_list("report_status", flat=True))
+    assert all(
+        s == "outstanding"
+        for s in with_report_status(Member.objects.filter(pk__in=reminded.values("member_id"))).values_list(
+            "report_status", flat=True
+        )
+    )
     member_2 = User.objects.get(username="member_2").member
     assert member_2.unit_changes.filter(to_unit=member_2.work_unit).exists()
 
@@ -374,9 +447,12 @@ def test_demo_posts_claims_teams_and_households(demo):
     registered = Registration.objects.filter(status="confirmed", member__status=MemberStatus.ACTIVE)
     holders = PostClaim.objects.filter(status="active").values("member").distinct().count()
     assert 0.55 * registered.count() <= holders <= 0.85 * registered.count()
-    assert {"active", "pending", "withdrawn", "rejected"} <= set(PostClaim.objects.values_list("status", flat=True))
-    assert not PostClaim.objects.filter(status="pending", post__community__post_settings__auto_approve_claims=True
-                                        ).exists()
+    assert {"active", "pending", "withdrawn", "rejected"} <= set(
+        PostClaim.objects.values_list("status", flat=True)
+    )
+    assert not PostClaim.objects.filter(
+        status="pending", post__community__post_settings__auto_approve_claims=True
+    ).exists()
     assert not ServiceTeam.objects.filter(leader=None).exists()
     for team in ServiceTeam.objects.all():
         assert TeamMembership.objects.filter(team=team, member=team.leader, left_at=None).exists()
@@ -410,11 +486,18 @@ def test_demo_activities_and_records(demo):
     assert not records.filter(served_on__gte=as_of).exists()
     assert not records.filter(hours__lt=0.5).exists() and not records.filter(hours__gt=24).exists()
     assert records.filter(activity__isnull=False).count() >= 0.2 * records.count()
-    by_day = (records.exclude(status="rejected").values("member", "served_on").annotate(h=Sum("hours"))
-              .order_by("-h").first())
+    by_day = (
+        records.exclude(status="rejected")
+        .values("member", "served_on")
+        .annotate(h=Sum("hours"))
+        .order_by("-h")
+        .first()
+    )
     assert by_day["h"] <= 24
     first = {}
-    for member_id, day in Registration.objects.filter(confirmed_on__isnull=False).values_list("member", "confirmed_on"):
+    for member_id, day in Registration.objects.filter(confirmed_on__isnull=False).values_list(
+        "member", "confirmed_on"
+    ):
         first[member_id] = min(day, first.get(member_id, day))
     for member_id, day, month in records.values_list("member", "served_on", "month"):
         assert day >= first[member_id]
@@ -443,7 +526,9 @@ def test_demo_member_has_every_kind_of_record(demo):
     signups = Counter(member.signups.values_list("status", flat=True))
     assert signups["attended"] >= 5 and signups["signed"] >= 2 and signups["waitlisted"] >= 1
     records = Counter(member.service_records.values_list("status", "evidence"))
-    assert {("verified", 2), ("verified", 3), ("verified", 4), ("pending", 1), ("rejected", 1)} <= set(records)
+    assert {("verified", 2), ("verified", 3), ("verified", 4), ("pending", 1), ("rejected", 1)} <= set(
+        records
+    )
     assert sum(records.values()) >= 60
     assert ChecklistMark.objects.filter(member=member, item__title="提出一条建议").exists()
     member_2 = User.objects.get(username="member_2").member
@@ -452,6 +537,7 @@ def test_demo_member_has_every_kind_of_record(demo):
 
 
 # --- check_system ------------------------------------------------------------------------------
+
 
 def run_check(*args: str) -> str:
     out = io.StringIO()

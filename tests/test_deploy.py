@@ -29,28 +29,51 @@ def _key() -> str:
 
 
 def run_manage(env: dict, *args: str, timeout: int = 120) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, str(ROOT / "manage.py"), *args], cwd=ROOT, env=env,
-                          capture_output=True, text=True, timeout=timeout)
+    return subprocess.run(
+        [sys.executable, str(ROOT / "manage.py"), *args],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
 
 
 @pytest.fixture(scope="module")
 def deploy_env(tmp_path_factory):
     """Production settings, dummy secrets, and a fresh migrated SQLite database."""
     base = tmp_path_factory.mktemp("deploy")
-    env = {k: v for k, v in os.environ.items()
-           if k not in {"DATABASE_URL", "DEBUG", "SECRET_KEY", "JINSHEQU_FIELD_KEYS", "JINSHEQU_HMAC_KEY",
-                        "IDLE_MINUTES_STAFF", "IDLE_MINUTES_MEMBER", "SESSION_ABSOLUTE_HOURS", "REDIS_URL",
-                        "SQLITE_TEST_NAME", "PYTHONPATH", "DJANGO_ALLOW_ASYNC_UNSAFE"}}
-    env.update({
-        "DJANGO_SETTINGS_MODULE": "jinshequ.settings_production",
-        "SECRET_KEY": secrets.token_urlsafe(50),
-        "JINSHEQU_FIELD_KEYS": f"k2026:{_key()}",
-        "JINSHEQU_HMAC_KEY": _key(),
-        "ALLOWED_HOSTS": "jsq.example.cn",
-        "JINSHEQU_VAR_DIR": str(base / "var"),
-        "DATABASE_URL": f"sqlite:///{base / 'db.sqlite3'}",
-        "PYTHONDONTWRITEBYTECODE": "1",
-    })
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if k
+        not in {
+            "DATABASE_URL",
+            "DEBUG",
+            "SECRET_KEY",
+            "JINSHEQU_FIELD_KEYS",
+            "JINSHEQU_HMAC_KEY",
+            "IDLE_MINUTES_STAFF",
+            "IDLE_MINUTES_MEMBER",
+            "SESSION_ABSOLUTE_HOURS",
+            "REDIS_URL",
+            "SQLITE_TEST_NAME",
+            "PYTHONPATH",
+            "DJANGO_ALLOW_ASYNC_UNSAFE",
+        }
+    }
+    env.update(
+        {
+            "DJANGO_SETTINGS_MODULE": "jinshequ.settings_production",
+            "SECRET_KEY": secrets.token_urlsafe(50),
+            "JINSHEQU_FIELD_KEYS": f"k2026:{_key()}",
+            "JINSHEQU_HMAC_KEY": _key(),
+            "ALLOWED_HOSTS": "jsq.example.cn",
+            "JINSHEQU_VAR_DIR": str(base / "var"),
+            "DATABASE_URL": f"sqlite:///{base / 'db.sqlite3'}",
+            "PYTHONDONTWRITEBYTECODE": "1",
+        }
+    )
     result = run_manage(env, "migrate", "--noinput", "-v", "0")
     assert result.returncode == 0, result.stderr[-3000:]
     return base, env
@@ -84,7 +107,9 @@ SUBPROCESS_RUNS = {
 @pytest.fixture(scope="module")
 def subprocess_results(deploy_env):
     with ThreadPoolExecutor(max_workers=max(2, os.cpu_count() or 2)) as pool:
-        futures = {name: pool.submit(check_ids, deploy_env, **flip) for name, (flip, _) in SUBPROCESS_RUNS.items()}
+        futures = {
+            name: pool.submit(check_ids, deploy_env, **flip) for name, (flip, _) in SUBPROCESS_RUNS.items()
+        }
         return {name: future.result() for name, future in futures.items()}
 
 
@@ -101,17 +126,26 @@ def test_deploy_check_command(subprocess_results, name):
 
 # --- the other flips, in process: the production settings as overrides, then one change each ----
 
+
 def production_overrides() -> dict:
     """Every setting ``settings_production`` changes, plus dummy secrets (as in the subprocess runs)."""
     from jinshequ import settings as base
     from jinshequ import settings_production as prod
 
     missing = object()
-    changed = {name: getattr(prod, name) for name in dir(prod)
-               if name.isupper() and getattr(base, name, missing) != getattr(prod, name)}
+    changed = {
+        name: getattr(prod, name)
+        for name in dir(prod)
+        if name.isupper() and getattr(base, name, missing) != getattr(prod, name)
+    }
     changed.pop("STORAGES", None)  # static file storage does not affect the checks
-    changed.update(SECRET_KEY=secrets.token_urlsafe(50), JINSHEQU_FIELD_KEYS=f"k2026:{_key()}",
-                   JINSHEQU_HMAC_KEY=_key(), DEBUG=False, ALLOWED_HOSTS=["jsq.example.cn"])
+    changed.update(
+        SECRET_KEY=secrets.token_urlsafe(50),
+        JINSHEQU_FIELD_KEYS=f"k2026:{_key()}",
+        JINSHEQU_HMAC_KEY=_key(),
+        DEBUG=False,
+        ALLOWED_HOSTS=["jsq.example.cn"],
+    )
     return changed
 
 
@@ -145,12 +179,18 @@ def weak_csp():
 
 IN_PROCESS_NEGATIVE = {
     "no hmac key": ({"JINSHEQU_HMAC_KEY": ""}, {"jinshequ.E002"}),
-    "short field key": ({"JINSHEQU_FIELD_KEYS": "k1:" + base64.urlsafe_b64encode(b"x" * 16).decode()},
-                        {"jinshequ.E009"}),
-    "hmac key equals field key": ({"JINSHEQU_FIELD_KEYS": "k1:" + "A" * 43, "JINSHEQU_HMAC_KEY": "A" * 43},
-                                  {"jinshequ.E009"}),
-    "signed-cookie sessions": ({"SESSION_ENGINE": "django.contrib.sessions.backends.signed_cookies"},
-                               {"jinshequ.E003"}),
+    "short field key": (
+        {"JINSHEQU_FIELD_KEYS": "k1:" + base64.urlsafe_b64encode(b"x" * 16).decode()},
+        {"jinshequ.E009"},
+    ),
+    "hmac key equals field key": (
+        {"JINSHEQU_FIELD_KEYS": "k1:" + "A" * 43, "JINSHEQU_HMAC_KEY": "A" * 43},
+        {"jinshequ.E009"},
+    ),
+    "signed-cookie sessions": (
+        {"SESSION_ENGINE": "django.contrib.sessions.backends.signed_cookies"},
+        {"jinshequ.E003"},
+    ),
     "member idle 120 min": ({"JINSHEQU_IDLE_MINUTES_MEMBER": 120}, {"jinshequ.E005"}),
     "staff idle 2 min": ({"JINSHEQU_IDLE_MINUTES_STAFF": 2}, {"jinshequ.E004"}),
     "absolute 48 h": ({"JINSHEQU_ABSOLUTE_HOURS": 48}, {"jinshequ.E006"}),

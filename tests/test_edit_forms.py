@@ -34,11 +34,11 @@ VOLATILE = {"updated_at", "modified_at", "last_modified"}  # bumped by any save,
 
 @dataclass(frozen=True)
 class Case:
-    url: str                                  # URL name
+    url: str  # URL name
     role: str
-    obj: Callable[[object], models.Model]     # the object the form edits, from the world
+    obj: Callable[[object], models.Model]  # the object the form edits, from the world
     args: Callable[[object], dict] | None = None
-    action: str | None = None                 # URL name the form posts to (default: the page itself)
+    action: str | None = None  # URL name the form posts to (default: the page itself)
 
 
 def _pk(obj) -> dict:
@@ -52,13 +52,25 @@ CASES = [
     Case("units:edit", "unit_admin", lambda w: w.a.extra["subunit"], lambda w: _pk(w.a.extra["subunit"])),
     Case("campaigns:edit", "city_admin", lambda w: w.campaign, lambda w: _pk(w.campaign)),
     Case("posts:edit", "community_admin", lambda w: w.a.extra["post"], lambda w: _pk(w.a.extra["post"])),
-    Case("posts:manage_team", "community_admin", lambda w: w.a.extra["team"], lambda w: _pk(w.a.extra["team"])),
-    Case("posts:household", "community_admin", lambda w: w.a.extra["household"],
-         lambda w: _pk(w.a.extra["household"])),
+    Case(
+        "posts:manage_team", "community_admin", lambda w: w.a.extra["team"], lambda w: _pk(w.a.extra["team"])
+    ),
+    Case(
+        "posts:household",
+        "community_admin",
+        lambda w: w.a.extra["household"],
+        lambda w: _pk(w.a.extra["household"]),
+    ),
     Case("posts:manage", "community_admin", lambda w: _post_settings(w), action="posts:settings"),
-    Case("activities:edit", "community_admin", lambda w: _on_whole_minutes(w.a.extra["activity"]),
-         lambda w: _pk(w.a.extra["activity"])),
-    Case("supervision:item_edit", "city_admin", lambda w: _checklist_item(w), lambda w: _pk(_checklist_item(w))),
+    Case(
+        "activities:edit",
+        "community_admin",
+        lambda w: _on_whole_minutes(w.a.extra["activity"]),
+        lambda w: _pk(w.a.extra["activity"]),
+    ),
+    Case(
+        "supervision:item_edit", "city_admin", lambda w: _checklist_item(w), lambda w: _pk(_checklist_item(w))
+    ),
 ]
 
 
@@ -76,8 +88,10 @@ def _joined(member):
 
 def _on_whole_minutes(activity):
     """The form edits times to the minute (as people plan them); the factory's activity starts at "now"."""
-    type(activity).objects.filter(pk=activity.pk).update(starts_at=activity.starts_at.replace(second=0, microsecond=0),
-                                                         ends_at=activity.ends_at.replace(second=0, microsecond=0))
+    type(activity).objects.filter(pk=activity.pk).update(
+        starts_at=activity.starts_at.replace(second=0, microsecond=0),
+        ends_at=activity.ends_at.replace(second=0, microsecond=0),
+    )
     return activity
 
 
@@ -98,8 +112,11 @@ def snapshot(obj: models.Model) -> dict:
     """Every stored column (ciphertexts compared through their blind index and mask, as each save draws a new
     nonce), and the targets of every many-to-many link."""
     obj = type(obj).objects.get(pk=obj.pk)
-    row = {f.attname: getattr(obj, f.attname) for f in obj._meta.concrete_fields
-           if f.attname not in VOLATILE and not f.attname.endswith("_enc")}
+    row = {
+        f.attname: getattr(obj, f.attname)
+        for f in obj._meta.concrete_fields
+        if f.attname not in VOLATILE and not f.attname.endswith("_enc")
+    }
     for m2m in obj._meta.many_to_many:
         row[m2m.name] = sorted(getattr(obj, m2m.name).values_list("pk", flat=True))
     return row

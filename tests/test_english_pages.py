@@ -33,7 +33,9 @@ from tests.test_access_matrix import (
 
 # Chinese characters and Chinese punctuation (U+3000, the ideographic space, is only a space: left out)
 CJK = re.compile(r"[\u3400-\u9fff\uf900-\ufaff\u3001-\u303f\uff00-\uffef]+")
-ATTRIBUTES = re.compile(r"""\b(?:placeholder|title|aria-label|alt|data-label|data-confirm)=["']([^"']*)["']""")
+ATTRIBUTES = re.compile(
+    r"""\b(?:placeholder|title|aria-label|alt|data-label|data-confirm)=["']([^"']*)["']"""
+)
 # Proper names that are the same in every language: the site's name, and Chinese in its own language menu.
 NAMES = {"中文", "简体中文"}
 
@@ -69,8 +71,11 @@ def stored_text() -> set[str]:
 
     values: set[str] = set()
     for model in apps.get_models():
-        fields = [f.attname for f in model._meta.concrete_fields
-                  if isinstance(f, models.CharField | models.TextField | models.JSONField) and not f.choices]
+        fields = [
+            f.attname
+            for f in model._meta.concrete_fields
+            if isinstance(f, models.CharField | models.TextField | models.JSONField) and not f.choices
+        ]
         if not fields:
             continue
         for row in model._default_manager.values_list(*fields):
@@ -107,8 +112,11 @@ def untranslated(text: str, data: set[str]) -> list[str]:
     # Chinese quoted on purpose: the values a Chinese spreadsheet must contain (“男” (male), “、”)
     text = re.sub(r"“[^”]{1,12}”", " ", text)
     # a run of four or more characters inside a stored value is that value shortened (truncatechars)
-    return sorted(run for run in set(CJK.findall(text)) - data
-                  if len(run) < 4 or not any(run in value for value in data))
+    return sorted(
+        run
+        for run in set(CJK.findall(text)) - data
+        if len(run) < 4 or not any(run in value for value in data)
+    )
 
 
 def english_client(user):
@@ -148,8 +156,14 @@ def test_every_page_form_and_flash_message_is_english_for_every_role(crawl_world
                     full, response = request(english_client(user), "get", url, query, None)
                     check(f"{role} GET {full}", response, data, problems)
             # forms and actions: once per route, by the first role allowed (the messages are the same for all)
-            first_poster = next((r for r in ROLES if route.post is not None and (
-                r in route.post or (r == ANON and route.public))), None)
+            first_poster = next(
+                (
+                    r
+                    for r in ROLES
+                    if route.post is not None and (r in route.post or (r == ANON and route.public))
+                ),
+                None,
+            )
             if can_post and role == first_poster and not route.to_login and route.name != "set_language":
                 if can_get:  # a form: submitted empty, it comes back with its errors
                     with savepoint():
@@ -164,10 +178,14 @@ def test_every_page_form_and_flash_message_is_english_for_every_role(crawl_world
                     url, query = build_url(route, ctx)
                     payload = route.data(ctx) if route.data else {}
                     client = english_client(user)
-                    seen = data | submitted_text(payload) | stored_text()  # before the action: a deleted title
+                    seen = (
+                        data | submitted_text(payload) | stored_text()
+                    )  # before the action: a deleted title
                     full, response = request(client, "post", url, query, payload)
                     check(f"{role} POST {full}", response, seen, problems)
                     location = response.get("Location", "")
                     if response.status_code in (301, 302, 303) and location.startswith("/"):
                         check(f"{role} POST {full} → {location}", client.get(location), seen, problems)
-    assert not problems, f"{len(problems)} pages with Chinese interface text in English:\n" + "\n".join(problems)
+    assert not problems, f"{len(problems)} pages with Chinese interface text in English:\n" + "\n".join(
+        problems
+    )

@@ -43,12 +43,15 @@ def test_error_json_answers_code_and_message_with_the_status():
     assert json.loads(response.content) == {"code": "outside_window", "message": "不在签到时间内。"}
 
 
-@pytest.mark.parametrize(("accept", "expected"), [
-    ("application/json", True),
-    ("text/html,application/xhtml+xml,application/json;q=0.9", False),
-    ("*/*", False),
-    ("", False),
-])
+@pytest.mark.parametrize(
+    ("accept", "expected"),
+    [
+        ("application/json", True),
+        ("text/html,application/xhtml+xml,application/json;q=0.9", False),
+        ("*/*", False),
+        ("", False),
+    ],
+)
 def test_wants_json_only_when_json_is_asked_for_without_html(accept, expected):
     request = RequestFactory().get("/", HTTP_ACCEPT=accept)
     assert wants_json(request) is expected

@@ -12,7 +12,9 @@ from jinshequ.core.exporters import REGISTRY, Exporter, register
 from jinshequ.core.exports import safe_sheet_name, write_xlsx
 
 
-@pytest.mark.parametrize("title", ["平山区/站前[街道]", "a:b*c?d\\e", "'引号'", "x" * 40, "History", "", "  "])
+@pytest.mark.parametrize(
+    "title", ["平山区/站前[街道]", "a:b*c?d\\e", "'引号'", "x" * 40, "History", "", "  "]
+)
 def test_any_title_makes_a_sheet_excel_opens(title):
     buffer = io.BytesIO()
     write_xlsx(buffer, title, ["姓名"], [["张三"]])

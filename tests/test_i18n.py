@@ -60,8 +60,10 @@ def test_english_browser_still_gets_chinese_until_the_user_switches(client):
     assert "Sign in" not in visible_text(response.content)
 
 
-@pytest.mark.parametrize("cookie, lang", [("EN", "en"), ("zh_Hans", "zh-hans"), ("ZH-HANS", "zh-hans"),
-                                           ("fr", "zh-hans"), ("", "zh-hans")])
+@pytest.mark.parametrize(
+    "cookie, lang",
+    [("EN", "en"), ("zh_Hans", "zh-hans"), ("ZH-HANS", "zh-hans"), ("fr", "zh-hans"), ("", "zh-hans")],
+)
 def test_language_cookie_spellings(client, cookie, lang):
     client.cookies[settings.LANGUAGE_COOKIE_NAME] = cookie
     response = client.get("/accounts/login/")
@@ -160,11 +162,17 @@ def test_english_catalogue_is_complete():
     entries = read_po(PO_FILE)
     assert len(entries) > 50
     fuzzy = [msgid for (_, msgid), (_, is_fuzzy) in entries.items() if is_fuzzy]
-    empty = [msgid for (_, msgid), (msgstr, _) in entries.items()
-             if (not msgstr if isinstance(msgstr, str) else not all(msgstr))]
+    empty = [
+        msgid
+        for (_, msgid), (msgstr, _) in entries.items()
+        if (not msgstr if isinstance(msgstr, str) else not all(msgstr))
+    ]
     # Chinese may stay only where it is quoted on purpose (column headings of Chinese spreadsheets).
-    still_chinese = [msgid for (_, msgid), (msgstr, _) in entries.items()
-                     if isinstance(msgstr, str) and CJK.search(re.sub(r"“[^”]*”", "", msgstr))]
+    still_chinese = [
+        msgid
+        for (_, msgid), (msgstr, _) in entries.items()
+        if isinstance(msgstr, str) and CJK.search(re.sub(r"“[^”]*”", "", msgstr))
+    ]
     assert not fuzzy, f"fuzzy entries are not used at run time; check and unmark them: {fuzzy}"
     assert not empty, f"untranslated entries in {PO_FILE.name}: {empty}"
     assert not still_chinese, f"English translations that contain Chinese: {still_chinese}"
@@ -185,16 +193,21 @@ def test_compiled_catalogue_matches_po():
             assert catalog._catalog.get(key) == msgstr, f"{msgid!r}: .mo is stale, run `make messages`"
 
 
-@pytest.mark.skipif(shutil.which("xgettext") is None and not os.environ.get("CI"),
-                    reason="gettext (xgettext) is not installed: apt-get install gettext")
+@pytest.mark.skipif(
+    shutil.which("xgettext") is None and not os.environ.get("CI"),
+    reason="gettext (xgettext) is not installed: apt-get install gettext",
+)
 def test_catalogue_covers_every_source_string(tmp_path, monkeypatch):
     """Every string marked for translation in jinshequ/ has an entry in the English .po.
 
     Extracts into a throw-away copy, so the real catalogue is never touched by the test.
     """
     src = tmp_path / "src"
-    shutil.copytree(settings.BASE_DIR, src, ignore=shutil.ignore_patterns(
-        "locale", "static", "__pycache__", "*.pyc", "*.sqlite3*"))
+    shutil.copytree(
+        settings.BASE_DIR,
+        src,
+        ignore=shutil.ignore_patterns("locale", "static", "__pycache__", "*.pyc", "*.sqlite3*"),
+    )
     out = tmp_path / "locale"
     out.mkdir()
     monkeypatch.chdir(src)
@@ -206,4 +219,5 @@ def test_catalogue_covers_every_source_string(tmp_path, monkeypatch):
     missing = sorted(msgid for (context, msgid) in extracted if (context, msgid) not in catalogue)
     assert not missing, (
         f"{len(missing)} source strings have no English entry; run `make messages`, translate them in "
-        f"{PO_FILE.relative_to(settings.PROJECT_DIR)} and run `make messages` again:\n" + "\n".join(missing))
+        f"{PO_FILE.relative_to(settings.PROJECT_DIR)} and run `make messages` again:\n" + "\n".join(missing)
+    )

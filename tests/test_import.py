@@ -54,12 +54,15 @@ def _no_spreadsheets_left(settings, tmp_path):
     settings.MEDIA_ROOT = tmp_path / "media"
     yield
     shutil.rmtree(tmp_path, ignore_errors=True)
+
+
 UNIT_B, COMMUNITY_B = "市教育局", "西湖社区"
 
 
 def _import(path, *, user=None, apply=True, only_valid=False):
-    return run_import(MemberImporter(user=user), path, Path(path).name, apply=apply, only_valid=only_valid,
-                      actor=user)
+    return run_import(
+        MemberImporter(user=user), path, Path(path).name, apply=apply, only_valid=only_valid, actor=user
+    )
 
 
 def _member_snapshot() -> str:
@@ -67,7 +70,9 @@ def _member_snapshot() -> str:
     digest = hashlib.sha256()
     for row in Member.objects.order_by("pk").values_list():
         digest.update(repr(row).encode())
-    for row in Member.skills.through.objects.order_by("member_id", "skill_id").values_list("member_id", "skill_id"):
+    for row in Member.skills.through.objects.order_by("member_id", "skill_id").values_list(
+        "member_id", "skill_id"
+    ):
         digest.update(repr(row).encode())
     return digest.hexdigest()
 
@@ -82,6 +87,7 @@ def _bad_checksum(number: str) -> str:
 
 
 # --- the engine ----------------------------------------------------------------------
+
 
 def test_valid_import_creates_members_with_protected_fields(world, tmp_path):
     rows = member_rows(5, unit=UNIT_A, community=COMMUNITY_A)
@@ -102,7 +108,10 @@ def test_valid_import_creates_members_with_protected_fields(world, tmp_path):
     assert sorted(first.skills.values_list("name", flat=True)) == ["医疗保健", "法律咨询"]
     assert (first.avail_weekday_day, first.avail_weekday_evening, first.avail_weekend) == (False, True, True)
     assert first.name_pinyin and first.joined_party_on.isoformat() == "2005-07-01"
-    assert Member.objects.get(name=rows[1]["姓名"], id_tail=rows[1]["身份证号"][-4:]).party_status == "probationary"
+    assert (
+        Member.objects.get(name=rows[1]["姓名"], id_tail=rows[1]["身份证号"][-4:]).party_status
+        == "probationary"
+    )
     third = Member.objects.get(name=rows[2]["姓名"], id_tail=rows[2]["身份证号"][-4:])
     assert (third.avail_weekday_day, third.avail_weekday_evening, third.avail_weekend) == (True, False, True)
     # One audit row per member with masked values only, and one for the import.
@@ -119,10 +128,22 @@ def test_valid_import_creates_members_with_protected_fields(world, tmp_path):
 def test_headings_in_any_order_with_variants_and_csv_gb18030(world, tmp_path):
     ids = IdSource(11)
     rows = [member_row(ids, unit=UNIT_A, community=COMMUNITY_A) for _ in range(3)]
-    renamed = [{"联系电话": r["手机号"], "公民身份号码": r["身份证号"], "社区": r["居住社区"], "姓名": r["姓名"],
-                "工作单位": r["所在单位"]} for r in rows]
-    path = write_csv(tmp_path / "m.csv", renamed, headings=("联系电话", "公民身份号码", "社区", "姓名", "工作单位"),
-                     encoding="gb18030")
+    renamed = [
+        {
+            "联系电话": r["手机号"],
+            "公民身份号码": r["身份证号"],
+            "社区": r["居住社区"],
+            "姓名": r["姓名"],
+            "工作单位": r["所在单位"],
+        }
+        for r in rows
+    ]
+    path = write_csv(
+        tmp_path / "m.csv",
+        renamed,
+        headings=("联系电话", "公民身份号码", "社区", "姓名", "工作单位"),
+        encoding="gb18030",
+    )
     outcome = _import(path, user=world.city_admin)
     assert outcome.created == 3 and not outcome.errors
     member = Member.objects.get(name=rows[0]["姓名"], id_tail=rows[0]["身份证号"][-4:])
@@ -147,7 +168,10 @@ def test_errors_in_rows_17_and_803_are_reported_exactly_and_nothing_is_written(w
     assert [(e["row"], e["column"]) for e in outcome.errors] == [(17, "身份证号"), (803, "所在单位")]
     assert outcome.errors[0]["message"] == "身份证号校验位不正确，请核对是否输错。"
     assert outcome.errors[0]["value"] == bad_id[:4] + "*" * 10 + bad_id[-4:]
-    assert "市财政居" in outcome.errors[1]["message"] and "您是不是要找：市财政局" in outcome.errors[1]["message"]
+    assert (
+        "市财政居" in outcome.errors[1]["message"]
+        and "您是不是要找：市财政局" in outcome.errors[1]["message"]
+    )
     assert (outcome.total_rows, outcome.valid_rows, outcome.error_rows) == (1000, 998, 2)
     assert (Member.objects.count(), _member_snapshot(), AuditEvent.objects.count()) == before
 
@@ -197,8 +221,9 @@ def test_reimport_with_one_changed_phone_updates_exactly_that_member(world, tmp_
     assert member.reveal_phone() == new_phone
     event = AuditEvent.objects.filter(event="member.updated").get()
     assert event.object_id == str(member.pk)
-    assert event.changes == {"phone": [old_phone[:3] + "****" + old_phone[-4:],
-                                       new_phone[:3] + "****" + new_phone[-4:]]}
+    assert event.changes == {
+        "phone": [old_phone[:3] + "****" + old_phone[-4:], new_phone[:3] + "****" + new_phone[-4:]]
+    }
     changed = {pk for pk, at in Member.objects.values_list("pk", "updated_at") if untouched.get(pk) != at}
     assert changed == {member.pk}
 
@@ -213,7 +238,11 @@ def test_reimport_moves_unit_with_history_and_updates_skills(world, tmp_path):
     moved = Member.objects.get(id_tail=rows[0]["身份证号"][-4:], name=rows[0]["姓名"])
     assert moved.work_unit == world.b.unit
     change = UnitChange.objects.get(member=moved)
-    assert (change.from_unit, change.to_unit, change.changed_by) == (world.a.unit, world.b.unit, world.city_admin)
+    assert (change.from_unit, change.to_unit, change.changed_by) == (
+        world.a.unit,
+        world.b.unit,
+        world.city_admin,
+    )
     skilled = Member.objects.get(id_tail=rows[1]["身份证号"][-4:], name=rows[1]["姓名"])
     assert list(skilled.skills.values_list("name", flat=True)) == ["驾驶"]
     event = AuditEvent.objects.get(event="member.updated", object_id=str(skilled.pk))
@@ -252,13 +281,17 @@ def test_numeric_id_cell_is_rejected_for_that_row(world, tmp_path):
     wb.close()
     before = Member.objects.count()
     outcome = _import(path, user=world.city_admin, apply=False)
-    assert [(e["row"], e["column"], e["message"]) for e in outcome.errors] == [(3, "身份证号", NUMERIC_ID_MESSAGE)]
+    assert [(e["row"], e["column"], e["message"]) for e in outcome.errors] == [
+        (3, "身份证号", NUMERIC_ID_MESSAGE)
+    ]
     with pytest.raises(ImportHasErrors):
         _import(path, user=world.city_admin)
     assert Member.objects.count() == before
     # The same cell in a CSV that Excel saved: scientific notation.
     rows[1]["身份证号"] = "2.10502E+17"
-    outcome = _import(write_csv(tmp_path / "n.csv", rows, headings=headings), user=world.city_admin, apply=False)
+    outcome = _import(
+        write_csv(tmp_path / "n.csv", rows, headings=headings), user=world.city_admin, apply=False
+    )
     assert [(e["row"], e["message"]) for e in outcome.errors] == [(3, NUMERIC_ID_MESSAGE)]
 
 
@@ -300,8 +333,11 @@ def test_row_checks_name_each_problem(world, tmp_path):
 def test_same_id_with_a_different_name_is_a_different_person(world, tmp_path):
     existing = world.a.members[0]
     number = existing.reveal_id_number()
-    rows = [member_row(IdSource(31), unit=UNIT_A, community=COMMUNITY_A, id_number=number, 姓名="完全不同",
-                       入党日期="")]
+    rows = [
+        member_row(
+            IdSource(31), unit=UNIT_A, community=COMMUNITY_A, id_number=number, 姓名="完全不同", 入党日期=""
+        )
+    ]
     outcome = _import(write_xlsx(tmp_path / "m.xlsx", rows), user=world.city_admin, apply=False)
     assert [(e["row"], e["column"]) for e in outcome.errors] == [(2, "身份证号")]
     assert "另一名党员" in outcome.errors[0]["message"]
@@ -317,10 +353,12 @@ def test_ambiguous_community_needs_street(world, tmp_path):
     other_street = make_region("南关街道", "street", world.b.district)
     make_region(COMMUNITY_A, "community", other_street)  # a second 东风社区 under another street
     ids = IdSource(41)
-    rows = [member_row(ids, unit=UNIT_A, community=COMMUNITY_A),
-            member_row(ids, unit=UNIT_A, community="东风街道/东风社区"),
-            member_row(ids, unit=UNIT_A, community="东城区东风街道东风社区"),
-            member_row(ids, unit=UNIT_A, community="测试市 东城区 东风街道 东风社区")]
+    rows = [
+        member_row(ids, unit=UNIT_A, community=COMMUNITY_A),
+        member_row(ids, unit=UNIT_A, community="东风街道/东风社区"),
+        member_row(ids, unit=UNIT_A, community="东城区东风街道东风社区"),
+        member_row(ids, unit=UNIT_A, community="测试市 东城区 东风街道 东风社区"),
+    ]
     outcome = _import(write_xlsx(tmp_path / "m.xlsx", rows), user=world.city_admin, apply=False)
     assert [(e["row"], e["column"]) for e in outcome.errors] == [(2, "居住社区")]
     assert "街道/社区" in outcome.errors[0]["message"] and "南关街道/东风社区" in outcome.errors[0]["message"]
@@ -329,17 +367,22 @@ def test_ambiguous_community_needs_street(world, tmp_path):
 
 # --- scope ---------------------------------------------------------------------------
 
+
 def test_community_admin_cannot_import_into_another_community(world, tmp_path):
     ids = IdSource(51)
     admin = world.a.users["community_admin"]
-    rows = [member_row(ids, unit=UNIT_A, community=COMMUNITY_A),
-            member_row(ids, unit=UNIT_B, community=COMMUNITY_B)]
+    rows = [
+        member_row(ids, unit=UNIT_A, community=COMMUNITY_A),
+        member_row(ids, unit=UNIT_B, community=COMMUNITY_B),
+    ]
     path = write_xlsx(tmp_path / "m.xlsx", rows)
     before = Member.objects.count()
     with pytest.raises(ImportHasErrors):
         _import(path, user=admin)
     outcome = _import(path, user=admin, apply=False)
-    assert [(e["row"], e["column"], e["message"]) for e in outcome.errors] == [(3, "居住社区", "该社区不在您的管辖范围内。")]
+    assert [(e["row"], e["column"], e["message"]) for e in outcome.errors] == [
+        (3, "居住社区", "该社区不在您的管辖范围内。")
+    ]
     assert Member.objects.count() == before
     outcome = _import(path, user=admin, only_valid=True)
     assert outcome.created == 1 and Member.objects.count() == before + 1
@@ -350,9 +393,19 @@ def test_existing_member_outside_scope_cannot_be_moved_in_by_import(world, tmp_p
     other = world.b.members[1]
     # joined at 20, so that the only problem with the row is the scope, whatever the member's birth date
     joined = other.birth_date.replace(year=other.birth_date.year + 20, day=1).isoformat()
-    rows = [member_row(IdSource(52), unit=UNIT_A, community=COMMUNITY_A, id_number=other.reveal_id_number(),
-                       姓名=other.name, 入党日期=joined)]
-    outcome = _import(write_xlsx(tmp_path / "m.xlsx", rows), user=world.a.users["community_admin"], apply=False)
+    rows = [
+        member_row(
+            IdSource(52),
+            unit=UNIT_A,
+            community=COMMUNITY_A,
+            id_number=other.reveal_id_number(),
+            姓名=other.name,
+            入党日期=joined,
+        )
+    ]
+    outcome = _import(
+        write_xlsx(tmp_path / "m.xlsx", rows), user=world.a.users["community_admin"], apply=False
+    )
     assert [(e["row"], e["column"]) for e in outcome.errors] == [(2, "身份证号")]
     assert "管辖范围以外" in outcome.errors[0]["message"]
     assert other.name not in outcome.errors[0]["message"]
@@ -360,20 +413,36 @@ def test_existing_member_outside_scope_cannot_be_moved_in_by_import(world, tmp_p
 
 def test_unit_admin_is_limited_to_their_units(world, tmp_path):
     ids = IdSource(53)
-    rows = [member_row(ids, unit=UNIT_A, community=COMMUNITY_B), member_row(ids, unit=UNIT_B, community=COMMUNITY_A)]
+    rows = [
+        member_row(ids, unit=UNIT_A, community=COMMUNITY_B),
+        member_row(ids, unit=UNIT_B, community=COMMUNITY_A),
+    ]
     outcome = _import(write_xlsx(tmp_path / "m.xlsx", rows), user=world.a.users["unit_admin"], apply=False)
-    assert [(e["row"], e["column"], e["message"]) for e in outcome.errors] == [(3, "所在单位", "该单位不在您的管辖范围内。")]
+    assert [(e["row"], e["column"], e["message"]) for e in outcome.errors] == [
+        (3, "所在单位", "该单位不在您的管辖范围内。")
+    ]
 
 
 # --- command line --------------------------------------------------------------------
 
+
 def test_command_dry_run_writes_nothing(world, tmp_path):
     path = write_xlsx(tmp_path / "m.xlsx", member_rows(20, unit=UNIT_A, community=COMMUNITY_A, seed=61))
-    before = (Member.objects.count(), ImportJob.objects.count(), AuditEvent.objects.count(), _member_snapshot())
+    before = (
+        Member.objects.count(),
+        ImportJob.objects.count(),
+        AuditEvent.objects.count(),
+        _member_snapshot(),
+    )
     out = io.StringIO()
     call_command("import_members", str(path), "--dry-run", stdout=out, stderr=io.StringIO())
     assert "would create 20" in out.getvalue()
-    assert (Member.objects.count(), ImportJob.objects.count(), AuditEvent.objects.count(), _member_snapshot()) == before
+    assert (
+        Member.objects.count(),
+        ImportJob.objects.count(),
+        AuditEvent.objects.count(),
+        _member_snapshot(),
+    ) == before
 
 
 def test_command_imports_and_reports_errors(world, tmp_path):
@@ -389,8 +458,17 @@ def test_command_imports_and_reports_errors(world, tmp_path):
     assert ImportJob.objects.get().status == ImportJob.Status.FAILED
     out = io.StringIO()
     report = tmp_path / "errors.xlsx"
-    call_command("import_members", str(path), "--valid-only", "--user", "city", "--error-report", str(report),
-                 stdout=out, stderr=io.StringIO())
+    call_command(
+        "import_members",
+        str(path),
+        "--valid-only",
+        "--user",
+        "city",
+        "--error-report",
+        str(report),
+        stdout=out,
+        stderr=io.StringIO(),
+    )
     assert "applied 5" in out.getvalue() and "created 5" in out.getvalue()
     assert Member.objects.count() == before + 5
     sheet = openpyxl.load_workbook(report).active
@@ -418,7 +496,9 @@ def test_cli_maps_import_members_to_the_command(world, tmp_path, capsys):
 def test_cli_maps_import_units_to_the_command(world, tmp_path, capsys):
     from jinshequ.cli import main
 
-    units = write_xlsx(tmp_path / "u.xlsx", [{"单位名称": "新单位", "所在区域": "东城区"}], headings=UNIT_HEADINGS)
+    units = write_xlsx(
+        tmp_path / "u.xlsx", [{"单位名称": "新单位", "所在区域": "东城区"}], headings=UNIT_HEADINGS
+    )
     main(["jinshequ", "import", "units", str(units), "--dry-run"])
     assert "would create 1" in capsys.readouterr().out
 
@@ -515,8 +595,10 @@ def _subprocess_env() -> dict:
     if connection.vendor == "sqlite":
         env["DATABASE_URL"] = f"sqlite:///{settings_dict['NAME']}"
     else:
-        env["DATABASE_URL"] = (f"postgres://{settings_dict['USER']}@{settings_dict['HOST'] or '127.0.0.1'}:"
-                               f"{settings_dict['PORT'] or 5432}/{settings_dict['NAME']}")
+        env["DATABASE_URL"] = (
+            f"postgres://{settings_dict['USER']}@{settings_dict['HOST'] or '127.0.0.1'}:"
+            f"{settings_dict['PORT'] or 5432}/{settings_dict['NAME']}"
+        )
     env["DJANGO_SETTINGS_MODULE"] = "jinshequ.settings_test"
     env["PYTHONUNBUFFERED"] = "1"
     return env
@@ -529,12 +611,24 @@ def test_killed_import_leaves_no_partial_rows_and_the_job_is_reaped(tmp_path, ki
 
     world = build_world()
     rows = member_rows(KILL_ROWS, unit=UNIT_A, community=COMMUNITY_A, seed=71)
-    path = write_xlsx(tmp_path / "big.xlsx", rows, headings=("姓名", "身份证号", "手机号", "所在单位", "居住社区", "特长"))
+    path = write_xlsx(
+        tmp_path / "big.xlsx", rows, headings=("姓名", "身份证号", "手机号", "所在单位", "居住社区", "特长")
+    )
     through = Member.skills.through
-    before = (Member.objects.count(), through.objects.count(), AuditEvent.objects.count(), UnitChange.objects.count())
+    before = (
+        Member.objects.count(),
+        through.objects.count(),
+        AuditEvent.objects.count(),
+        UnitChange.objects.count(),
+    )
     manage = Path(__file__).resolve().parent.parent / "manage.py"
-    proc = subprocess.Popen([sys.executable, str(manage), "import_members", str(path), "--user", world.city_admin.username],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=_subprocess_env(), text=True)
+    proc = subprocess.Popen(
+        [sys.executable, str(manage), "import_members", str(path), "--user", world.city_admin.username],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=_subprocess_env(),
+        text=True,
+    )
     seen = []
     deadline = time.monotonic() + 60
     try:
@@ -548,8 +642,12 @@ def test_killed_import_leaves_no_partial_rows_and_the_job_is_reaped(tmp_path, ki
         proc.wait(timeout=30)
     assert proc.returncode == -signal.SIGKILL, (seen, proc.stderr.read())
     assert "applied 2500" in seen
-    assert (Member.objects.count(), through.objects.count(), AuditEvent.objects.count(),
-            UnitChange.objects.count()) == before
+    assert (
+        Member.objects.count(),
+        through.objects.count(),
+        AuditEvent.objects.count(),
+        UnitChange.objects.count(),
+    ) == before
     job = ImportJob.objects.get()
     assert job.status == ImportJob.Status.APPLYING
     call_command("import_jobs_reap", "--older-than", "0", stdout=io.StringIO())
@@ -567,13 +665,21 @@ UNIT_HEADINGS = ("单位名称", "简称", "单位类型", "上级单位", "所�
 
 def test_unit_import_creates_children_after_parents_and_is_idempotent(world, tmp_path):
     rows = [
-        {"单位名称": "市财政局国库处", "简称": "国库处", "单位类型": "党政机关", "上级单位": "市直机关工委", "所在区域": "东城区"},
+        {
+            "单位名称": "市财政局国库处",
+            "简称": "国库处",
+            "单位类型": "党政机关",
+            "上级单位": "市直机关工委",
+            "所在区域": "东城区",
+        },
         {"单位名称": "市直机关工委", "单位类型": "党政机关", "所在区域": "东城区"},
         {"单位名称": "东风小学", "单位类型": "学校", "上级单位": UNIT_B, "所在区域": "西湖街道"},
         {"单位名称": UNIT_A, "简称": "财政局", "所在区域": "东城区"},
     ]
     path = write_xlsx(tmp_path / "u.xlsx", rows, headings=UNIT_HEADINGS)
-    outcome = run_import(UnitImporter(user=world.city_admin), path, "u.xlsx", apply=True, actor=world.city_admin)
+    outcome = run_import(
+        UnitImporter(user=world.city_admin), path, "u.xlsx", apply=True, actor=world.city_admin
+    )
     assert (outcome.created, outcome.updated, outcome.error_rows) == (3, 1, 0)
     parent = WorkUnit.objects.get(name="市直机关工委")
     child = WorkUnit.objects.get(name="市财政局国库处")
@@ -583,7 +689,9 @@ def test_unit_import_creates_children_after_parents_and_is_idempotent(world, tmp
     assert school.parent == world.b.unit and school.region == world.b.street and school.kind == "school"
     assert WorkUnit.objects.get(name=UNIT_A).short_name == "财政局"
     assert AuditEvent.objects.filter(event="unit.created").count() >= 3
-    again = run_import(UnitImporter(user=world.city_admin), path, "u.xlsx", apply=True, actor=world.city_admin)
+    again = run_import(
+        UnitImporter(user=world.city_admin), path, "u.xlsx", apply=True, actor=world.city_admin
+    )
     assert (again.created, again.updated, again.unchanged) == (0, 0, 4)
 
 
@@ -610,14 +718,16 @@ def test_unit_import_errors_and_district_scope(world, tmp_path):
 
 # --- pages -----------------------------------------------------------------------------
 
+
 def test_upload_detail_confirm_flow(world, tmp_path, login, client):
     admin = world.a.users["community_admin"]
     login(admin)
     page = client.get(reverse("members:import"))
     assert page.status_code == 200 and reverse("imports:template").encode() in page.content
     template = client.get(reverse("imports:template"))
-    sheet = openpyxl.load_workbook(io.BytesIO(b"".join(template.streaming_content)
-                                              if template.streaming else template.content)).active
+    sheet = openpyxl.load_workbook(
+        io.BytesIO(b"".join(template.streaming_content) if template.streaming else template.content)
+    ).active
     assert [c.value for c in sheet[1]][:4] == ["姓名", "性别", "出生日期", "身份证号"]
 
     rows = member_rows(25, unit=UNIT_A, community=COMMUNITY_A, seed=81)
@@ -708,13 +818,16 @@ def test_progress_partial_and_unit_upload_page(world, login, client, tmp_path):
         response = client.post(reverse("units:import"), {"file": fh})
     job = ImportJob.objects.get()
     assert job.kind == "units" and job.status == ImportJob.Status.READY and job.planned["created"] == 1
-    partial = client.get(reverse("imports:detail", args=[job.pk]) + "?partial=progress",
-                         HTTP_HX_REQUEST="true")
+    partial = client.get(
+        reverse("imports:detail", args=[job.pk]) + "?partial=progress", HTTP_HX_REQUEST="true"
+    )
     assert partial["HX-Refresh"] == "true"
-    ImportJob.objects.filter(pk=job.pk).update(status=ImportJob.Status.VALIDATING, progress=50, progress_total=100,
-                                               heartbeat_at=timezone.now())
-    partial = client.get(reverse("imports:detail", args=[job.pk]) + "?partial=progress",
-                         HTTP_HX_REQUEST="true")
+    ImportJob.objects.filter(pk=job.pk).update(
+        status=ImportJob.Status.VALIDATING, progress=50, progress_total=100, heartbeat_at=timezone.now()
+    )
+    partial = client.get(
+        reverse("imports:detail", args=[job.pk]) + "?partial=progress", HTTP_HX_REQUEST="true"
+    )
     assert b'value="50" max="100"' in partial.content and not partial.has_header("HX-Refresh")
     ImportJob.objects.filter(pk=job.pk).update(status=ImportJob.Status.READY)
     client.post(reverse("imports:confirm", args=[job.pk]), {"mode": "all"})

@@ -4,7 +4,6 @@ Every step calls a real service; refusals (ReportingError) are allowed, broken i
 How many runs and steps: tests/properties.py (``JINSHEQU_PROPERTIES=full`` for T3's figures).
 """
 
-
 import pytest
 from django.db import transaction
 from hypothesis import HealthCheck, settings
@@ -37,9 +36,13 @@ class ReportInMachine(RuleBasedStateMachine):
         street = make_region("机器街道", RegionKind.STREET, district)
         self.communities = [make_region(f"机器社区{i}", RegionKind.COMMUNITY, street) for i in range(2)]
         self.units = [make_unit(f"机器单位{i}", region=district) for i in range(2)]
-        self.admins = [make_user(f"sm_admin{i}_{id(self)}", Role.COMMUNITY_ADMIN, region=c)
-                       for i, c in enumerate(self.communities)]
-        self.members = [make_member(f"机器人{i}", self.units[i % 2], self.communities[i % 2]) for i in range(4)]
+        self.admins = [
+            make_user(f"sm_admin{i}_{id(self)}", Role.COMMUNITY_ADMIN, region=c)
+            for i, c in enumerate(self.communities)
+        ]
+        self.members = [
+            make_member(f"机器人{i}", self.units[i % 2], self.communities[i % 2]) for i in range(4)
+        ]
         make_campaign()
 
     def teardown(self):
@@ -62,8 +65,12 @@ class ReportInMachine(RuleBasedStateMachine):
 
     @rule(i=M, c=C)
     def office(self, i, c):
-        self._try(rp.registration_register_at_office, member=self._m(i), community=self.communities[c],
-                  actor=self.admins[c])
+        self._try(
+            rp.registration_register_at_office,
+            member=self._m(i),
+            community=self.communities[c],
+            actor=self.admins[c],
+        )
 
     @rule(i=M, c=C, reject=st.booleans())
     def decide(self, i, c, reject):
@@ -112,7 +119,9 @@ class ReportInMachine(RuleBasedStateMachine):
     def check_off_counts_equal_registrations(self):
         active = Member.objects.filter(pk__in=[m.pk for m in self.members], status=MemberStatus.ACTIVE)
         reported = sum(1 for m in with_report_status(active) if m.report_status == ReportStatus.REPORTED)
-        confirmed = Registration.objects.filter(member__in=active, status=RegistrationStatus.CONFIRMED).count()
+        confirmed = Registration.objects.filter(
+            member__in=active, status=RegistrationStatus.CONFIRMED
+        ).count()
         assert reported == confirmed
 
 
@@ -121,8 +130,12 @@ class ReportInMachine(RuleBasedStateMachine):
 def test_report_in_invariants_hold_after_any_sequence():
     run_state_machine_as_test(
         ReportInMachine,
-        settings=settings(max_examples=RUNS, stateful_step_count=STEPS, deadline=None,
-                          suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much]),
+        settings=settings(
+            max_examples=RUNS,
+            stateful_step_count=STEPS,
+            deadline=None,
+            suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
+        ),
     )
 
 

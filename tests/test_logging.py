@@ -68,22 +68,45 @@ def test_requests_handling_personal_data_log_none_of_it(world, captured):
     phone = member.reveal_phone()
 
     anon = Client()
-    anon.post("/accounts/login/", {"username": phone, "password": "Wrong-Passw0rd!"})         # failure by phone
-    anon.post("/accounts/login/", {"username": new_phone(), "password": "Wrong-Passw0rd!"})   # unknown phone
+    anon.post("/accounts/login/", {"username": phone, "password": "Wrong-Passw0rd!"})  # failure by phone
+    anon.post("/accounts/login/", {"username": new_phone(), "password": "Wrong-Passw0rd!"})  # unknown phone
 
     admin = Client()
     admin.post("/accounts/login/", {"username": "community_a", "password": PASSWORD})
-    created = admin.post("/members/new/", {"name": "孙八", "id_number": new_id_number(), "phone": new_phone(),
-                                           "work_unit": world.a.unit.pk, "community": world.a.community.pk,
-                                           "party_status": "full"})
+    created = admin.post(
+        "/members/new/",
+        {
+            "name": "孙八",
+            "id_number": new_id_number(),
+            "phone": new_phone(),
+            "work_unit": world.a.unit.pk,
+            "community": world.a.community.pk,
+            "party_status": "full",
+        },
+    )
     assert created.status_code == 302
-    duplicate = admin.post("/members/new/", {"name": "孙八", "id_number": member.reveal_id_number(),
-                                             "work_unit": world.a.unit.pk, "community": world.a.community.pk,
-                                             "party_status": "full"})
+    duplicate = admin.post(
+        "/members/new/",
+        {
+            "name": "孙八",
+            "id_number": member.reveal_id_number(),
+            "work_unit": world.a.unit.pk,
+            "community": world.a.community.pk,
+            "party_status": "full",
+        },
+    )
     assert duplicate.status_code == 200
-    bad = admin.post("/members/new/", {"name": "孙九", "id_number": member.reveal_id_number()[:17] + "0",
-                                       "phone": "1" + phone, "work_unit": world.a.unit.pk,
-                                       "community": world.a.community.pk, "party_status": "full"})
+    bad = admin.post(
+        "/members/new/",
+        {
+            "name": "孙九",
+            "id_number": member.reveal_id_number()[:17] + "0",
+            "phone": "1" + phone,
+            "work_unit": world.a.unit.pk,
+            "community": world.a.community.pk,
+            "party_status": "full",
+        },
+    )
     assert bad.status_code == 200
     revealed = admin.post(f"/members/{member.pk}/reveal/", {"field": "id_number", "reason": "核对报到信息"})
     assert member.reveal_id_number() in revealed.content.decode()
@@ -109,7 +132,8 @@ def test_missing_template_variables_do_not_log_the_context(captured):
 
     number = new_id_number()
     Template("{{ revealed.id_number }} {% if no_such_thing.attr %}x{% endif %}").render(
-        Context({"revealed": {"id_number": number}}))
+        Context({"revealed": {"id_number": number}})
+    )
     assert not any(canary_hits(record_text(r)) for r in captured.records)
 
 
@@ -120,7 +144,9 @@ def _filtered(record: logging.LogRecord) -> logging.LogRecord:
 
 def test_mask_filter_masks_message_args_extras_and_tracebacks():
     phone, number = new_phone(), new_id_number()
-    record = logging.LogRecord("jinshequ.x", logging.INFO, __file__, 1, "member %s phone %s", (number, phone), None)
+    record = logging.LogRecord(
+        "jinshequ.x", logging.INFO, __file__, 1, "member %s phone %s", (number, phone), None
+    )
     record.lookup = f"phone={phone}"
     _filtered(record)
     text = record_text(record)
@@ -139,6 +165,8 @@ def test_mask_filter_masks_message_args_extras_and_tracebacks():
 
 
 def test_mask_text_leaves_other_numbers_alone():
-    assert mask_text("订单 20261124 共 12 人，电话 0414-2825555") == "订单 20261124 共 12 人，电话 0414-2825555"
+    assert (
+        mask_text("订单 20261124 共 12 人，电话 0414-2825555") == "订单 20261124 共 12 人，电话 0414-2825555"
+    )
     assert mask_text("13812345678") == "138****5678"
     assert mask_text("21050219800101123X") == "2105**********123X"

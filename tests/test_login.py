@@ -24,8 +24,8 @@ def attempt(client, username, password):
     return client.post(LOGIN, {"username": username, "password": password})
 
 
-
 # --- username or phone -----------------------------------------------------------------
+
 
 def test_login_by_username(world, client):
     response = attempt(client, "community_a", PASSWORD)
@@ -72,6 +72,7 @@ def test_open_redirect_is_refused(world, client):
 
 
 # --- R03 lockout, sequential with a frozen clock ------------------------------------------
+
 
 def test_five_failures_lock_for_thirty_minutes_even_with_the_right_password(world, client):
     user = world.a.users["street_admin"]
@@ -155,12 +156,15 @@ def test_a_failure_after_the_lock_ran_out_starts_a_new_count(world, client):
 
 # --- R03 concurrency (PostgreSQL) ----------------------------------------------------------
 
+
 @pytest.mark.postgres
 @pytest.mark.django_db(transaction=True)
 def test_concurrent_wrong_passwords_lose_no_update():
     if connection.vendor != "postgresql":
-        pytest.skip("row-level concurrency needs PostgreSQL; SQLite serialises writers (one IMMEDIATE "
-                    "transaction at a time), so there is nothing to race")
+        pytest.skip(
+            "row-level concurrency needs PostgreSQL; SQLite serialises writers (one IMMEDIATE "
+            "transaction at a time), so there is nothing to race"
+        )
     world = build_world()
     user = world.b.users["street_admin"]
     threads, barrier, errors, statuses = 20, threading.Barrier(20), [], []
@@ -190,6 +194,7 @@ def test_concurrent_wrong_passwords_lose_no_update():
 
 
 # --- R10 session key rotation and logout ----------------------------------------------------
+
 
 def test_login_rotates_the_session_key_and_logout_deletes_the_session(world, client):
     anonymous = client.session
@@ -223,6 +228,7 @@ def test_logout_needs_post(world, login, client):
 
 # --- R09 idle and absolute timeouts --------------------------------------------------------
 
+
 def _set_times(client, *, login_at: float, last_seen: float) -> None:
     session = client.session
     session[SESSION_LOGIN_AT] = login_at
@@ -230,8 +236,10 @@ def _set_times(client, *, login_at: float, last_seen: float) -> None:
     session.save()
 
 
-@pytest.mark.parametrize("role, page, idle_minutes", [
-    ("street_admin", "/", 15), ("community_admin", "/", 15), ("member", "/members/me/", 30)])
+@pytest.mark.parametrize(
+    "role, page, idle_minutes",
+    [("street_admin", "/", 15), ("community_admin", "/", 15), ("member", "/members/me/", 30)],
+)
 def test_idle_timeout(world, login, client, role, page, idle_minutes):
     user = world.a.users[role]
     clock = FrozenClock()
@@ -286,9 +294,12 @@ def test_expired_htmx_request_gets_hx_redirect(world, login, client):
 
 # --- R11 cookies and CSRF ------------------------------------------------------------------
 
+
 def test_production_cookie_flags(world):
     prod = production_cookie_settings()
-    assert prod["SESSION_COOKIE_NAME"].startswith("__Host-") and prod["CSRF_COOKIE_NAME"].startswith("__Host-")
+    assert prod["SESSION_COOKIE_NAME"].startswith("__Host-") and prod["CSRF_COOKIE_NAME"].startswith(
+        "__Host-"
+    )
     with override_settings(**prod):
         client = Client()
         response = client.get(LOGIN, secure=True)
@@ -308,12 +319,21 @@ def test_production_cookie_flags(world):
         assert client.get("/", secure=True).status_code == 200
 
 
-@pytest.mark.parametrize("path, data", [
-    (LOGIN, {"username": "city", "password": PASSWORD}),
-    ("/accounts/logout/", {}),
-    ("/accounts/password/", {"old_password": PASSWORD, "new_password1": "N3w-Passw0rd-x!", "new_password2":
-                             "N3w-Passw0rd-x!"}),
-])
+@pytest.mark.parametrize(
+    "path, data",
+    [
+        (LOGIN, {"username": "city", "password": PASSWORD}),
+        ("/accounts/logout/", {}),
+        (
+            "/accounts/password/",
+            {
+                "old_password": PASSWORD,
+                "new_password1": "N3w-Passw0rd-x!",
+                "new_password2": "N3w-Passw0rd-x!",
+            },
+        ),
+    ],
+)
 def test_csrf_is_enforced_on_account_posts(world, path, data):
     strict = Client(enforce_csrf_checks=True)
     if path != LOGIN:
@@ -332,6 +352,8 @@ def test_csrf_token_from_the_form_works(world):
     strict = Client(enforce_csrf_checks=True)
     page = strict.get(LOGIN)
     token = page.context["csrf_token"]
-    response = strict.post(LOGIN, {"username": "city", "password": PASSWORD, "csrfmiddlewaretoken": str(token)})
+    response = strict.post(
+        LOGIN, {"username": "city", "password": PASSWORD, "csrfmiddlewaretoken": str(token)}
+    )
     assert response.status_code == 302
     assert User.objects.get(username="city").last_login is not None

@@ -41,8 +41,9 @@ from tests.securitykit import canary_hits, unmasked_runs
 
 TODAY = timezone.localdate
 ARTIFACTS = Path(__file__).resolve().parent / "_artifacts"
-needs_poppler = pytest.mark.skipif(not shutil.which("pdftotext") or not shutil.which("pdftoppm"),
-                                   reason="poppler-utils needed to read PDFs")
+needs_poppler = pytest.mark.skipif(
+    not shutil.which("pdftotext") or not shutil.which("pdftoppm"), reason="poppler-utils needed to read PDFs"
+)
 
 
 def cat(name="助老助残") -> PostCategory:
@@ -59,9 +60,16 @@ def client_as(user) -> Client:
 def make_activity(side, *, days_ago: int, title="社区义诊") -> Activity:
     """Activity rows are made directly: the activities helper's services own sign-up and check-in rules."""
     start = timezone.now() - dt.timedelta(days=days_ago)
-    return Activity.objects.create(community=side.community, title=title, category=cat("医疗健康"), place="党群服务中心",
-                                   starts_at=start, ends_at=start + dt.timedelta(hours=2), capacity=20,
-                                   checkin_secret="x" * 32)
+    return Activity.objects.create(
+        community=side.community,
+        title=title,
+        category=cat("医疗健康"),
+        place="党群服务中心",
+        starts_at=start,
+        ends_at=start + dt.timedelta(hours=2),
+        capacity=20,
+        checkin_secret="x" * 32,
+    )
 
 
 def bulk_records(member, community, n: int, *, start_days=1) -> None:
@@ -71,12 +79,25 @@ def bulk_records(member, community, n: int, *, start_days=1) -> None:
     rows = []
     for i in range(n):
         day = TODAY() - dt.timedelta(days=start_days + i)
-        status = (RecordStatus.VERIFIED, RecordStatus.PENDING, RecordStatus.VERIFIED, RecordStatus.REJECTED)[i % 4]
+        status = (RecordStatus.VERIFIED, RecordStatus.PENDING, RecordStatus.VERIFIED, RecordStatus.REJECTED)[
+            i % 4
+        ]
         evidence = (2, 1, 3, 1, 4, 2)[i % 6] if status == RecordStatus.VERIFIED else 1
-        rows.append(ServiceRecord(member=member, community=community, category=category, served_on=day,
-                                  month=day.year * 100 + day.month, hours=Decimal("1.5") + (i % 3),
-                                  description=f"第{i + 1}次：为独居老人代购药品并陪同复诊，整理楼道杂物", people_helped=i % 5,
-                                  status=status, evidence=evidence, created_at=now))
+        rows.append(
+            ServiceRecord(
+                member=member,
+                community=community,
+                category=category,
+                served_on=day,
+                month=day.year * 100 + day.month,
+                hours=Decimal("1.5") + (i % 3),
+                description=f"第{i + 1}次：为独居老人代购药品并陪同复诊，整理楼道杂物",
+                people_helped=i % 5,
+                status=status,
+                evidence=evidence,
+                created_at=now,
+            )
+        )
     ServiceRecord.objects.bulk_create(rows, batch_size=500)
 
 
@@ -89,28 +110,66 @@ def mw(world):
         admin = side.users["community_admin"]
         for m in side.members:
             rp.registration_register_at_office(member=m, community=side.community, actor=admin)
-    Registration.objects.filter(status=RegistrationStatus.CONFIRMED).update(confirmed_on=TODAY() - dt.timedelta(700))
+    Registration.objects.filter(status=RegistrationStatus.CONFIRMED).update(
+        confirmed_on=TODAY() - dt.timedelta(700)
+    )
     m, admin = w.a.members[0], w.a.users["community_admin"]
-    post = ps.post_create(community=w.a.community, category=cat("法律咨询"), title="周末法律咨询服务点", capacity=3,
-                          starts_on=TODAY(), actor=admin)
+    post = ps.post_create(
+        community=w.a.community,
+        category=cat("法律咨询"),
+        title="周末法律咨询服务点",
+        capacity=3,
+        starts_on=TODAY(),
+        actor=admin,
+    )
     claim = ps.claim_create(member=m, post=post, actor=m.user)
     team = ps.team_create(community=w.a.community, name="法律援助服务队", actor=admin)
     membership = ps.team_join(team=team, member=m, actor=m.user)
-    household = ps.household_create(community=w.a.community, head_name="孙秀兰", address="幸福路 12 号 2 单元 301",
-                                    phone=new_phone(), actor=admin)
+    household = ps.household_create(
+        community=w.a.community,
+        head_name="孙秀兰",
+        address="幸福路 12 号 2 单元 301",
+        phone=new_phone(),
+        actor=admin,
+    )
     pairing = ps.pairing_create(household=household, member=m, actor=admin)
     activity = make_activity(w.a, days_ago=5)
-    signup = Signup.objects.create(activity=activity, member=m, status=SignupStatus.ATTENDED,
-                                   created_at=activity.starts_at - dt.timedelta(days=2))
-    Attendance.objects.create(signup=signup, checked_in_at=activity.starts_at,
-                              checked_out_at=activity.ends_at, method="qr")
-    r1 = svc.record_create(member=m, served_on=TODAY() - dt.timedelta(days=3), hours="2", category=cat(),
-                           description="陪同独居老人复诊", actor=m.user)
+    signup = Signup.objects.create(
+        activity=activity,
+        member=m,
+        status=SignupStatus.ATTENDED,
+        created_at=activity.starts_at - dt.timedelta(days=2),
+    )
+    Attendance.objects.create(
+        signup=signup, checked_in_at=activity.starts_at, checked_out_at=activity.ends_at, method="qr"
+    )
+    r1 = svc.record_create(
+        member=m,
+        served_on=TODAY() - dt.timedelta(days=3),
+        hours="2",
+        category=cat(),
+        description="陪同独居老人复诊",
+        actor=m.user,
+    )
     svc.record_verify(record=r1, actor=admin)
-    r2 = svc.record_create(member=m, served_on=TODAY() - dt.timedelta(days=400), hours="3", category=cat(),
-                           description="楼道环境整治", actor=m.user)
-    w.things = {"claim": claim, "membership": membership, "pairing": pairing, "signup": signup,
-                "records": [r1, r2], "household": household, "post": post, "team": team}
+    r2 = svc.record_create(
+        member=m,
+        served_on=TODAY() - dt.timedelta(days=400),
+        hours="3",
+        category=cat(),
+        description="楼道环境整治",
+        actor=m.user,
+    )
+    w.things = {
+        "claim": claim,
+        "membership": membership,
+        "pairing": pairing,
+        "signup": signup,
+        "records": [r1, r2],
+        "household": household,
+        "post": post,
+        "team": team,
+    }
     return w
 
 
@@ -123,8 +182,12 @@ def manual_url(member) -> str:
 
 def test_manual_readable_by_the_member_unit_community_and_inspector_in_scope(mw):
     m = mw.a.members[0]
-    for user in (mw.a.users["member"], mw.a.users["unit_admin"], mw.a.users["community_admin"],
-                 mw.a.users["inspector"]):
+    for user in (
+        mw.a.users["member"],
+        mw.a.users["unit_admin"],
+        mw.a.users["community_admin"],
+        mw.a.users["inspector"],
+    ):
         for url in (manual_url(m), reverse("records:manual_pdf", args=[m.pk])):
             response = client_as(user).get(url)
             assert response.status_code == 200, (user, url)
@@ -134,8 +197,13 @@ def test_manual_is_404_outside_scope_and_403_without_the_function(mw):
     m = mw.a.members[0]
     other_member = make_user("member_a1", Role.MEMBER, member=mw.a.members[1])
     for url in (manual_url(m), reverse("records:manual_pdf", args=[m.pk])):
-        for user in (mw.b.users["member"], mw.b.users["unit_admin"], mw.b.users["community_admin"],
-                     mw.b.users["inspector"], other_member):
+        for user in (
+            mw.b.users["member"],
+            mw.b.users["unit_admin"],
+            mw.b.users["community_admin"],
+            mw.b.users["inspector"],
+            other_member,
+        ):
             assert client_as(user).get(url).status_code == 404, (user, url)
         for user in (mw.city_admin, mw.a.users["district_admin"], mw.a.users["street_admin"]):
             assert client_as(user).get(url).status_code == 403, (user, url)
@@ -149,10 +217,14 @@ def test_community_of_registration_reads_a_member_living_elsewhere(mw):
     """Member b1 lives in side b's community but is registered (报到) in side a's."""
     m = mw.b.members[1]
     Registration.objects.filter(member=m).update(status=RegistrationStatus.ENDED, ended_on=TODAY())
-    rp.registration_register_at_office(member=m, community=mw.a.community, actor=mw.a.users["community_admin"])
+    rp.registration_register_at_office(
+        member=m, community=mw.a.community, actor=mw.a.users["community_admin"]
+    )
     assert client_as(mw.a.users["community_admin"]).get(manual_url(m)).status_code == 200
     assert client_as(mw.b.users["community_admin"]).get(manual_url(m)).status_code == 200  # lives there
-    assert client_as(mw.a.users["inspector"]).get(manual_url(m)).status_code == 200  # registered in a's district
+    assert (
+        client_as(mw.a.users["inspector"]).get(manual_url(m)).status_code == 200
+    )  # registered in a's district
     assert client_as(mw.a.users["unit_admin"]).get(manual_url(m)).status_code == 404  # not their unit
 
 
@@ -165,11 +237,15 @@ def test_every_reading_by_someone_else_is_audited(mw):
         before = AuditEvent.objects.count()
         client_as(user).get(manual_url(m), REMOTE_ADDR="10.20.30.40")
         client_as(user).get(reverse("records:manual_pdf", args=[m.pk]))
-        rows = list(AuditEvent.objects.filter(pk__gt=AuditEvent.objects.order_by("pk")[before - 1].pk
-                                              if before else 0).order_by("pk"))
+        rows = list(
+            AuditEvent.objects.filter(
+                pk__gt=AuditEvent.objects.order_by("pk")[before - 1].pk if before else 0
+            ).order_by("pk")
+        )
         assert [(r.event, r.actor_id, r.object_type, r.object_id, r.changes["format"]) for r in rows] == [
             ("manual.viewed", user.pk, "members.member", str(m.pk), "html"),
-            ("manual.viewed", user.pk, "members.member", str(m.pk), "pdf")]
+            ("manual.viewed", user.pk, "members.member", str(m.pk), "pdf"),
+        ]
         assert rows[0].ip == "10.20.30.40" and rows[0].actor_role == user.role
 
 
@@ -180,9 +256,14 @@ def test_manual_lists_every_section_with_record_numbers(mw):
     m, t = mw.a.members[0], mw.things
     text = client_as(mw.a.users["unit_admin"]).get(manual_url(m)).content.decode()
     reg = Registration.objects.get(member=m)
-    for number in (f"REG-{reg.pk:06d}", f"CLM-{t['claim'].pk:06d}", f"TM-{t['membership'].pk:06d}",
-                   f"PR-{t['pairing'].pk:06d}", f"ACT-{t['signup'].pk:06d}",
-                   *[f"SR-{r.pk:06d}" for r in t["records"]]):
+    for number in (
+        f"REG-{reg.pk:06d}",
+        f"CLM-{t['claim'].pk:06d}",
+        f"TM-{t['membership'].pk:06d}",
+        f"PR-{t['pairing'].pk:06d}",
+        f"ACT-{t['signup'].pk:06d}",
+        *[f"SR-{r.pk:06d}" for r in t["records"]],
+    ):
         assert number in text, number
     assert "周末法律咨询服务点" in text and "法律援助服务队" in text and "社区义诊" in text
     assert not canary_hits(text) and not unmasked_runs(text)
@@ -304,10 +385,16 @@ def test_the_page_shows_the_newest_records_and_the_rest_behind_show_more(in_sept
     m = mw.a.members[0]
     ServiceRecord.objects.filter(member=m).delete()
     bulk_records(m, mw.a.community, 2 * PAGE_RECORDS + 30, start_days=200)  # spans a new year's day
-    expected = [f"SR-{pk:06d}" for pk in ServiceRecord.objects.filter(member=m).order_by("-served_on", "-pk")
-                .values_list("pk", flat=True)]
-    years = sorted({d.year for d in ServiceRecord.objects.filter(member=m).values_list("served_on", flat=True)},
-                   reverse=True)
+    expected = [
+        f"SR-{pk:06d}"
+        for pk in ServiceRecord.objects.filter(member=m)
+        .order_by("-served_on", "-pk")
+        .values_list("pk", flat=True)
+    ]
+    years = sorted(
+        {d.year for d in ServiceRecord.objects.filter(member=m).values_list("served_on", flat=True)},
+        reverse=True,
+    )
     assert len(years) == 2
     c = client_as(mw.a.users["community_admin"])
     html = c.get(manual_url(m)).content.decode()
@@ -329,8 +416,11 @@ def test_the_page_shows_the_newest_records_and_the_rest_behind_show_more(in_sept
     assert shown == expected
     assert [int(y) for y in headings] == years  # one heading per year, none repeated across parts
     for year in years:
-        n = sum(1 for d in ServiceRecord.objects.filter(member=m).values_list("served_on", flat=True)
-                if d.year == year)
+        n = sum(
+            1
+            for d in ServiceRecord.objects.filter(member=m).values_list("served_on", flat=True)
+            if d.year == year
+        )
         assert f"{year} 年（共 {n} 条）" in seen
 
     everything = c.get(manual_url(m), {"all": "1"}).content.decode()  # without JavaScript
@@ -371,15 +461,17 @@ def test_paged_totals_equal_the_whole_manuals(mw):
     viewer = mw.a.users["community_admin"]
     for min_evidence in (None, 2):
         whole = build_manual(member=m, viewer=viewer, min_evidence=min_evidence)
-        part = build_manual(member=m, viewer=viewer, min_evidence=min_evidence, records_limit=5,
-                            activities_limit=2)
+        part = build_manual(
+            member=m, viewer=viewer, min_evidence=min_evidence, records_limit=5, activities_limit=2
+        )
         assert part.records_next and part.activities_next and not whole.records_next
         assert len(part.records) == 5 and len(part.activities) == 2
         assert part.records_total == whole.records_total == len(whole.records)
         assert part.activities_total == whole.activities_total == len(whole.activities) == 7
         assert part.totals == whole.totals
         assert [(y.year, y.records, y.activities_attended, y.totals) for y in part.years] == [
-            (y.year, y.records, y.activities_attended, y.totals) for y in whole.years]
+            (y.year, y.records, y.activities_attended, y.totals) for y in whole.years
+        ]
         assert sum(y.activities_attended for y in whole.years) == 4  # the fixture's and three of six
 
 
@@ -390,8 +482,12 @@ def test_activities_a_page_at_a_time(mw):
     for i in range(PAGE_ACTIVITIES + 5):
         a = make_activity(mw.a, days_ago=10 + i, title=f"读书会第{i}期")
         Signup.objects.create(activity=a, member=m, status=SignupStatus.SIGNED, created_at=a.starts_at)
-    expected = [f"ACT-{pk:06d}" for pk in Signup.objects.filter(member=m)
-                .order_by("-activity__starts_at", "-pk").values_list("pk", flat=True)]
+    expected = [
+        f"ACT-{pk:06d}"
+        for pk in Signup.objects.filter(member=m)
+        .order_by("-activity__starts_at", "-pk")
+        .values_list("pk", flat=True)
+    ]
     c = client_as(mw.a.users["unit_admin"])
     html = c.get(manual_url(m)).content.decode()
     assert numbers_in(html, "ACT") == expected[:PAGE_ACTIVITIES]
@@ -413,8 +509,11 @@ def test_show_more_is_audited_scoped_and_refuses_bad_input(mw):
     inspector = client_as(mw.a.users["inspector"])
     assert inspector.get(more_url(m, "records", cursor)).status_code == 200
     row = AuditEvent.objects.get(event="manual.viewed")
-    assert (row.actor_id, row.object_id, row.changes) == (mw.a.users["inspector"].pk, str(m.pk),
-                                                         {"format": "html", "section": "records"})
+    assert (row.actor_id, row.object_id, row.changes) == (
+        mw.a.users["inspector"].pk,
+        str(m.pk),
+        {"format": "html", "section": "records"},
+    )
     for user in (mw.b.users["community_admin"], mw.b.users["inspector"]):
         assert client_as(user).get(more_url(m, "records", cursor)).status_code == 404
     assert client_as(mw.city_admin).get(more_url(m, "records", cursor)).status_code == 403
@@ -450,8 +549,9 @@ def pdf_text(data: bytes) -> str:
     with tempfile.NamedTemporaryFile(suffix=".pdf") as f:
         f.write(data)
         f.flush()
-        return subprocess.run(["pdftotext", "-enc", "UTF-8", f.name, "-"], capture_output=True, check=True,
-                              text=True).stdout
+        return subprocess.run(
+            ["pdftotext", "-enc", "UTF-8", f.name, "-"], capture_output=True, check=True, text=True
+        ).stdout
 
 
 def pdf_pages(data: bytes) -> int:
@@ -482,9 +582,14 @@ def test_pdf_has_every_record_number_and_no_personal_data(mw):
     text = pdf_text(response.content)
     flat = "".join(text.split())
     reg = Registration.objects.get(member=m)
-    for number in (f"REG-{reg.pk:06d}", f"CLM-{t['claim'].pk:06d}", f"TM-{t['membership'].pk:06d}",
-                   f"PR-{t['pairing'].pk:06d}", f"ACT-{t['signup'].pk:06d}",
-                   *[f"SR-{r.pk:06d}" for r in t["records"]]):
+    for number in (
+        f"REG-{reg.pk:06d}",
+        f"CLM-{t['claim'].pk:06d}",
+        f"TM-{t['membership'].pk:06d}",
+        f"PR-{t['pairing'].pk:06d}",
+        f"ACT-{t['signup'].pk:06d}",
+        *[f"SR-{r.pk:06d}" for r in t["records"]],
+    ):
         assert number in flat, number
     assert "工作手册" in flat and m.name in flat and "年度统计" in flat
     assert re.search(r"第2页/共\d+页", flat)  # page numbers (the cover has none)
@@ -515,8 +620,9 @@ def test_pdf_cover_shows_the_card_number_and_its_qr(mw):
     with tempfile.TemporaryDirectory() as tmp:
         src = Path(tmp) / "m.pdf"
         src.write_bytes(response.content)
-        subprocess.run(["pdftoppm", "-png", "-r", "200", "-gray", "-l", "1", str(src), str(Path(tmp) / "p")],
-                       check=True)
+        subprocess.run(
+            ["pdftoppm", "-png", "-r", "200", "-gray", "-l", "1", str(src), str(Path(tmp) / "p")], check=True
+        )
         [png] = Path(tmp).glob("p*.png")
         with Image.open(png) as image:
             found = [r.text for r in zxingcpp.read_barcodes(image, formats=zxingcpp.BarcodeFormat.QRCode)]

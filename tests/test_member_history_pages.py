@@ -32,9 +32,17 @@ def test_move_to_unknown_unit_suggests_names(world, login, client):
 def test_edit_changing_unit_records_history(world, login, client):
     login(world.city_admin)
     member = world.a.members[0]
-    client.post(f"/members/{member.pk}/edit/", {
-        "name": member.name, "id_number": "", "phone": "", "work_unit": world.b.unit.pk,
-        "community": member.community_id, "party_status": "full"})
+    client.post(
+        f"/members/{member.pk}/edit/",
+        {
+            "name": member.name,
+            "id_number": "",
+            "phone": "",
+            "work_unit": world.b.unit.pk,
+            "community": member.community_id,
+            "party_status": "full",
+        },
+    )
     assert member.unit_changes.get().to_unit_id == world.b.unit.pk
 
 

@@ -86,8 +86,16 @@ def test_create_rejects_bad_checksum_with_chinese_message(world, login, client):
     login(world.a.users["community_admin"])
     number = new_id_number()
     bad = number[:17] + ("0" if number[17] != "0" else "1")
-    response = client.post("/members/new/", {"name": "赵六", "id_number": bad, "work_unit": world.a.unit.pk,
-                                             "community": world.a.community.pk, "party_status": "full"})
+    response = client.post(
+        "/members/new/",
+        {
+            "name": "赵六",
+            "id_number": bad,
+            "work_unit": world.a.unit.pk,
+            "community": world.a.community.pk,
+            "party_status": "full",
+        },
+    )
     assert response.status_code == 200
     assert "校验位不正确" in response.content.decode()
     assert not Member.objects.filter(name="赵六").exists()
@@ -96,9 +104,16 @@ def test_create_rejects_bad_checksum_with_chinese_message(world, login, client):
 def test_create_names_duplicate_with_link(world, login, client):
     login(world.city_admin)
     existing = world.a.members[0]
-    response = client.post("/members/new/", {"name": "重复的人", "id_number": existing.reveal_id_number(),
-                                             "work_unit": world.a.unit.pk, "community": world.a.community.pk,
-                                             "party_status": "full"})
+    response = client.post(
+        "/members/new/",
+        {
+            "name": "重复的人",
+            "id_number": existing.reveal_id_number(),
+            "work_unit": world.a.unit.pk,
+            "community": world.a.community.pk,
+            "party_status": "full",
+        },
+    )
     body = response.content.decode()
     assert f'href="/members/{existing.pk}/"' in body and existing.name in body
     assert Member.objects.filter(id_number_hash=existing.id_number_hash).count() == 1
@@ -107,37 +122,72 @@ def test_create_names_duplicate_with_link(world, login, client):
 def test_create_checks_birth_date_against_id(world, login, client):
     login(world.city_admin)
     number = new_id_number()
-    response = client.post("/members/new/", {"name": "钱七", "id_number": number, "birth_date": "1999-01-01",
-                                             "work_unit": world.a.unit.pk, "community": world.a.community.pk,
-                                             "party_status": "full"})
+    response = client.post(
+        "/members/new/",
+        {
+            "name": "钱七",
+            "id_number": number,
+            "birth_date": "1999-01-01",
+            "work_unit": world.a.unit.pk,
+            "community": world.a.community.pk,
+            "party_status": "full",
+        },
+    )
     assert "出生日期与身份证号不一致" in response.content.decode()
 
 
 def test_create_and_edit_member(world, login, client):
     login(world.a.users["community_admin"])
     number, phone = new_id_number(), new_phone()
-    response = client.post("/members/new/", {"name": "孙八", "id_number": number, "phone": phone,
-                                             "work_unit": world.a.unit.pk, "community": world.a.community.pk,
-                                             "party_status": "probationary", "avail_weekend": "on"})
+    response = client.post(
+        "/members/new/",
+        {
+            "name": "孙八",
+            "id_number": number,
+            "phone": phone,
+            "work_unit": world.a.unit.pk,
+            "community": world.a.community.pk,
+            "party_status": "probationary",
+            "avail_weekend": "on",
+        },
+    )
     member = Member.objects.get(name="孙八")
     assert response.status_code == 302 and response["Location"] == f"/members/{member.pk}/"
     assert member.reveal_id_number() == number and member.reveal_phone() == phone
     assert AuditEvent.objects.filter(event="member.created", object_id=str(member.pk)).count() == 1
-    response = client.post(f"/members/{member.pk}/edit/", {
-        "name": "孙八", "id_number": "", "phone": "", "work_unit": world.a.unit.pk,
-        "community": world.a.community.pk, "party_status": "full", "address": "新地址"})
+    response = client.post(
+        f"/members/{member.pk}/edit/",
+        {
+            "name": "孙八",
+            "id_number": "",
+            "phone": "",
+            "work_unit": world.a.unit.pk,
+            "community": world.a.community.pk,
+            "party_status": "full",
+            "address": "新地址",
+        },
+    )
     assert response.status_code == 302
     member.refresh_from_db()
-    assert member.party_status == "full" and member.reveal_id_number() == number and member.address == "新地址"
+    assert (
+        member.party_status == "full" and member.reveal_id_number() == number and member.address == "新地址"
+    )
     event = AuditEvent.objects.get(event="member.updated", object_id=str(member.pk))
     assert event.changes["party_status"] == ["probationary", "full"]
 
 
 def test_community_admin_cannot_place_member_in_other_community(world, login, client):
     login(world.a.users["community_admin"])
-    response = client.post("/members/new/", {"name": "周九", "id_number": new_id_number(),
-                                             "work_unit": world.a.unit.pk, "community": world.b.community.pk,
-                                             "party_status": "full"})
+    response = client.post(
+        "/members/new/",
+        {
+            "name": "周九",
+            "id_number": new_id_number(),
+            "work_unit": world.a.unit.pk,
+            "community": world.b.community.pk,
+            "party_status": "full",
+        },
+    )
     assert response.status_code == 200
     assert not Member.objects.filter(name="周九").exists()
 

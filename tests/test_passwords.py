@@ -49,8 +49,12 @@ def strong_password(length: int) -> str:
     alphabet = string.ascii_letters + string.digits + "!#%&*+-=?@^_~"
     while True:
         candidate = "".join(secrets.choice(alphabet) for _ in range(length))
-        if (any(c.islower() for c in candidate) and any(c.isupper() for c in candidate)
-                and any(c.isdigit() for c in candidate) and any(not c.isalnum() for c in candidate)):
+        if (
+            any(c.islower() for c in candidate)
+            and any(c.isupper() for c in candidate)
+            and any(c.isdigit() for c in candidate)
+            and any(not c.isalnum() for c in candidate)
+        ):
             return candidate
 
 
@@ -91,14 +95,19 @@ def test_long_password_is_accepted(world, length):
 
 
 def test_longer_than_256_rejected(world):
-    assert messages_for(strong_password(257), world.a.users["street_admin"]) == ["密码太长：最多 256 个字符。"]
+    assert messages_for(strong_password(257), world.a.users["street_admin"]) == [
+        "密码太长：最多 256 个字符。"
+    ]
 
 
 # --- through the password-change page ------------------------------------------------
 
+
 def post_change(client, old, new, confirm=None):
-    return client.post("/accounts/password/", {"old_password": old, "new_password1": new,
-                                               "new_password2": new if confirm is None else confirm})
+    return client.post(
+        "/accounts/password/",
+        {"old_password": old, "new_password1": new, "new_password2": new if confirm is None else confirm},
+    )
 
 
 @pytest.mark.parametrize("who", ["member", "staff"])

@@ -48,7 +48,7 @@ def test_choices_keep_the_chosen_option_first_and_are_bounded(world, login, clie
     found = options(body.content.decode())
     assert found[0] == ("", "全部单位") and found[1] == (str(world.b.unit.pk), world.b.unit.name)
     assert len(found) == 2 + PICK_LIMIT
-    assert 'selected' in body.content.decode().split("\n")[1]
+    assert "selected" in body.content.decode().split("\n")[1]
 
 
 def test_unknown_kind_is_404(world, login, client):
@@ -57,8 +57,9 @@ def test_unknown_kind_is_404(world, login, client):
 
 
 @pytest.mark.parametrize("kind", ["community", "unit", "work_unit"])
-def test_choices_query_count_does_not_grow_with_the_rows(world, login, client, kind,
-                                                         django_assert_max_num_queries):
+def test_choices_query_count_does_not_grow_with_the_rows(
+    world, login, client, kind, django_assert_max_num_queries
+):
     login(world.city_admin)
     counts = []
     for extra in (3, PICK_LIMIT + 10):
@@ -94,7 +95,7 @@ def test_member_form_lists_the_current_unit_first(world, login, client):
     body = client.get(f"/members/{member.pk}/edit/").content.decode()
     select = re.search(r'<select name="work_unit".*?</select>', body, re.S).group(0)
     assert options(select)[1:] == [(str(member.work_unit_id), member.work_unit.name)]
-    assert 'selected' in select and 'hx-get="/members/choices/work_unit/"' in body
+    assert "selected" in select and 'hx-get="/members/choices/work_unit/"' in body
 
 
 def test_move_form_suggests_unit_names_on_demand(world, login, client):
@@ -104,7 +105,9 @@ def test_move_form_suggests_unit_names_on_demand(world, login, client):
     login(world.a.users["community_admin"])
     body = client.get(f"/members/{member.pk}/").content.decode()
     assert '<datalist id="unit-names"></datalist>' in body and "幸福000公司" not in body
-    names = client.get("/members/choices/work_unit/", {"work_unit_name": "幸福00", "names": "1"}).content.decode()
+    names = client.get(
+        "/members/choices/work_unit/", {"work_unit_name": "幸福00", "names": "1"}
+    ).content.decode()
     assert re.findall(r'<option value="([^"]+)">', names) == [f"幸福00{i}公司" for i in range(10)]
     response = client.post(f"/members/{member.pk}/move/", {"work_unit_name": "幸福003公司"})
     assert response.status_code == 302

@@ -67,9 +67,17 @@ def category(name="法律咨询"):
 
 
 def make_post(side, title="法律咨询岗", capacity=3, schedule=Schedule.FLEXIBLE, skills=(), **extra):
-    return ps.post_create(community=side.community, category=extra.pop("category", category()), title=title,
-                          capacity=capacity, schedule=schedule, starts_on=extra.pop("starts_on", TODAY()),
-                          skills=[Skill.objects.get(name=s) for s in skills], actor=admin(side), **extra)
+    return ps.post_create(
+        community=side.community,
+        category=extra.pop("category", category()),
+        title=title,
+        capacity=capacity,
+        schedule=schedule,
+        starts_on=extra.pop("starts_on", TODAY()),
+        skills=[Skill.objects.get(name=s) for s in skills],
+        actor=admin(side),
+        **extra,
+    )
 
 
 def claim(member, post):
@@ -246,7 +254,11 @@ def test_releasing_a_claim_frees_its_place(reg_world, how):
     c = claim(member, post)
     with pytest.raises(ps.PostError) as err:
         claim(other, post)
-    assert err.value.code == "post_full" and err.value.status == 409 and err.value.message == "岗位已满，请选择其他岗位。"
+    assert (
+        err.value.code == "post_full"
+        and err.value.status == 409
+        and err.value.message == "岗位已满，请选择其他岗位。"
+    )
     if how == "reject":
         ps.claim_reject(claim=c, reason="名额已安排", actor=admin(w.a))
     elif how == "withdraw":
@@ -294,8 +306,10 @@ def test_admin_pages_approve_reject_and_end(reg_world, login, client):
     assert w.a.members[0].name in body and w.a.members[1].name in body
     assert client.post(f"/posts/manage/claims/{c1.pk}/approve/").status_code == 302
     assert client.post(f"/posts/manage/claims/{c2.pk}/reject/", {"reason": "岗位已安排"}).status_code == 302
-    assert client.post(f"/posts/manage/claims/{c1.pk}/end/", {"reason": "服务期满", "next": "post"})["Location"] \
+    assert (
+        client.post(f"/posts/manage/claims/{c1.pk}/end/", {"reason": "服务期满", "next": "post"})["Location"]
         == f"/posts/manage/{post.pk}/"
+    )
     c1.refresh_from_db()
     c2.refresh_from_db()
     assert (c1.status, c2.status) == (ClaimStatus.ENDED, ClaimStatus.REJECTED)
@@ -374,7 +388,10 @@ def test_member_service_end_frees_places_after_a_transfer(reg_world):
     # posts.services.member_service_end), so no place stays held by someone who left.
     rp.registration_register_at_office(member=member, community=w.b.community, actor=admin(w.b))
     assert AuditEvent.objects.get(event="posts.member_service_ended", object_id=str(member.pk)).changes == {
-        "claims": 1, "teams": 1, "pairings": 0}
+        "claims": 1,
+        "teams": 1,
+        "pairings": 0,
+    }
     post.refresh_from_db()
     assert post.claimed == 0
     assert check_posts_integrity() == []
@@ -411,7 +428,9 @@ def test_idempotency_different_key_makes_a_second_effect(reg_world, login, clien
     posts = [make_post(w.a, title=f"岗位{i}") for i in range(2)]
     login(w.a.users["member"])
     for i, post in enumerate(posts):
-        r = client.post(f"/posts/{post.pk}/claim/", HTTP_IDEMPOTENCY_KEY=f"key-number-{i}", HTTP_ACCEPT="application/json")
+        r = client.post(
+            f"/posts/{post.pk}/claim/", HTTP_IDEMPOTENCY_KEY=f"key-number-{i}", HTTP_ACCEPT="application/json"
+        )
         assert r.status_code == 201
     assert PostClaim.objects.filter(member=w.a.members[0]).count() == 2
 
@@ -419,10 +438,13 @@ def test_idempotency_different_key_makes_a_second_effect(reg_world, login, clien
 def test_idempotency_key_in_progress_gets_409(reg_world, login, client):
     post = make_post(reg_world.a)
     user = reg_world.a.users["member"]
-    IdempotencyKey.objects.create(user=user, key="busy-key-0001", scope="posts:claim", fingerprint="x",
-                                  created_at=timezone.now())
+    IdempotencyKey.objects.create(
+        user=user, key="busy-key-0001", scope="posts:claim", fingerprint="x", created_at=timezone.now()
+    )
     login(user)
-    r = client.post(f"/posts/{post.pk}/claim/", HTTP_IDEMPOTENCY_KEY="busy-key-0001", HTTP_ACCEPT="application/json")
+    r = client.post(
+        f"/posts/{post.pk}/claim/", HTTP_IDEMPOTENCY_KEY="busy-key-0001", HTTP_ACCEPT="application/json"
+    )
     # a different fingerprint → 422; same fingerprint while running → 409
     assert r.status_code == 422
     from django.test import RequestFactory
@@ -431,7 +453,9 @@ def test_idempotency_key_in_progress_gets_409(reg_world, login, client):
 
     fp = fingerprint(RequestFactory().post(f"/posts/{post.pk}/claim/"))
     IdempotencyKey.objects.filter(key="busy-key-0001").update(fingerprint=fp)
-    r = client.post(f"/posts/{post.pk}/claim/", HTTP_IDEMPOTENCY_KEY="busy-key-0001", HTTP_ACCEPT="application/json")
+    r = client.post(
+        f"/posts/{post.pk}/claim/", HTTP_IDEMPOTENCY_KEY="busy-key-0001", HTTP_ACCEPT="application/json"
+    )
     assert r.status_code == 409 and r.json()["code"] == "idempotency_in_progress"
     assert not PostClaim.objects.exists()
 
@@ -442,7 +466,9 @@ def test_idempotency_keys_are_scoped_per_user(reg_world, client, login):
     second_user = make_user("member_a2", Role.MEMBER, member=w.a.members[1])
     for user in (w.a.users["member"], second_user):
         login(user)
-        r = client.post(f"/posts/{post.pk}/claim/", HTTP_IDEMPOTENCY_KEY="shared-key-001", HTTP_ACCEPT="application/json")
+        r = client.post(
+            f"/posts/{post.pk}/claim/", HTTP_IDEMPOTENCY_KEY="shared-key-001", HTTP_ACCEPT="application/json"
+        )
         assert r.status_code == 201 and "Idempotent-Replayed" not in r
     assert PostClaim.objects.filter(post=post).count() == 2
     assert IdempotencyKey.objects.filter(key="shared-key-001").count() == 2
@@ -475,8 +501,9 @@ def test_idempotency_purge_drops_old_keys(reg_world):
 
     user = reg_world.a.users["member"]
     now = timezone.now()
-    IdempotencyKey.objects.create(user=user, key="old-key-00001", scope="s", fingerprint="x",
-                                  created_at=now - dt.timedelta(hours=25))
+    IdempotencyKey.objects.create(
+        user=user, key="old-key-00001", scope="s", fingerprint="x", created_at=now - dt.timedelta(hours=25)
+    )
     IdempotencyKey.objects.create(user=user, key="new-key-00001", scope="s", fingerprint="x", created_at=now)
     assert idempotency_purge(now=now) == 1
     assert list(IdempotencyKey.objects.values_list("key", flat=True)) == ["new-key-00001"]
@@ -504,8 +531,17 @@ class ClaimMachine(RuleBasedStateMachine):
         self.members = [make_member(f"状态{i}", unit, self.community) for i in range(4)]
         for m in self.members[:3]:  # the fourth stays unregistered
             rp.registration_register_at_office(member=m, community=self.community, actor=self.admin)
-        self.posts = [ps.post_create(community=self.community, category=category(), title=f"岗{i}", capacity=c,
-                                     starts_on=TODAY(), actor=self.admin) for i, c in enumerate((1, 2, 3))]
+        self.posts = [
+            ps.post_create(
+                community=self.community,
+                category=category(),
+                title=f"岗{i}",
+                capacity=c,
+                starts_on=TODAY(),
+                actor=self.admin,
+            )
+            for i, c in enumerate((1, 2, 3))
+        ]
 
     def teardown(self):
         transaction.set_rollback(True)
@@ -519,11 +555,15 @@ class ClaimMachine(RuleBasedStateMachine):
             pass
 
     def _claim_of(self, i, p, statuses=PLACE_HOLDING):
-        return PostClaim.objects.filter(member=self.members[i], post=self.posts[p], status__in=statuses).first()
+        return PostClaim.objects.filter(
+            member=self.members[i], post=self.posts[p], status__in=statuses
+        ).first()
 
     @rule(i=MI, p=PI)
     def create(self, i, p):
-        self._try(ps.claim_create, member=self.members[i], post=Post.objects.get(pk=self.posts[p].pk), actor=None)
+        self._try(
+            ps.claim_create, member=self.members[i], post=Post.objects.get(pk=self.posts[p].pk), actor=None
+        )
 
     @rule(i=MI, p=PI)
     def approve(self, i, p):
@@ -563,9 +603,15 @@ class ClaimMachine(RuleBasedStateMachine):
 
 @pytest.mark.property
 def test_claim_invariants_after_any_sequence(db):
-    run_state_machine_as_test(ClaimMachine, settings=settings(
-        max_examples=RUNS, stateful_step_count=STEPS, deadline=None,
-        suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much]))
+    run_state_machine_as_test(
+        ClaimMachine,
+        settings=settings(
+            max_examples=RUNS,
+            stateful_step_count=STEPS,
+            deadline=None,
+            suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
+        ),
+    )
 
 
 # --- scope: other communities and roles get 404 / 403 (R13, R14) -------------------------------------
@@ -577,17 +623,26 @@ def test_other_community_admin_gets_404_and_changes_nothing(reg_world, login, cl
     c = claim(w.a.members[0], post)
     team = ps.team_create(community=w.a.community, name="环境服务队", actor=admin(w.a))
     login(admin(w.b))
-    for url in (f"/posts/manage/{post.pk}/", f"/posts/manage/{post.pk}/edit/", f"/posts/manage/teams/{team.pk}/"):
+    for url in (
+        f"/posts/manage/{post.pk}/",
+        f"/posts/manage/{post.pk}/edit/",
+        f"/posts/manage/teams/{team.pk}/",
+    ):
         assert client.get(url).status_code == 404, url
     before = table_snapshot(("posts.Post", "posts.PostClaim", "posts.ServiceTeam", "posts.TeamMembership"))
-    for url, data in ((f"/posts/manage/claims/{c.pk}/approve/", {}),
-                      (f"/posts/manage/claims/{c.pk}/reject/", {"reason": "越权测试"}),
-                      (f"/posts/manage/claims/{c.pk}/end/", {"reason": "越权测试"}),
-                      (f"/posts/manage/{post.pk}/deactivate/", {}),
-                      (f"/posts/manage/{post.pk}/edit/", {"title": "x", "capacity": 9}),
-                      (f"/posts/manage/teams/{team.pk}/action/", {"action": "deactivate"})):
+    for url, data in (
+        (f"/posts/manage/claims/{c.pk}/approve/", {}),
+        (f"/posts/manage/claims/{c.pk}/reject/", {"reason": "越权测试"}),
+        (f"/posts/manage/claims/{c.pk}/end/", {"reason": "越权测试"}),
+        (f"/posts/manage/{post.pk}/deactivate/", {}),
+        (f"/posts/manage/{post.pk}/edit/", {"title": "x", "capacity": 9}),
+        (f"/posts/manage/teams/{team.pk}/action/", {"action": "deactivate"}),
+    ):
         assert client.post(url, data).status_code == 404, url
-    assert table_snapshot(("posts.Post", "posts.PostClaim", "posts.ServiceTeam", "posts.TeamMembership")) == before
+    assert (
+        table_snapshot(("posts.Post", "posts.PostClaim", "posts.ServiceTeam", "posts.TeamMembership"))
+        == before
+    )
 
 
 def test_other_member_gets_404(reg_world, login, client):
@@ -604,24 +659,39 @@ def test_other_member_gets_404(reg_world, login, client):
 
 def _url_table(w, post, c, team, household, pairing):
     """(url, method, roles allowed) for every URL of the posts app."""
-    everyone_oversight = {"city_admin", "district_admin", "street_admin", "community_admin", "unit_admin", "inspector"}
+    everyone_oversight = {
+        "city_admin",
+        "district_admin",
+        "street_admin",
+        "community_admin",
+        "unit_admin",
+        "inspector",
+    }
     member, community = {"member"}, {"community_admin"}
     return [
-        ("/posts/", "get", member), (f"/posts/{post.pk}/", "get", member),
-        (f"/posts/{post.pk}/claim/", "post", member), (f"/posts/claims/{c.pk}/withdraw/", "post", member),
-        ("/posts/teams/", "get", member), (f"/posts/teams/{team.pk}/join/", "post", member),
-        (f"/posts/teams/{team.pk}/leave/", "post", member), ("/posts/households/mine/", "get", member),
+        ("/posts/", "get", member),
+        (f"/posts/{post.pk}/", "get", member),
+        (f"/posts/{post.pk}/claim/", "post", member),
+        (f"/posts/claims/{c.pk}/withdraw/", "post", member),
+        ("/posts/teams/", "get", member),
+        (f"/posts/teams/{team.pk}/join/", "post", member),
+        (f"/posts/teams/{team.pk}/leave/", "post", member),
+        ("/posts/households/mine/", "get", member),
         (f"/posts/households/mine/{household.pk}/", "get", member),
         (f"/posts/households/{household.pk}/reveal/", "post", member | community),
-        ("/posts/manage/", "get", community), ("/posts/manage/settings/", "post", community),
-        ("/posts/manage/new/", "get", community), (f"/posts/manage/{post.pk}/", "get", community),
+        ("/posts/manage/", "get", community),
+        ("/posts/manage/settings/", "post", community),
+        ("/posts/manage/new/", "get", community),
+        (f"/posts/manage/{post.pk}/", "get", community),
         (f"/posts/manage/{post.pk}/edit/", "get", community),
         (f"/posts/manage/{post.pk}/deactivate/", "post", community),
         (f"/posts/manage/{post.pk}/activate/", "post", community),
-        ("/posts/manage/claims/", "get", community), (f"/posts/manage/claims/{c.pk}/approve/", "post", community),
+        ("/posts/manage/claims/", "get", community),
+        (f"/posts/manage/claims/{c.pk}/approve/", "post", community),
         (f"/posts/manage/claims/{c.pk}/reject/", "post", community),
         (f"/posts/manage/claims/{c.pk}/end/", "post", community),
-        ("/posts/manage/teams/", "get", community), (f"/posts/manage/teams/{team.pk}/", "get", community),
+        ("/posts/manage/teams/", "get", community),
+        (f"/posts/manage/teams/{team.pk}/", "get", community),
         (f"/posts/manage/teams/{team.pk}/action/", "post", community),
         ("/posts/manage/households/", "get", community),
         (f"/posts/manage/households/{household.pk}/", "get", community),
@@ -629,7 +699,8 @@ def _url_table(w, post, c, team, household, pairing):
         (f"/posts/manage/households/{household.pk}/pair/", "post", community),
         (f"/posts/manage/pairings/{pairing.pk}/end/", "post", community),
         ("/posts/categories/", "get", {"city_admin"}),
-        ("/posts/coverage/", "get", everyone_oversight), ("/posts/coverage/units/", "get", everyone_oversight),
+        ("/posts/coverage/", "get", everyone_oversight),
+        ("/posts/coverage/units/", "get", everyone_oversight),
         ("/posts/coverage/missing/", "get", everyone_oversight),
         ("/posts/coverage/missing/export/", "get", everyone_oversight),
     ]
@@ -642,7 +713,9 @@ def test_permission_matrix_covers_every_url(reg_world, client, login):
     post = make_post(w.a)
     c = claim(w.a.members[0], post)
     team = ps.team_create(community=w.a.community, name="矩阵服务队", actor=admin(w.a))
-    household = ps.household_create(community=w.a.community, head_name="赵大爷", phone=new_phone(), actor=admin(w.a))
+    household = ps.household_create(
+        community=w.a.community, head_name="赵大爷", phone=new_phone(), actor=admin(w.a)
+    )
     pairing = ps.pairing_create(household=household, member=w.a.members[0], actor=admin(w.a))
     table = _url_table(w, post, c, team, household, pairing)
     from django.urls import resolve
@@ -662,7 +735,11 @@ def test_permission_matrix_covers_every_url(reg_world, client, login):
                 response = getattr(client, method)(url)
                 transaction.savepoint_rollback(sid)
             if role in allowed:
-                assert response.status_code != 403 and response.status_code < 500, (role, url, response.status_code)
+                assert response.status_code != 403 and response.status_code < 500, (
+                    role,
+                    url,
+                    response.status_code,
+                )
             else:
                 assert response.status_code == 403, (role, url, response.status_code)
     client.logout()
@@ -734,8 +811,15 @@ def test_admin_team_page_adds_member_and_sets_leader(reg_world, login, client):
 @pytest.fixture
 def household(reg_world):
     phone = new_phone()
-    h = ps.household_create(community=reg_world.a.community, head_name="孙秀兰", address="幸福路 12 号 2 单元 301",
-                            phone=phone, situation="独居老人，行动不便", needs="代买药品", actor=admin(reg_world.a))
+    h = ps.household_create(
+        community=reg_world.a.community,
+        head_name="孙秀兰",
+        address="幸福路 12 号 2 单元 301",
+        phone=phone,
+        situation="独居老人，行动不便",
+        needs="代买药品",
+        actor=admin(reg_world.a),
+    )
     h.plain_phone = phone
     return h
 
@@ -748,8 +832,9 @@ def test_household_contact_is_encrypted_and_masked(household):
     assert ps.household_address(row) == "幸福路 12 号 2 单元 301"
     events = AuditEvent.objects.filter(object_type="posts.household")
     assert events.exists()
-    assert not any(household.plain_phone in str(e.changes) or "幸福路" in str(e.changes) + e.object_repr
-                   for e in events)
+    assert not any(
+        household.plain_phone in str(e.changes) or "幸福路" in str(e.changes) + e.object_repr for e in events
+    )
 
 
 def test_household_visible_only_to_its_admin_and_paired_members(reg_world, household, login, client):
@@ -759,9 +844,13 @@ def test_household_visible_only_to_its_admin_and_paired_members(reg_world, house
     login(admin(w.a))
     body = client.get(url_admin).content.decode()
     assert "孙秀兰" in body and "幸福路 12 号 2 单元 301" in body and household.plain_phone not in body
-    for user, url, status in ((admin(w.b), url_admin, 404), (w.city_admin, url_admin, 403),
-                              (w.a.users["district_admin"], url_admin, 403), (w.a.users["inspector"], url_admin, 403),
-                              (w.a.users["member"], url_member, 404)):
+    for user, url, status in (
+        (admin(w.b), url_admin, 404),
+        (w.city_admin, url_admin, 403),
+        (w.a.users["district_admin"], url_admin, 403),
+        (w.a.users["inspector"], url_admin, 403),
+        (w.a.users["member"], url_member, 404),
+    ):
         login(user)
         assert client.get(url).status_code == status, (user, url)
         reveal_status = 404 if user.role in (Role.COMMUNITY_ADMIN, Role.MEMBER) else 403
@@ -771,7 +860,11 @@ def test_household_visible_only_to_its_admin_and_paired_members(reg_world, house
     body = client.get("/posts/households/mine/").content.decode()
     assert "孙秀兰" in body
     body = client.get(url_member).content.decode()
-    assert "幸福路 12 号 2 单元 301" in body and household.phone_masked in body and household.plain_phone not in body
+    assert (
+        "幸福路 12 号 2 单元 301" in body
+        and household.phone_masked in body
+        and household.plain_phone not in body
+    )
     before = AuditEvent.objects.filter(event="posts.household_revealed").count()
     response = client.post(f"/posts/households/{household.pk}/reveal/")
     assert household.plain_phone in response.content.decode() and response["Cache-Control"] == "no-store"
@@ -867,8 +960,10 @@ def _independent_counts():
     """Brute force in Python: per registration community, (registered, covered)."""
     out = {}
     for reg in Registration.objects.filter(status=RegistrationStatus.CONFIRMED, member__status="active"):
-        covered = any(c.status == ClaimStatus.ACTIVE and c.post.community_id == reg.community_id
-                      for c in PostClaim.objects.filter(member_id=reg.member_id))
+        covered = any(
+            c.status == ClaimStatus.ACTIVE and c.post.community_id == reg.community_id
+            for c in PostClaim.objects.filter(member_id=reg.member_id)
+        )
         r, cov = out.get(reg.community_id, (0, 0))
         out[reg.community_id] = (r + 1, cov + int(covered))
     return out
@@ -882,7 +977,10 @@ def test_coverage_figures_match_independent_counts(coverage_world):
     for pk, (registered, covered) in expected.items():
         node = tree.get(pk)
         assert (node.coverage.registered, node.coverage.covered) == (registered, covered)
-    assert (tree.get(w.a.district.pk).coverage.registered, tree.get(w.a.district.pk).coverage.covered) == (4, 2)
+    assert (tree.get(w.a.district.pk).coverage.registered, tree.get(w.a.district.pk).coverage.covered) == (
+        4,
+        2,
+    )
     city = tree.get(w.city.pk).coverage
     assert (city.registered, city.covered, city.rate) == (5, 3, 60.0)
     units = sel.coverage_by_unit(w.city_admin)
@@ -936,8 +1034,14 @@ def test_missing_export_equals_the_list(coverage_world, login, client):
 
 def test_coverage_pages_render_for_every_oversight_role(coverage_world, login, client):
     w = coverage_world
-    for user in (w.city_admin, w.a.users["district_admin"], w.a.users["street_admin"], admin(w.a),
-                 w.a.users["unit_admin"], w.a.users["inspector"]):
+    for user in (
+        w.city_admin,
+        w.a.users["district_admin"],
+        w.a.users["street_admin"],
+        admin(w.a),
+        w.a.users["unit_admin"],
+        w.a.users["inspector"],
+    ):
         login(user)
         for url in ("/posts/coverage/", "/posts/coverage/units/", "/posts/coverage/missing/"):
             response = client.get(url)
@@ -968,18 +1072,37 @@ def test_city_admin_manages_categories(world, login, client):
 
 def test_default_categories_exist(db):
     names = set(PostCategory.objects.values_list("name", flat=True))
-    assert {"政策宣传", "环境整治", "治安巡逻", "文体活动", "法律咨询", "医疗健康", "助老助残", "矛盾调解",
-            "教育辅导", "其他"} <= names
+    assert {
+        "政策宣传",
+        "环境整治",
+        "治安巡逻",
+        "文体活动",
+        "法律咨询",
+        "医疗健康",
+        "助老助残",
+        "矛盾调解",
+        "教育辅导",
+        "其他",
+    } <= names
 
 
 def test_admin_creates_and_edits_a_post_through_the_form(world, campaign, login, client):
     login(admin(world.a))
-    data = {"category": category().pk, "title": "法律咨询岗", "description": "每周六上午", "schedule": "weekend",
-            "capacity": "2", "starts_on": TODAY().isoformat(), "skills": [Skill.objects.get(name="法律咨询").pk]}
+    data = {
+        "category": category().pk,
+        "title": "法律咨询岗",
+        "description": "每周六上午",
+        "schedule": "weekend",
+        "capacity": "2",
+        "starts_on": TODAY().isoformat(),
+        "skills": [Skill.objects.get(name="法律咨询").pk],
+    }
     response = client.post("/posts/manage/new/", data)
     post = Post.objects.get(title="法律咨询岗")
     assert response["Location"] == f"/posts/manage/{post.pk}/"
-    assert post.community == world.a.community and list(post.skills.values_list("name", flat=True)) == ["法律咨询"]
+    assert post.community == world.a.community and list(post.skills.values_list("name", flat=True)) == [
+        "法律咨询"
+    ]
     bad = dict(data, ends_on=(TODAY() - dt.timedelta(days=1)).isoformat())
     assert "结束日期不能早于开始日期" in client.post(f"/posts/manage/{post.pk}/edit/", bad).content.decode()
     client.post(f"/posts/manage/{post.pk}/edit/", dict(data, capacity="4"))
@@ -1004,8 +1127,15 @@ def test_query_counts_do_not_grow_with_rows(reg_world, login, client):
     household = ps.household_create(community=w.a.community, head_name="户主甲", actor=admin(w.a))
     ps.team_create(community=w.a.community, name="队甲", actor=admin(w.a))
     urls_member = ["/posts/", "/posts/teams/"]
-    urls_admin = ["/posts/manage/", "/posts/manage/claims/", "/posts/manage/teams/", "/posts/manage/households/",
-                  "/posts/coverage/", "/posts/coverage/units/", "/posts/coverage/missing/"]
+    urls_admin = [
+        "/posts/manage/",
+        "/posts/manage/claims/",
+        "/posts/manage/teams/",
+        "/posts/manage/households/",
+        "/posts/coverage/",
+        "/posts/coverage/units/",
+        "/posts/coverage/missing/",
+    ]
     login(w.a.users["member"])
     few_member = [_count(client, u) for u in urls_member]
     login(admin(w.a))
@@ -1038,7 +1168,6 @@ def test_canary_phones_never_in_post_pages(reg_world, login, client):
     assert CANARY_PHONES  # the world made some
 
 
-
 # --- R32: the audit insert is part of the claim's transaction ----------------------------------------
 
 
@@ -1048,8 +1177,10 @@ def test_failed_audit_insert_rolls_back_the_claim(reg_world):
     from django.db import IntegrityError
 
     post = make_post(reg_world.a)
-    with mock.patch.object(AuditEvent.objects, "create", side_effect=IntegrityError("injected")), \
-            pytest.raises(IntegrityError):
+    with (
+        mock.patch.object(AuditEvent.objects, "create", side_effect=IntegrityError("injected")),
+        pytest.raises(IntegrityError),
+    ):
         claim(reg_world.a.members[0], post)
     post.refresh_from_db()
     assert post.claimed == 0 and not PostClaim.objects.exists()

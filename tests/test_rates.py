@@ -41,12 +41,16 @@ def campaign(db):
 def states(world, campaign):
     """Side a: 1 reported, 1 pending, 1 outstanding. Side b: all 3 reported, one of them in side a's community."""
     a, b = world.a, world.b
-    rp.registration_register_at_office(member=a.members[0], community=a.community, actor=a.users["community_admin"])
+    rp.registration_register_at_office(
+        member=a.members[0], community=a.community, actor=a.users["community_admin"]
+    )
     rp.registration_submit(member=a.members[1], community=a.community, actor=None)
     for m in b.members[:2]:
         rp.registration_register_at_office(member=m, community=b.community, actor=b.users["community_admin"])
     # reported "anywhere": lives in b, reported in a
-    rp.registration_register_at_office(member=b.members[2], community=a.community, actor=a.users["community_admin"])
+    rp.registration_register_at_office(
+        member=b.members[2], community=a.community, actor=a.users["community_admin"]
+    )
     return world
 
 
@@ -158,7 +162,13 @@ def test_unit_admin_sees_own_unit_subtree_wherever_members_live(states, client, 
     login(a.users["unit_admin"])
     ctx = client.get("/stats/registration/").context
     assert _figures(ctx["total"]) == (4, 1, 1, 0, 2)
-    assert b.district.pk in ctx["rates"].nodes and _figures(ctx["rates"].nodes[b.community.pk].rate) == (1, 0, 0, 0, 1)
+    assert b.district.pk in ctx["rates"].nodes and _figures(ctx["rates"].nodes[b.community.pk].rate) == (
+        1,
+        0,
+        0,
+        0,
+        1,
+    )
     units = client.get("/stats/registration/", {"view": "unit"}).context
     assert [r.pk for r in units["rows"]] == [a.unit.pk]
     assert client.get("/stats/registration/", {"view": "unit", "unit": b.unit.pk}).status_code == 404
@@ -177,13 +187,23 @@ def test_members_cannot_see_rates(world, client, login, role):
 # --- drill-down and the member list filter ---------------------------------------------------
 
 
-@pytest.mark.parametrize("report, expected", [
-    ("reported", {"张伟"}), ("pending", {"王芳"}), ("outstanding", {"单晓明"}), ("exempt", set()),
-    ("all", {"张伟", "王芳", "单晓明"}), ("", {"张伟", "王芳", "单晓明"})])
+@pytest.mark.parametrize(
+    "report, expected",
+    [
+        ("reported", {"张伟"}),
+        ("pending", {"王芳"}),
+        ("outstanding", {"单晓明"}),
+        ("exempt", set()),
+        ("all", {"张伟", "王芳", "单晓明"}),
+        ("", {"张伟", "王芳", "单晓明"}),
+    ],
+)
 def test_each_number_links_to_the_members_behind_it(states, client, login, report, expected):
     login(states.city_admin)
     body = client.get("/stats/registration/").content.decode()
-    link = f"/stats/registration/members/?region={states.a.district.pk}" + (f"&amp;report={report}" if report else "")
+    link = f"/stats/registration/members/?region={states.a.district.pk}" + (
+        f"&amp;report={report}" if report else ""
+    )
     assert f'href="{link}"' in body
     response = client.get("/stats/registration/members/", {"region": states.a.district.pk, "report": report})
     assert {m.name for m in response.context["members"]} == expected
@@ -192,8 +212,15 @@ def test_each_number_links_to_the_members_behind_it(states, client, login, repor
     assert not any(c in response.content.decode() for c in CANARY_IDS | CANARY_PHONES)
 
 
-@pytest.mark.parametrize("report, expected", [
-    ("reported", {"张伟", "李娜", "刘洋", "曾国强"}), ("pending", {"王芳"}), ("outstanding", {"单晓明"}), ("exempt", set())])
+@pytest.mark.parametrize(
+    "report, expected",
+    [
+        ("reported", {"张伟", "李娜", "刘洋", "曾国强"}),
+        ("pending", {"王芳"}),
+        ("outstanding", {"单晓明"}),
+        ("exempt", set()),
+    ],
+)
 def test_member_list_report_filter(states, client, login, report, expected):
     login(states.city_admin)
     response = client.get("/members/", {"report": report})
@@ -246,11 +273,17 @@ def _random_world(seed: int):
             reg = rp.registration_submit(member=m, community=home, actor=None)
             rp.registration_reject(registration=reg, reason="不是本社区居民", actor=admins[home.pk])
         if rng.random() < 0.25:  # exemptions: valid, expired or revoked, for anyone (even the reported)
-            ex = rp.exemption_set(member=m, reason="posted_away", valid_until=today + dt.timedelta(days=rng.randint(0, 9)),
-                                  actor=unit_admin)
+            ex = rp.exemption_set(
+                member=m,
+                reason="posted_away",
+                valid_until=today + dt.timedelta(days=rng.randint(0, 9)),
+                actor=unit_admin,
+            )
             kind = rng.choice(["valid", "expired", "revoked"])
             if kind == "expired":
-                Exemption.objects.filter(pk=ex.pk).update(valid_until=today - dt.timedelta(days=rng.randint(1, 9)))
+                Exemption.objects.filter(pk=ex.pk).update(
+                    valid_until=today - dt.timedelta(days=rng.randint(1, 9))
+                )
             elif kind == "revoked":
                 rp.exemption_revoke(exemption=ex, actor=unit_admin)
         if rng.random() < 0.07:
@@ -301,7 +334,9 @@ def _independent_counts(user):
         else:
             slot = 4
         for pk in region_chain(m["community_id"]):
-            if user.role not in (Role.CITY_ADMIN, Role.UNIT_ADMIN) and user.region_id not in set(region_chain(pk)):
+            if user.role not in (Role.CITY_ADMIN, Role.UNIT_ADMIN) and user.region_id not in set(
+                region_chain(pk)
+            ):
                 continue  # a region role sees its own subtree, not the regions above it
             by_region[pk][0] += 1
             by_region[pk][slot] += 1
@@ -352,8 +387,9 @@ def test_random_world_figures_equal_independent_counts(db, campaign, client, log
 # --- query bounds ------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("params", [{}, {"view": "unit"}, {"region": "district"},
-                                    {"report": "outstanding", "drill": "region"}])
+@pytest.mark.parametrize(
+    "params", [{}, {"view": "unit"}, {"region": "district"}, {"report": "outstanding", "drill": "region"}]
+)
 def test_rates_pages_query_count_does_not_grow(states, client, login, params):
     a = states.a
     login(states.city_admin)
@@ -371,8 +407,11 @@ def test_rates_pages_query_count_does_not_grow(states, client, login, params):
         for j in range(8):
             m = make_member(f"新{i}{j}", unit, community)
             if j % 3 == 0:
-                rp.registration_register_at_office(member=m, community=community,
-                                                   actor=make_user(f"ca{i}{j}", Role.COMMUNITY_ADMIN, region=community))
+                rp.registration_register_at_office(
+                    member=m,
+                    community=community,
+                    actor=make_user(f"ca{i}{j}", Role.COMMUNITY_ADMIN, region=community),
+                )
             elif j % 3 == 1:
                 rp.registration_submit(member=m, community=community, actor=None)
     with CaptureQueriesContext(connection) as many:

@@ -55,8 +55,9 @@ def rw(world):
     make_campaign()
     for side in (world.a, world.b):
         for m in side.members:
-            rp.registration_register_at_office(member=m, community=side.community,
-                                               actor=side.users["community_admin"])
+            rp.registration_register_at_office(
+                member=m, community=side.community, actor=side.users["community_admin"]
+            )
     Registration.objects.filter(status=RegistrationStatus.CONFIRMED).update(confirmed_on=TODAY() - START)
     return world
 
@@ -65,10 +66,20 @@ def cat(name="助老助残") -> PostCategory:
     return PostCategory.objects.get_or_create(name=name)[0]
 
 
-def log(member, *, days_ago=1, hours="2", photo=None, description="陪同独居老人复诊", **extra) -> ServiceRecord:
-    return svc.record_create(member=member, served_on=TODAY() - dt.timedelta(days=days_ago), hours=hours,
-                             category=extra.pop("category", cat()), description=description,
-                             people_helped=extra.pop("people_helped", 1), photo=photo, actor=member.user, **extra)
+def log(
+    member, *, days_ago=1, hours="2", photo=None, description="陪同独居老人复诊", **extra
+) -> ServiceRecord:
+    return svc.record_create(
+        member=member,
+        served_on=TODAY() - dt.timedelta(days=days_ago),
+        hours=hours,
+        category=extra.pop("category", cat()),
+        description=description,
+        people_helped=extra.pop("people_helped", 1),
+        photo=photo,
+        actor=member.user,
+        **extra,
+    )
 
 
 def client_as(user) -> Client:
@@ -103,8 +114,8 @@ def member_user(side, i=0):
 def jpeg_with_gps(size=(640, 480)) -> bytes:
     img = Image.new("RGB", size, (200, 30, 30))
     exif = Image.Exif()
-    exif[0x010F] = "SecretCam"          # Make
-    exif[0x0110] = "Model-X 9000"       # Model
+    exif[0x010F] = "SecretCam"  # Make
+    exif[0x0110] = "Model-X 9000"  # Model
     gps = exif.get_ifd(0x8825)
     gps.update({1: "N", 2: (41.0, 17.0, 30.5), 3: "E", 4: (123.0, 45.0, 6.0)})
     out = io.BytesIO()
@@ -120,8 +131,14 @@ def png_bytes(size=(32, 32), mode="RGBA") -> bytes:
 
 def bomb_png(width=60_000, height=60_000) -> bytes:
     """A few hundred bytes claiming 3.6 gigapixels: the IHDR says so, the data is a tiny valid stream."""
+
     def chunk(kind: bytes, data: bytes) -> bytes:
-        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
+        return (
+            struct.pack(">I", len(data))
+            + kind
+            + data
+            + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
+        )
 
     ihdr = struct.pack(">IIBBBBB", width, height, 1, 0, 0, 0, 0)  # 1-bit greyscale
     idat = zlib.compress(b"\x00" * 1024)
@@ -138,20 +155,28 @@ def upload(data: bytes, name="photo.jpg", content_type="image/jpeg") -> SimpleUp
 def test_record_is_pending_self_evidence_in_the_registered_community(rw):
     m = rw.a.members[0]
     record = log(m, days_ago=3, hours="1.5")
-    assert (record.status, record.evidence, record.community_id) == (RecordStatus.PENDING, EvidenceLevel.SELF,
-                                                                     rw.a.community.pk)
+    assert (record.status, record.evidence, record.community_id) == (
+        RecordStatus.PENDING,
+        EvidenceLevel.SELF,
+        rw.a.community.pk,
+    )
     day = TODAY() - dt.timedelta(days=3)
     assert record.month == day.year * 100 + day.month
     assert record.hours == Decimal("1.5")
-    assert AuditEvent.objects.filter(event="record.created", object_id=str(record.pk), actor=m.user).count() == 1
+    assert (
+        AuditEvent.objects.filter(event="record.created", object_id=str(record.pk), actor=m.user).count() == 1
+    )
 
 
 def test_record_belongs_to_the_registration_community_not_the_home_community(rw):
     m = rw.a.members[1]  # lives in side a's community …
     Registration.objects.filter(member=m).update(status=RegistrationStatus.ENDED, ended_on=TODAY())
-    rp.registration_register_at_office(member=m, community=rw.b.community, actor=rw.b.users["community_admin"])
-    record = svc.record_create(member=m, served_on=TODAY(), hours="1", category=cat(), description="楼道清扫",
-                               actor=None)
+    rp.registration_register_at_office(
+        member=m, community=rw.b.community, actor=rw.b.users["community_admin"]
+    )
+    record = svc.record_create(
+        member=m, served_on=TODAY(), hours="1", category=cat(), description="楼道清扫", actor=None
+    )
     assert record.community_id == rw.b.community.pk
 
 
@@ -170,8 +195,16 @@ def test_dates_before_the_first_confirmed_registration_are_refused(rw):
 
 def test_an_unregistered_member_cannot_log(world):
     make_campaign()
-    exc = refused("not_registered", svc.record_create, member=world.a.members[0], served_on=TODAY(), hours="1",
-                  category=cat(), description="帮忙", actor=world.a.members[0].user)
+    exc = refused(
+        "not_registered",
+        svc.record_create,
+        member=world.a.members[0],
+        served_on=TODAY(),
+        hours="1",
+        category=cat(),
+        description="帮忙",
+        actor=world.a.members[0].user,
+    )
     assert "报到" in exc.message
     assert not ServiceRecord.objects.exists()
 
@@ -254,11 +287,14 @@ def test_a_fake_jpeg_that_is_html_is_refused(rw, settings, tmp_path):
     assert not any(tmp_path.rglob("*.*"))
 
 
-@pytest.mark.parametrize("data", [
-    b"GIF89a" + b"\x00" * 40,                       # a real type we do not accept
-    b"\xff\xd8\xff\xe0" + b"\x00" * 100,            # a JPEG header and garbage
-    png_bytes()[:40],                               # a truncated PNG
-])
+@pytest.mark.parametrize(
+    "data",
+    [
+        b"GIF89a" + b"\x00" * 40,  # a real type we do not accept
+        b"\xff\xd8\xff\xe0" + b"\x00" * 100,  # a JPEG header and garbage
+        png_bytes()[:40],  # a truncated PNG
+    ],
+)
 def test_other_types_and_broken_images_are_refused(rw, settings, tmp_path, data):
     settings.MEDIA_ROOT = tmp_path
     refused("photo_type", log, rw.a.members[0], photo=upload(data))
@@ -288,7 +324,9 @@ def test_an_image_just_over_pillows_own_limit_is_refused_too(rw, settings, tmp_p
     settings.MEDIA_ROOT = tmp_path
     monkeypatch.setattr(svc, "PHOTO_MAX_PIXELS", 10**12)
     monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 1000)
-    refused("photo_pixels", log, rw.a.members[0], photo=upload(png_bytes((40, 40), "RGB"), "x.png", "image/png"))
+    refused(
+        "photo_pixels", log, rw.a.members[0], photo=upload(png_bytes((40, 40), "RGB"), "x.png", "image/png")
+    )
 
 
 def test_an_oversized_file_is_refused(rw, settings, tmp_path):
@@ -301,10 +339,17 @@ def test_an_oversized_file_is_refused(rw, settings, tmp_path):
 def test_photo_form_errors_show_on_the_photo_field(rw, settings, tmp_path):
     settings.MEDIA_ROOT = tmp_path
     c = client_as(rw.a.users["member"])
-    response = c.post(reverse("records:create"), {
-        "served_on": (TODAY() - dt.timedelta(days=1)).isoformat(), "hours": "2", "category": cat().pk,
-        "description": "帮忙搬家", "people_helped": "1",
-        "photo": upload(b"<html>not an image</html>", "x.jpg")})
+    response = c.post(
+        reverse("records:create"),
+        {
+            "served_on": (TODAY() - dt.timedelta(days=1)).isoformat(),
+            "hours": "2",
+            "category": cat().pk,
+            "description": "帮忙搬家",
+            "people_helped": "1",
+            "photo": upload(b"<html>not an image</html>", "x.jpg"),
+        },
+    )
     assert response.status_code == 400
     assert "只能上传 JPEG、PNG 或 WebP 格式的照片。" in response.content.decode()
     assert not ServiceRecord.objects.exists()
@@ -313,9 +358,17 @@ def test_photo_form_errors_show_on_the_photo_field(rw, settings, tmp_path):
 def test_the_form_creates_a_record_with_a_photo(rw, settings, tmp_path):
     settings.MEDIA_ROOT = tmp_path
     c = client_as(rw.a.users["member"])
-    response = c.post(reverse("records:create"), {
-        "served_on": (TODAY() - dt.timedelta(days=1)).isoformat(), "hours": "2.5", "category": cat().pk,
-        "description": "为独居老人代购药品", "people_helped": "2", "photo": upload(jpeg_with_gps(), "p.jpg")})
+    response = c.post(
+        reverse("records:create"),
+        {
+            "served_on": (TODAY() - dt.timedelta(days=1)).isoformat(),
+            "hours": "2.5",
+            "category": cat().pk,
+            "description": "为独居老人代购药品",
+            "people_helped": "2",
+            "photo": upload(jpeg_with_gps(), "p.jpg"),
+        },
+    )
     record = ServiceRecord.objects.get()
     assert response.status_code == 302 and response["Location"] == reverse("records:detail", args=[record.pk])
     assert (record.hours, record.people_helped, record.member_id) == (Decimal("2.5"), 2, rw.a.members[0].pk)
@@ -326,9 +379,16 @@ def test_the_form_creates_a_record_with_a_photo(rw, settings, tmp_path):
 def test_the_form_shows_the_24_hour_rule_on_the_hours_field(rw):
     log(rw.a.members[0], days_ago=1, hours="20")
     c = client_as(rw.a.users["member"])
-    response = c.post(reverse("records:create"), {
-        "served_on": (TODAY() - dt.timedelta(days=1)).isoformat(), "hours": "5", "category": cat().pk,
-        "description": "夜间巡逻", "people_helped": "0"})
+    response = c.post(
+        reverse("records:create"),
+        {
+            "served_on": (TODAY() - dt.timedelta(days=1)).isoformat(),
+            "hours": "5",
+            "category": cat().pk,
+            "description": "夜间巡逻",
+            "people_helped": "0",
+        },
+    )
     assert response.status_code == 400
     assert "再加 5 小时将超过一天 24 小时" in response.content.decode()
 
@@ -337,15 +397,24 @@ def test_photos_are_served_only_to_those_who_may_see_the_record(rw, settings, tm
     settings.MEDIA_ROOT = tmp_path
     record = log(rw.a.members[0], photo=upload(jpeg_with_gps()))
     url = reverse("records:photo", args=[record.pk])
-    for user in (rw.a.users["member"], rw.a.users["community_admin"], rw.a.users["unit_admin"],
-                 rw.a.users["inspector"]):
+    for user in (
+        rw.a.users["member"],
+        rw.a.users["community_admin"],
+        rw.a.users["unit_admin"],
+        rw.a.users["inspector"],
+    ):
         response = client_as(user).get(url)
         assert response.status_code == 200, user
         assert response["Content-Type"] == "image/jpeg"
         assert "no-store" in response["Cache-Control"]
         assert b"".join(response.streaming_content).startswith(b"\xff\xd8\xff")
-    for user in (rw.b.users["member"], rw.b.users["community_admin"], rw.b.users["unit_admin"],
-                 rw.b.users["inspector"], member_user(rw.a, 1)):
+    for user in (
+        rw.b.users["member"],
+        rw.b.users["community_admin"],
+        rw.b.users["unit_admin"],
+        rw.b.users["inspector"],
+        member_user(rw.a, 1),
+    ):
         assert client_as(user).get(url).status_code == 404, user
     for user in (rw.city_admin, rw.a.users["district_admin"], rw.a.users["street_admin"]):
         assert client_as(user).get(url).status_code == 403, user
@@ -358,7 +427,9 @@ def test_photos_are_served_only_to_those_who_may_see_the_record(rw, settings, tm
 # --- verification ----------------------------------------------------------------------------------------
 
 
-def test_verification_counts_the_hours_and_raises_evidence_to_community(rw, django_capture_on_commit_callbacks):
+def test_verification_counts_the_hours_and_raises_evidence_to_community(
+    rw, django_capture_on_commit_callbacks
+):
     m = rw.a.members[0]
     admin = rw.a.users["community_admin"]
     r1, r2 = log(m, days_ago=1, hours="2"), log(m, days_ago=2, hours="3")
@@ -366,9 +437,17 @@ def test_verification_counts_the_hours_and_raises_evidence_to_community(rw, djan
     assert sel.record_totals(mine).verified_hours == 0
     svc.record_verify(record=r1, actor=admin)
     r1.refresh_from_db()
-    assert (r1.status, r1.evidence, r1.verified_by_id) == (RecordStatus.VERIFIED, EvidenceLevel.COMMUNITY, admin.pk)
+    assert (r1.status, r1.evidence, r1.verified_by_id) == (
+        RecordStatus.VERIFIED,
+        EvidenceLevel.COMMUNITY,
+        admin.pk,
+    )
     totals = sel.record_totals(mine)
-    assert (totals.verified_hours, totals.pending_hours, totals.pending_count) == (Decimal("2"), Decimal("3"), 1)
+    assert (totals.verified_hours, totals.pending_hours, totals.pending_count) == (
+        Decimal("2"),
+        Decimal("3"),
+        1,
+    )
     exc = refused("not_pending", svc.record_verify, record=r1, actor=admin)
     assert exc.status == 409
     with django_capture_on_commit_callbacks(execute=True):
@@ -379,7 +458,9 @@ def test_verification_counts_the_hours_and_raises_evidence_to_community(rw, djan
     note = Notification.objects.get(member=m, kind="record_rejected")
     assert "当天无此活动安排" in note.body
     assert [e.event for e in AuditEvent.objects.filter(event__startswith="record.").order_by("id")][-2:] == [
-        "record.verified", "record.rejected"]
+        "record.verified",
+        "record.rejected",
+    ]
 
 
 def test_verification_keeps_a_higher_evidence_level(rw):
@@ -422,7 +503,9 @@ def test_the_queue_and_batch_verify(rw):
     assert statuses[mine[2].pk] == statuses[theirs.pk] == RecordStatus.PENDING
     row = AuditEvent.objects.get(event="record.batch_verified")
     assert row.changes == {"count": 2, "ids": sorted([mine[0].pk, mine[1].pk])}
-    assert set(ServiceRecord.objects.filter(pk__in=[mine[0].pk, mine[1].pk]).values_list("evidence", flat=True)) == {2}
+    assert set(
+        ServiceRecord.objects.filter(pk__in=[mine[0].pk, mine[1].pk]).values_list("evidence", flat=True)
+    ) == {2}
 
 
 def test_verify_and_reject_through_the_pages(rw):
@@ -476,7 +559,9 @@ def test_the_lists_filter_by_minimum_evidence(rw):
     assert f"SR-{recs[3].pk:06d}" in text and f"SR-{recs[4].pk:06d}" in text
     assert f"SR-{recs[2].pk:06d}" not in text and f"SR-{recs['pending'].pk:06d}" not in text
     assert '<div class="stat-value" id="total-verified">6</div>' in text
-    mine = client_as(rw.a.users["member"]).get(reverse("records:mine"), {"min_evidence": "4"}).content.decode()
+    mine = (
+        client_as(rw.a.users["member"]).get(reverse("records:mine"), {"min_evidence": "4"}).content.decode()
+    )
     assert f"SR-{recs[4].pk:06d}" in mine and f"SR-{recs[3].pk:06d}" not in mine
     by_number = client_as(rw.a.users["unit_admin"]).get(reverse("records:list"), {"q": f"sr-{recs[3].pk}"})
     assert f"SR-{recs[3].pk:06d}" in by_number.content.decode()
@@ -485,8 +570,11 @@ def test_the_lists_filter_by_minimum_evidence(rw):
 
 def test_the_staff_list_equals_the_scope(rw):
     a, b = log(rw.a.members[0]), log(rw.b.members[0])
-    for user, visible, hidden in ((rw.a.users["community_admin"], a, b), (rw.b.users["unit_admin"], b, a),
-                                  (rw.a.users["inspector"], a, b)):
+    for user, visible, hidden in (
+        (rw.a.users["community_admin"], a, b),
+        (rw.b.users["unit_admin"], b, a),
+        (rw.a.users["inspector"], a, b),
+    ):
         text = client_as(user).get(reverse("records:list")).content.decode()
         assert f"SR-{visible.pk:06d}" in text and f"SR-{hidden.pk:06d}" not in text
     assert client_as(rw.a.users["member"]).get(reverse("records:list")).status_code == 403
@@ -513,8 +601,9 @@ def test_the_resident_confirms_with_the_code_on_their_own_phone(rw):
     assert page.status_code == 200 and rw.a.members[0].name in text and "陪同独居老人复诊" in text
     assert not canary_hits(text) and "幸福路" not in text
     assert page["Cache-Control"] == "no-store"
-    response = resident.post(confirm_url(issued), {"code": issued.code, "rating": "satisfied"},
-                             REMOTE_ADDR="10.9.8.7")
+    response = resident.post(
+        confirm_url(issued), {"code": issued.code, "rating": "satisfied"}, REMOTE_ADDR="10.9.8.7"
+    )
     assert response.status_code == 200 and "已确认，谢谢您" in response.content.decode()
     record.refresh_from_db()
     rc = ResidentCode.objects.get(pk=issued.resident_code.pk)
@@ -608,7 +697,9 @@ def test_forged_links_and_other_members_records(rw):
     assert Client().get(reverse("records:confirm", args=["not-a-real-token"])).status_code == 404
     r = log(rw.a.members[1])
     refused("not_yours", svc.resident_code_issue, record=r, actor=rw.a.users["member"])
-    assert client_as(rw.a.users["member"]).post(reverse("records:resident_code", args=[r.pk])).status_code == 404
+    assert (
+        client_as(rw.a.users["member"]).post(reverse("records:resident_code", args=[r.pk])).status_code == 404
+    )
     rejected = log(rw.a.members[0])
     svc.record_reject(record=rejected, reason="重复填报", actor=rw.a.users["community_admin"])
     refused("rejected", svc.resident_code_issue, record=rejected, actor=rw.a.users["member"])
@@ -666,8 +757,9 @@ def pdf_text(data: bytes) -> str:
     with tempfile.NamedTemporaryFile(suffix=".pdf") as f:
         f.write(data)
         f.flush()
-        return subprocess.run(["pdftotext", "-enc", "UTF-8", f.name, "-"], capture_output=True, check=True,
-                              text=True).stdout
+        return subprocess.run(
+            ["pdftotext", "-enc", "UTF-8", f.name, "-"], capture_output=True, check=True, text=True
+        ).stdout
 
 
 def decode_qr_codes(data: bytes, dpi=200) -> list[str]:
@@ -676,10 +768,14 @@ def decode_qr_codes(data: bytes, dpi=200) -> list[str]:
     with tempfile.TemporaryDirectory() as tmp:
         src = Path(tmp) / "doc.pdf"
         src.write_bytes(data)
-        subprocess.run(["pdftoppm", "-png", "-r", str(dpi), "-gray", str(src), str(Path(tmp) / "page")], check=True)
+        subprocess.run(
+            ["pdftoppm", "-png", "-r", str(dpi), "-gray", str(src), str(Path(tmp) / "page")], check=True
+        )
         for png in sorted(Path(tmp).glob("page*.png")):
             with Image.open(png) as image:
-                texts += [r.text for r in zxingcpp.read_barcodes(image, formats=zxingcpp.BarcodeFormat.QRCode)]
+                texts += [
+                    r.text for r in zxingcpp.read_barcodes(image, formats=zxingcpp.BarcodeFormat.QRCode)
+                ]
     return texts
 
 
@@ -697,12 +793,17 @@ def test_certificate_counts_only_verified_hours_in_the_period(rw):
     m, admin = rw.a.members[0], rw.a.users["community_admin"]
     verified(m, admin, days_ago=10, hours="2")
     verified(m, admin, days_ago=20, hours="3.5")
-    verified(m, admin, days_ago=40, hours="5")       # outside the period
-    log(m, days_ago=12, hours="6")                    # pending: does not count
+    verified(m, admin, days_ago=40, hours="5")  # outside the period
+    log(m, days_ago=12, hours="6")  # pending: does not count
     start, end = TODAY() - dt.timedelta(days=30), TODAY()
     cert = svc.certificate_issue(member=m, period_start=start, period_end=end, actor=m.user)
     assert (cert.hours, cert.record_count, cert.member_name, cert.unit_name, cert.issuer_name) == (
-        Decimal("5.5"), 2, m.name, rw.a.unit.name, "本人申请")
+        Decimal("5.5"),
+        2,
+        m.name,
+        rw.a.unit.name,
+        "本人申请",
+    )
     assert cert.number.startswith(f"ZM{TODAY():%Y}") and len(cert.number) == 14
     assert AuditEvent.objects.filter(event="certificate.issued", object_id=str(cert.pk)).count() == 1
 
@@ -710,16 +811,46 @@ def test_certificate_counts_only_verified_hours_in_the_period(rw):
 def test_certificate_rules(rw):
     m = rw.a.members[0]
     today = TODAY()
-    refused("no_hours", svc.certificate_issue, member=m, period_start=today - dt.timedelta(days=5),
-            period_end=today, actor=m.user)
-    refused("bad_period", svc.certificate_issue, member=m, period_start=today, period_end=today - dt.timedelta(1),
-            actor=m.user)
-    refused("bad_period", svc.certificate_issue, member=m, period_start=today, period_end=today + dt.timedelta(1),
-            actor=m.user)
-    refused("not_in_scope", svc.certificate_issue, member=m, period_start=today, period_end=today,
-            actor=rw.b.users["community_admin"])
-    refused("not_in_scope", svc.certificate_issue, member=rw.a.members[1], period_start=today, period_end=today,
-            actor=rw.a.users["member"])
+    refused(
+        "no_hours",
+        svc.certificate_issue,
+        member=m,
+        period_start=today - dt.timedelta(days=5),
+        period_end=today,
+        actor=m.user,
+    )
+    refused(
+        "bad_period",
+        svc.certificate_issue,
+        member=m,
+        period_start=today,
+        period_end=today - dt.timedelta(1),
+        actor=m.user,
+    )
+    refused(
+        "bad_period",
+        svc.certificate_issue,
+        member=m,
+        period_start=today,
+        period_end=today + dt.timedelta(1),
+        actor=m.user,
+    )
+    refused(
+        "not_in_scope",
+        svc.certificate_issue,
+        member=m,
+        period_start=today,
+        period_end=today,
+        actor=rw.b.users["community_admin"],
+    )
+    refused(
+        "not_in_scope",
+        svc.certificate_issue,
+        member=rw.a.members[1],
+        period_start=today,
+        period_end=today,
+        actor=rw.a.users["member"],
+    )
     assert not Certificate.objects.exists()
 
 
@@ -728,8 +859,10 @@ def test_certificate_pdf_has_a_qr_to_a_public_check_page_without_personal_data(r
     m, admin = rw.a.members[0], rw.a.users["community_admin"]
     verified(m, admin, days_ago=3, hours="4.5")
     c = client_as(rw.a.users["unit_admin"])
-    response = c.post(reverse("records:certificates", args=[m.pk]),
-                      {"period_start": (TODAY() - dt.timedelta(days=30)).isoformat(), "period_end": TODAY().isoformat()})
+    response = c.post(
+        reverse("records:certificates", args=[m.pk]),
+        {"period_start": (TODAY() - dt.timedelta(days=30)).isoformat(), "period_end": TODAY().isoformat()},
+    )
     assert response.status_code == 302
     cert = Certificate.objects.get()
     assert cert.issuer_name == rw.a.unit.name
@@ -745,7 +878,14 @@ def test_certificate_pdf_has_a_qr_to_a_public_check_page_without_personal_data(r
     public = Client().get(reverse("records:certificate_check", args=[token]))
     body = public.content.decode()
     assert public.status_code == 200
-    for expected in (m.name, rw.a.unit.name, "有效", "4.5", cert.number, timezone.localtime(cert.issued_at).strftime("%Y-%m-%d")):
+    for expected in (
+        m.name,
+        rw.a.unit.name,
+        "有效",
+        "4.5",
+        cert.number,
+        timezone.localtime(cert.issued_at).strftime("%Y-%m-%d"),
+    ):
         assert expected in body, expected
     assert not canary_hits(body) and not unmasked_runs(body) and "幸福路" not in body
     assert m.id_number_masked not in body and (m.phone_masked or "x") not in body
@@ -755,19 +895,20 @@ def test_certificate_pdf_has_a_qr_to_a_public_check_page_without_personal_data(r
 def test_forged_or_altered_certificate_tokens_are_refused(rw):
     m, admin = rw.a.members[0], rw.a.users["community_admin"]
     verified(m, admin, days_ago=3, hours="2")
-    cert = svc.certificate_issue(member=m, period_start=TODAY() - dt.timedelta(days=9), period_end=TODAY(),
-                                 actor=admin)
+    cert = svc.certificate_issue(
+        member=m, period_start=TODAY() - dt.timedelta(days=9), period_end=TODAY(), actor=admin
+    )
     token = svc.certificate_token(cert)
     from django.core import signing
 
     value = f"{cert.pk}.{cert.nonce}"
     forged = [
-        token[:-2] + ("AA" if not token.endswith("AA") else "BB"),           # altered signature
-        f"{cert.pk + 1}.{cert.nonce}:{token.split(':')[1]}",                 # another certificate's id
+        token[:-2] + ("AA" if not token.endswith("AA") else "BB"),  # altered signature
+        f"{cert.pk + 1}.{cert.nonce}:{token.split(':')[1]}",  # another certificate's id
         signing.Signer(salt="another-salt").sign(value),
         signing.Signer(key="not-our-secret-key", salt=svc.CERTIFICATE_SALT).sign(value),
-        svc.certificate_token(Certificate(pk=cert.pk, nonce="0" * 16)),     # right key, wrong nonce
-        value,                                                               # unsigned
+        svc.certificate_token(Certificate(pk=cert.pk, nonce="0" * 16)),  # right key, wrong nonce
+        value,  # unsigned
         "garbage",
     ]
     assert len(token) < 70
@@ -781,15 +922,24 @@ def test_forged_or_altered_certificate_tokens_are_refused(rw):
 def test_a_revoked_certificate_says_so(rw):
     m, admin = rw.a.members[0], rw.a.users["community_admin"]
     verified(m, admin, days_ago=3, hours="2")
-    cert = svc.certificate_issue(member=m, period_start=TODAY() - dt.timedelta(days=9), period_end=TODAY(),
-                                 actor=m.user)
+    cert = svc.certificate_issue(
+        member=m, period_start=TODAY() - dt.timedelta(days=9), period_end=TODAY(), actor=m.user
+    )
     url = reverse("records:certificate_check", args=[svc.certificate_token(cert)])
     assert "有效" in Client().get(url).content.decode()
     # the member cannot revoke, another community cannot, the community admin can (with a reason)
-    assert client_as(m.user).post(reverse("records:certificate_revoke", args=[cert.pk]),
-                                  {"reason": "信息有误"}).status_code == 403
-    assert client_as(rw.b.users["community_admin"]).post(reverse("records:certificate_revoke", args=[cert.pk]),
-                                                         {"reason": "信息有误"}).status_code == 404
+    assert (
+        client_as(m.user)
+        .post(reverse("records:certificate_revoke", args=[cert.pk]), {"reason": "信息有误"})
+        .status_code
+        == 403
+    )
+    assert (
+        client_as(rw.b.users["community_admin"])
+        .post(reverse("records:certificate_revoke", args=[cert.pk]), {"reason": "信息有误"})
+        .status_code
+        == 404
+    )
     refused("reason_required", svc.certificate_revoke, certificate=cert, reason="", actor=admin)
     client_as(admin).post(reverse("records:certificate_revoke", args=[cert.pk]), {"reason": "时长重复计算"})
     cert.refresh_from_db()
@@ -803,17 +953,28 @@ def test_who_may_issue_certificates(rw):
     url = reverse("records:certificates", args=[m.pk])
     for user in (rw.a.users["member"], rw.a.users["community_admin"], rw.a.users["unit_admin"]):
         assert client_as(user).get(url).status_code == 200, user
-    for user in (rw.a.users["inspector"], rw.city_admin, rw.a.users["district_admin"], rw.a.users["street_admin"]):
+    for user in (
+        rw.a.users["inspector"],
+        rw.city_admin,
+        rw.a.users["district_admin"],
+        rw.a.users["street_admin"],
+    ):
         assert client_as(user).get(url).status_code == 403, user
-    for user in (rw.b.users["member"], rw.b.users["community_admin"], rw.b.users["unit_admin"],
-                 member_user(rw.a, 1)):
+    for user in (
+        rw.b.users["member"],
+        rw.b.users["community_admin"],
+        rw.b.users["unit_admin"],
+        member_user(rw.a, 1),
+    ):
         assert client_as(user).get(url).status_code == 404, user
 
 
 def test_certificate_form_shows_the_no_hours_message(rw):
     m = rw.a.members[0]
-    response = client_as(m.user).post(reverse("records:certificates", args=[m.pk]),
-                                      {"period_start": TODAY().isoformat(), "period_end": TODAY().isoformat()})
+    response = client_as(m.user).post(
+        reverse("records:certificates", args=[m.pk]),
+        {"period_start": TODAY().isoformat(), "period_end": TODAY().isoformat()},
+    )
     assert response.status_code == 400
     assert "所选时段内没有已核实的服务记录" in response.content.decode()
 
@@ -826,9 +987,13 @@ def test_list_pages_use_a_bounded_number_of_queries(rw):
     from django.test.utils import CaptureQueriesContext
 
     m = rw.a.members[0]
-    pages = [(rw.a.users["member"], reverse("records:mine")), (rw.a.users["community_admin"], reverse("records:list")),
-             (rw.a.users["community_admin"], reverse("records:queue")), (rw.a.users["unit_admin"], reverse("records:list")),
-             (rw.a.users["inspector"], reverse("records:manuals"))]
+    pages = [
+        (rw.a.users["member"], reverse("records:mine")),
+        (rw.a.users["community_admin"], reverse("records:list")),
+        (rw.a.users["community_admin"], reverse("records:queue")),
+        (rw.a.users["unit_admin"], reverse("records:list")),
+        (rw.a.users["inspector"], reverse("records:manuals")),
+    ]
     clients = [(client_as(user), url) for user, url in pages]
 
     def counts() -> list[int]:
@@ -844,12 +1009,23 @@ def test_list_pages_use_a_bounded_number_of_queries(rw):
         log(m, days_ago=i + 1, hours="1")
     small = counts()
     category, now = cat(), timezone.now()
-    ServiceRecord.objects.bulk_create([
-        ServiceRecord(member=rw.a.members[i % 3], community=rw.a.community, category=category,
-                      served_on=TODAY() - dt.timedelta(days=10 + i), hours=Decimal("1"),
-                      month=svc.month_key(TODAY() - dt.timedelta(days=10 + i)),
-                      description=f"批量{i}", status=("pending", "verified")[i % 2], evidence=1 + i % 4,
-                      created_at=now) for i in range(80)])
+    ServiceRecord.objects.bulk_create(
+        [
+            ServiceRecord(
+                member=rw.a.members[i % 3],
+                community=rw.a.community,
+                category=category,
+                served_on=TODAY() - dt.timedelta(days=10 + i),
+                hours=Decimal("1"),
+                month=svc.month_key(TODAY() - dt.timedelta(days=10 + i)),
+                description=f"批量{i}",
+                status=("pending", "verified")[i % 2],
+                evidence=1 + i % 4,
+                created_at=now,
+            )
+            for i in range(80)
+        ]
+    )
     large = counts()
     assert small == large, list(zip([u for _, u in pages], small, large, strict=True))
 
@@ -866,11 +1042,13 @@ def test_integrity_holds_after_the_services_and_finds_corruption(rw):
     svc.record_reject(record=r3, reason="重复", actor=admin)
     issued = svc.resident_code_issue(record=r2, actor=m.user)
     svc.resident_confirm(token=issued.token, code=issued.code)
-    svc.certificate_issue(member=m, period_start=TODAY() - dt.timedelta(days=5), period_end=TODAY(), actor=m.user)
+    svc.certificate_issue(
+        member=m, period_start=TODAY() - dt.timedelta(days=5), period_end=TODAY(), actor=m.user
+    )
     assert check_records_integrity() == []
-    ServiceRecord.objects.filter(pk=r3.pk).update(status=RecordStatus.PENDING)   # counts again …
-    ServiceRecord.objects.filter(pk=r3.pk).update(served_on=r1.served_on)      # … on a day with 24 h: 26 h
-    ServiceRecord.objects.filter(pk=r2.pk).update(evidence=EvidenceLevel.SELF)   # confirmed code, level lost
+    ServiceRecord.objects.filter(pk=r3.pk).update(status=RecordStatus.PENDING)  # counts again …
+    ServiceRecord.objects.filter(pk=r3.pk).update(served_on=r1.served_on)  # … on a day with 24 h: 26 h
+    ServiceRecord.objects.filter(pk=r2.pk).update(evidence=EvidenceLevel.SELF)  # confirmed code, level lost
     ServiceRecord.objects.filter(pk=r1.pk).update(month=190001)
     problems = "\n".join(check_records_integrity())
     assert "more than 24 hours on one day: 1" in problems

@@ -88,7 +88,11 @@ def test_three_ways_reach_the_same_roster_state(world, campaign, client, login):
     assert {r.report_status for r in rows.values()} == {ReportStatus.REPORTED}
     assert {r.reg_community_id for r in rows.values()} == {side.community.pk}
     assert {r.reg_confirmed_on for r in rows.values()} == {timezone.localdate()}
-    methods = set(Registration.objects.filter(member__in=side.members, status="confirmed").values_list("method", flat=True))
+    methods = set(
+        Registration.objects.filter(member__in=side.members, status="confirmed").values_list(
+            "method", flat=True
+        )
+    )
     assert methods == {"self", "office", "qr"}
     # and every one of them is in the ledger
     ledger = body(admin.get("/report/ledger/"))
@@ -127,8 +131,9 @@ def test_member_home_walks_through_every_state(world, campaign, client, login):
 
 def test_member_home_shows_a_pending_transfer_and_an_exemption(world, campaign, client, login):
     member = world.a.members[0]
-    rp.registration_register_at_office(member=member, community=world.a.community,
-                                       actor=world.a.users["community_admin"])
+    rp.registration_register_at_office(
+        member=member, community=world.a.community, actor=world.a.users["community_admin"]
+    )
     reg = rp.registration_submit(member=member, community=world.b.community, actor=member.user)
     login(member.user)
     page = body(client.get("/members/me/"))
@@ -137,8 +142,12 @@ def test_member_home_shows_a_pending_transfer_and_an_exemption(world, campaign, 
 
     other = world.a.members[1]
     make_user("exempt_m", "member", member=other)
-    rp.exemption_set(member=other, reason="sick_leave", valid_until=timezone.localdate() + dt.timedelta(days=30),
-                     actor=world.a.users["unit_admin"])
+    rp.exemption_set(
+        member=other,
+        reason="sick_leave",
+        valid_until=timezone.localdate() + dt.timedelta(days=30),
+        actor=world.a.users["unit_admin"],
+    )
     login(other.user)
     page = body(client.get("/members/me/"))
     assert "免报到" in page and "病休" in page and "去报到" in page
@@ -158,7 +167,7 @@ def test_card_is_issued_on_demand_by_post_and_get_writes_nothing(world, campaign
     assert AuditEvent.objects.filter(event="card.issued", object_id=str(card.pk)).count() == 1
     client.post("/report/card/")
     assert member.cards.count() == 1  # not reissued on a second tap
-    spaced = " ".join(card.number[i:i + 3] for i in (0, 3, 6))
+    spaced = " ".join(card.number[i : i + 3] for i in (0, 3, 6))
     page = body(client.get("/members/me/"))
     assert spaced in page and "<svg" in page and 'href="/report/card/"' in page and "领取联系卡" not in page
     assert spaced in body(client.get("/report/card/"))
@@ -209,8 +218,9 @@ def test_inbox_mark_one_and_all_read_touches_only_own(world, campaign, client, l
 
 def test_history_shows_transfer_with_end_date(world, campaign, client, login):
     member = world.a.members[0]
-    rp.registration_register_at_office(member=member, community=world.a.community,
-                                       actor=world.a.users["community_admin"])
+    rp.registration_register_at_office(
+        member=member, community=world.a.community, actor=world.a.users["community_admin"]
+    )
     reg = rp.registration_submit(member=member, community=world.b.community, actor=member.user)
     rp.registration_confirm(registration=reg, actor=world.b.users["community_admin"])
     login(member.user)
@@ -269,8 +279,9 @@ def test_rule_already_pending(world, campaign, client, login):
 
 def test_rule_already_registered_is_refused_politely(world, campaign, client, login):
     member = world.a.members[0]
-    rp.registration_register_at_office(member=member, community=world.a.community,
-                                       actor=world.a.users["community_admin"])
+    rp.registration_register_at_office(
+        member=member, community=world.a.community, actor=world.a.users["community_admin"]
+    )
     login(member.user)
     page = body(client.get("/report/", {"community": world.a.community.pk}))
     assert "您已报到至东风社区，无需重复报到。" in page and 'id="confirm-report"' not in page
@@ -280,10 +291,13 @@ def test_rule_already_registered_is_refused_politely(world, campaign, client, lo
     assert response.status_code == 400 and "您已报到至东风社区，无需重复报到。" in body(response)
 
 
-@pytest.mark.parametrize("when, code_text", [
-    ("future", "当前不在报到时间内"),
-    ("none", "当前没有进行中的活动周期，暂不能报到。请联系市委组织部。"),
-])
+@pytest.mark.parametrize(
+    "when, code_text",
+    [
+        ("future", "当前不在报到时间内"),
+        ("none", "当前没有进行中的活动周期，暂不能报到。请联系市委组织部。"),
+    ],
+)
 def test_rule_outside_campaign(world, client, login, when, code_text):
     today = timezone.localdate()
     if when == "future":
@@ -332,20 +346,28 @@ def test_rule_reject_needs_a_reason_and_not_pending(world, campaign, client, log
     assert reg.status == RegistrationStatus.REJECTED
 
 
-@pytest.mark.parametrize("case, message", [
-    ("unknown", "没有这个卡号，请核对后重新输入。"),
-    ("revoked_number", "这张联系卡已挂失作废，请使用补办后的新卡。"),
-    ("revoked_token", "这张联系卡已挂失作废，请使用补办后的新卡。"),
-    ("forged", "二维码无效，请出示本人的联系卡。"),
-    ("empty", "请输入联系卡卡号，或用扫码枪扫描联系卡上的二维码。"),
-])
+@pytest.mark.parametrize(
+    "case, message",
+    [
+        ("unknown", "没有这个卡号，请核对后重新输入。"),
+        ("revoked_number", "这张联系卡已挂失作废，请使用补办后的新卡。"),
+        ("revoked_token", "这张联系卡已挂失作废，请使用补办后的新卡。"),
+        ("forged", "二维码无效，请出示本人的联系卡。"),
+        ("empty", "请输入联系卡卡号，或用扫码枪扫描联系卡上的二维码。"),
+    ],
+)
 def test_office_card_errors(world, campaign, client, login, case, message):
     member = world.a.members[0]
     old = rp.card_issue(member=member, actor=None)
     old_token = rp.card_token(old)
     new = rp.card_issue(member=member, actor=None, reason="挂失")
-    code = {"unknown": "000000001" if new.number != "000000001" else "000000002", "revoked_number": old.number,
-            "revoked_token": old_token, "forged": rp.card_token(new)[:-4] + "AAAA", "empty": " "}[case]
+    code = {
+        "unknown": "000000001" if new.number != "000000001" else "000000002",
+        "revoked_number": old.number,
+        "revoked_token": old_token,
+        "forged": rp.card_token(new)[:-4] + "AAAA",
+        "empty": " ",
+    }[case]
     before = AuditEvent.objects.filter(event="security.card_rejected").count()
     login(world.a.users["community_admin"])
     for action in ("lookup", "register"):
@@ -363,11 +385,15 @@ def test_typed_card_number_guessing_is_throttled(world, campaign, client, login)
     card = rp.card_issue(member=member, actor=None)
     user = world.a.users["community_admin"]
     login(user)
-    wrong = [f"{n:09d}" for n in range(1, 200) if f"{n:09d}" != card.number][:rp.CARD_MISSES_PER_HOUR]
+    wrong = [f"{n:09d}" for n in range(1, 200) if f"{n:09d}" != card.number][: rp.CARD_MISSES_PER_HOUR]
     for number in wrong:
         assert client.post("/report/office/", {"code": number}).status_code == 400
     response = client.post("/report/office/", {"code": card.number})
-    assert response.status_code == 400 and "卡号输错次数过多" in body(response) and member.name not in body(response)
+    assert (
+        response.status_code == 400
+        and "卡号输错次数过多" in body(response)
+        and member.name not in body(response)
+    )
     assert AuditEvent.objects.filter(event="security.card_lookup_limit", actor=user).count() == 1
     response = client.post("/report/office/", {"code": rp.card_token(card)})
     assert response.status_code == 200 and member.name in body(response)
@@ -400,7 +426,9 @@ def test_office_accepts_scanned_token_and_spaced_number(world, campaign, client,
 def test_office_registers_member_of_another_side_as_transfer(world, campaign, client, login):
     """A member living elsewhere may report in at this office; their old registration ends."""
     b0 = world.b.members[0]
-    rp.registration_register_at_office(member=b0, community=world.b.community, actor=world.b.users["community_admin"])
+    rp.registration_register_at_office(
+        member=b0, community=world.b.community, actor=world.b.users["community_admin"]
+    )
     login(world.a.users["community_admin"])
     card = rp.card_for_member(b0)
     page = body(client.post("/report/office/", {"action": "lookup", "code": card.number}))
@@ -435,8 +463,9 @@ def test_qr_anonymous_goes_to_login_and_comes_back(world, campaign, client):
     response = client.get(url)
     assert response.status_code == 302 and response["Location"].startswith("/accounts/login/?next=")
     login_page = response["Location"]
-    response = client.post(login_page, {"username": world.a.members[0].user.username, "password": PASSWORD,
-                                        "next": url})
+    response = client.post(
+        login_page, {"username": world.a.members[0].user.username, "password": PASSWORD, "next": url}
+    )
     assert response.status_code == 302 and response["Location"] == url
     page = body(client.get(url))
     assert "您扫描的是这个社区的报到二维码" in page and "东风社区" in page
@@ -470,7 +499,7 @@ def test_member_sees_only_own_card(world, campaign, client, login):
     page = body(response)
     card_b = b0.cards.get(is_active=True)
     assert a0.cards.get() == card_a  # the other member's card is untouched
-    spaced = " ".join(card_b.number[i:i + 3] for i in (0, 3, 6))
+    spaced = " ".join(card_b.number[i : i + 3] for i in (0, 3, 6))
     assert spaced in page and b0.name in page and b0.work_unit.name in page
     assert card_a.number[:3] + " " + card_a.number[3:6] not in page and a0.name not in page
     assert "<svg" in page
@@ -505,7 +534,9 @@ def test_cross_community_confirm_reject_are_404_and_change_nothing(world, campai
     assert client.post(f"/report/{reg.pk}/reject/", {"reason": "不是本社区"}).status_code == 404
     reg.refresh_from_db()
     assert reg.status == RegistrationStatus.PENDING and reg.decided_by is None
-    assert not AuditEvent.objects.filter(event__in=["registration.confirmed", "registration.rejected"]).exists()
+    assert not AuditEvent.objects.filter(
+        event__in=["registration.confirmed", "registration.rejected"]
+    ).exists()
 
 
 def test_batch_confirm_confirms_selected_own_rows_only(world, campaign, client, login):
@@ -550,8 +581,9 @@ def test_pending_query_count_does_not_grow(world, campaign, client, login):
     for m in people[3:]:
         rp.registration_submit(member=m, community=world.a.community, actor=None)
     # a transfer (annotated with the current community) must not add queries either
-    rp.registration_register_at_office(member=world.b.members[0], community=world.b.community,
-                                       actor=world.b.users["community_admin"])
+    rp.registration_register_at_office(
+        member=world.b.members[0], community=world.b.community, actor=world.b.users["community_admin"]
+    )
     rp.registration_submit(member=world.b.members[0], community=world.a.community, actor=None)
     many = measure()
     assert few == many, (few, many)
@@ -568,9 +600,12 @@ def _ledger_world(world, n_current=2):
     # b0 reported to a, then moved to b: an ended row in a's ledger
     b0 = world.b.members[0]
     rp.registration_register_at_office(member=b0, community=world.a.community, actor=admin_a)
-    rp.registration_register_at_office(member=b0, community=world.b.community, actor=world.b.users["community_admin"])
-    rp.registration_register_at_office(member=world.b.members[1], community=world.b.community,
-                                       actor=world.b.users["community_admin"])
+    rp.registration_register_at_office(
+        member=b0, community=world.b.community, actor=world.b.users["community_admin"]
+    )
+    rp.registration_register_at_office(
+        member=world.b.members[1], community=world.b.community, actor=world.b.users["community_admin"]
+    )
 
 
 def test_ledger_lists_confirmed_and_ended_of_own_community(world, campaign, client, login):
@@ -591,11 +626,20 @@ def test_ledger_lists_confirmed_and_ended_of_own_community(world, campaign, clie
     assert "张伟" in by_initials and "王芳" not in by_initials
 
 
-@pytest.mark.parametrize("role, side, status", [
-    ("city_admin", None, 200), ("district_admin", "a", 200), ("street_admin", "a", 200), ("inspector", "a", 200),
-    ("district_admin", "b", 404), ("street_admin", "b", 404), ("inspector", "b", 404),
-    ("community_admin", "b", 404), ("community_admin", "a", 200),
-])
+@pytest.mark.parametrize(
+    "role, side, status",
+    [
+        ("city_admin", None, 200),
+        ("district_admin", "a", 200),
+        ("street_admin", "a", 200),
+        ("inspector", "a", 200),
+        ("district_admin", "b", 404),
+        ("street_admin", "b", 404),
+        ("inspector", "b", 404),
+        ("community_admin", "b", 404),
+        ("community_admin", "a", 200),
+    ],
+)
 def test_ledger_scope_for_oversight_roles(world, campaign, client, login, role, side, status):
     _ledger_world(world)
     user = world.city_admin if side is None else getattr(world, side).users[role]

@@ -56,8 +56,9 @@ def test_admin_cannot_confirm_other_community(world, campaign):
 
 def test_transfer_ends_old_registration_on_confirmation(world, campaign):
     member = world.a.members[0]
-    first = rp.registration_register_at_office(member=member, community=world.a.community,
-                                               actor=world.a.users["community_admin"])
+    first = rp.registration_register_at_office(
+        member=member, community=world.a.community, actor=world.a.users["community_admin"]
+    )
     second = rp.registration_submit(member=member, community=world.b.community, actor=None)
     first.refresh_from_db()
     assert first.status == RegistrationStatus.CONFIRMED  # still reported until the new community confirms
@@ -88,11 +89,13 @@ def test_reject_needs_reason(world, campaign):
 
 def test_database_refuses_two_confirmed_registrations(world, campaign):
     member = world.a.members[0]
-    rp.registration_register_at_office(member=member, community=world.a.community,
-                                       actor=world.a.users["community_admin"])
+    rp.registration_register_at_office(
+        member=member, community=world.a.community, actor=world.a.users["community_admin"]
+    )
     with pytest.raises(IntegrityError), transaction.atomic():
-        Registration.objects.create(member=member, community=world.b.community, status="confirmed",
-                                    submitted_at=timezone.now())
+        Registration.objects.create(
+            member=member, community=world.b.community, status="confirmed", submitted_at=timezone.now()
+        )
 
 
 def test_card_token_roundtrip_and_revocation(world, campaign):
@@ -123,8 +126,9 @@ def test_community_token_forgery_rejected(world, campaign):
 
 def test_leaver_has_no_open_registration(world, campaign):
     member = world.a.members[0]
-    rp.registration_register_at_office(member=member, community=world.a.community,
-                                       actor=world.a.users["community_admin"])
+    rp.registration_register_at_office(
+        member=member, community=world.a.community, actor=world.a.users["community_admin"]
+    )
     member_mark_left(member=member, actor=None)
     assert not Registration.objects.filter(member=member, status__in=["pending", "confirmed"]).exists()
     assert Registration.objects.filter(member=member).count() == 1  # nothing deleted
@@ -133,8 +137,9 @@ def test_leaver_has_no_open_registration(world, campaign):
 def test_merge_keeps_every_record(world, campaign):
     keep = world.a.members[0]
     dup = make_member("张伟", world.a.unit, world.a.community)
-    rp.registration_register_at_office(member=dup, community=world.a.community,
-                                       actor=world.a.users["community_admin"])
+    rp.registration_register_at_office(
+        member=dup, community=world.a.community, actor=world.a.users["community_admin"]
+    )
     rp.card_issue(member=dup, actor=None)
     rp.member_merge(keep=keep, duplicate=dup, actor=world.city_admin)
     dup.refresh_from_db()

@@ -32,8 +32,13 @@ def campaign(db):
 
 
 def _exempt(member, actor, *, valid_until=None, revoke=False, expired=False):
-    ex = rp.exemption_set(member=member, reason="sick_leave", valid_until=valid_until or TODAY() + dt.timedelta(days=30),
-                          note="病休", actor=actor)
+    ex = rp.exemption_set(
+        member=member,
+        reason="sick_leave",
+        valid_until=valid_until or TODAY() + dt.timedelta(days=30),
+        note="病休",
+        actor=actor,
+    )
     if expired:
         Exemption.objects.filter(pk=ex.pk).update(valid_until=TODAY() - dt.timedelta(days=1))
     if revoke:
@@ -62,7 +67,13 @@ def test_roster_statuses_and_rate_with_valid_expired_revoked_exemptions(side_a, 
     assert response.status_code == 200
     counts = response.context["counts"]
     # 6 active: reported 1, pending 1, exempt 1 (only the valid one), outstanding 3 (2 + expired + revoked)
-    assert (counts.active, counts.reported, counts.pending, counts.exempt, counts.outstanding) == (6, 1, 1, 1, 3)
+    assert (counts.active, counts.reported, counts.pending, counts.exempt, counts.outstanding) == (
+        6,
+        1,
+        1,
+        1,
+        3,
+    )
     assert counts.expected == 5 and counts.rate == 20.0
     body = response.content.decode()
     # the exempt member is listed separately: not on the default tab, on the exempt tab
@@ -152,9 +163,15 @@ def test_unit_admin_sets_and_revokes_exemption(world, campaign, client, login):
     login(a.users["unit_admin"])
     assert client.get(f"/roster/members/{member.pk}/exempt/").status_code == 200
     until = TODAY() + dt.timedelta(days=90)
-    response = client.post(f"/roster/members/{member.pk}/exempt/",
-                           {"reason": "posted_away", "valid_until": until.isoformat(), "note": "外派援疆",
-                            "next": "/roster/?status=exempt"})
+    response = client.post(
+        f"/roster/members/{member.pk}/exempt/",
+        {
+            "reason": "posted_away",
+            "valid_until": until.isoformat(),
+            "note": "外派援疆",
+            "next": "/roster/?status=exempt",
+        },
+    )
     assert response.status_code == 302 and response["Location"] == "/roster/?status=exempt"
     ex = Exemption.objects.get(member=member)
     assert ex.reason == "posted_away" and ex.valid_until == until and ex.revoked_at is None
@@ -192,34 +209,51 @@ def test_roster_escapes_names(side_a, client, login):
     Member.objects.filter(pk=a.members[2].pk).update(name='<script>alert("x")</script>')
     login(a.users["unit_admin"])
     body = client.get("/roster/").content.decode()
-    assert '<script>alert("x")</script>' not in body and "&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt;" in body
+    assert (
+        '<script>alert("x")</script>' not in body
+        and "&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt;" in body
+    )
 
 
 def test_exemption_rejects_past_date(world, campaign, client, login):
     login(world.a.users["unit_admin"])
     member = world.a.members[2]
-    response = client.post(f"/roster/members/{member.pk}/exempt/",
-                           {"reason": "sick_leave", "valid_until": (TODAY() - dt.timedelta(days=1)).isoformat()})
+    response = client.post(
+        f"/roster/members/{member.pk}/exempt/",
+        {"reason": "sick_leave", "valid_until": (TODAY() - dt.timedelta(days=1)).isoformat()},
+    )
     assert response.status_code == 200 and "有效期不能早于今天" in response.content.decode()
     assert not Exemption.objects.exists()
 
 
 def test_exemption_cross_scope_is_404_and_changes_nothing(world, campaign, client, login):
     b_member = world.b.members[2]
-    ex = rp.exemption_set(member=b_member, reason="sick_leave", valid_until=TODAY() + dt.timedelta(days=5),
-                          actor=world.b.users["unit_admin"])
+    ex = rp.exemption_set(
+        member=b_member,
+        reason="sick_leave",
+        valid_until=TODAY() + dt.timedelta(days=5),
+        actor=world.b.users["unit_admin"],
+    )
     login(world.a.users["unit_admin"])
     assert client.get(f"/roster/members/{b_member.pk}/exempt/").status_code == 404
-    assert client.post(f"/roster/members/{b_member.pk}/exempt/",
-                       {"reason": "other", "valid_until": (TODAY() + dt.timedelta(days=9)).isoformat()}
-                       ).status_code == 404
+    assert (
+        client.post(
+            f"/roster/members/{b_member.pk}/exempt/",
+            {"reason": "other", "valid_until": (TODAY() + dt.timedelta(days=9)).isoformat()},
+        ).status_code
+        == 404
+    )
     assert client.post(f"/roster/exemptions/{ex.pk}/revoke/").status_code == 404
     assert list(Exemption.objects.values_list("pk", "revoked_at")) == [(ex.pk, None)]
     client.logout()
     login(world.a.users["district_admin"])  # oversight roles may look, not exempt
-    assert client.post(f"/roster/members/{world.a.members[2].pk}/exempt/",
-                       {"reason": "other", "valid_until": (TODAY() + dt.timedelta(days=9)).isoformat()}
-                       ).status_code == 403
+    assert (
+        client.post(
+            f"/roster/members/{world.a.members[2].pk}/exempt/",
+            {"reason": "other", "valid_until": (TODAY() + dt.timedelta(days=9)).isoformat()},
+        ).status_code
+        == 403
+    )
     assert Exemption.objects.count() == 1
 
 
@@ -244,7 +278,11 @@ def test_outstanding_export_is_scoped_masked_formula_safe_and_audited(side_a, cl
     assert not any(c in flat for c in CANARY_IDS | CANARY_PHONES)
     assert a.members[2].phone_masked in flat
     row = AuditEvent.objects.get(event="roster.exported")
-    assert row.object_id == str(a.unit.pk) and row.changes["rows"] == 3 and row.actor_id == a.users["unit_admin"].pk
+    assert (
+        row.object_id == str(a.unit.pk)
+        and row.changes["rows"] == 3
+        and row.actor_id == a.users["unit_admin"].pk
+    )
 
 
 def test_roster_page_masks_personal_data(side_a, client, login):
@@ -258,8 +296,9 @@ def test_roster_page_masks_personal_data(side_a, client, login):
 # --- reminders and the inbox -------------------------------------------------------------------
 
 
-def test_reminders_create_inbox_rows_and_skip_within_24_hours(side_a, client, login, campaign,
-                                                               django_capture_on_commit_callbacks):
+def test_reminders_create_inbox_rows_and_skip_within_24_hours(
+    side_a, client, login, campaign, django_capture_on_commit_callbacks
+):
     a, extra = side_a
     outstanding = {a.members[2].pk, extra["钱过期"].pk, extra["孙撤销"].pk}
     login(a.users["unit_admin"])
@@ -282,8 +321,10 @@ def test_reminders_create_inbox_rows_and_skip_within_24_hours(side_a, client, lo
     Notification.objects.filter(kind=REMINDER_KIND).update(created_at=timezone.now() - dt.timedelta(hours=25))
     client.post("/roster/remind/", {"unit": a.unit.pk})
     assert Notification.objects.filter(kind=REMINDER_KIND).count() == 6
-    assert list(AuditEvent.objects.filter(event="roster.reminded").values_list("changes", flat=True)) == [
-        {"count": 3, "skipped": 0}, {"count": 0, "skipped": 3}, {"count": 3, "skipped": 0}][::-1]
+    assert (
+        list(AuditEvent.objects.filter(event="roster.reminded").values_list("changes", flat=True))
+        == [{"count": 3, "skipped": 0}, {"count": 0, "skipped": 3}, {"count": 3, "skipped": 0}][::-1]
+    )
 
 
 def test_reminders_cross_scope_is_404(world, campaign, client, login):
@@ -309,8 +350,11 @@ def test_member_inbox_lists_own_notifications_and_marks_all_read(side_a, client,
     response = client.get("/report/inbox/")
     body = response.content.decode()
     assert response.status_code == 200 and "测试通知" in body and "别人的通知" not in body
-    assert response.context["unread_count"] == Notification.objects.filter(member=member,
-                                                                            read_at__isnull=True).count() > 0
+    assert (
+        response.context["unread_count"]
+        == Notification.objects.filter(member=member, read_at__isnull=True).count()
+        > 0
+    )
     assert client.post("/report/inbox/").status_code == 302
     assert not Notification.objects.filter(member=member, read_at__isnull=True).exists()
     assert Notification.objects.filter(member=other, read_at__isnull=True).count() == 1
@@ -333,8 +377,13 @@ class _Gateway(BaseHTTPRequestHandler):
 
     def do_POST(self):  # noqa: N802 (http.server API)
         length = int(self.headers.get("Content-Length", 0))
-        type(self).received.append({"path": self.path, "content_type": self.headers.get("Content-Type"),
-                                    "json": json.loads(self.rfile.read(length))})
+        type(self).received.append(
+            {
+                "path": self.path,
+                "content_type": self.headers.get("Content-Type"),
+                "json": json.loads(self.rfile.read(length)),
+            }
+        )
         self.send_response(type(self).status)
         self.send_header("Content-Length", "2")
         self.end_headers()
@@ -362,8 +411,10 @@ def gateway():
 @pytest.fixture
 def sms_senders(settings, gateway):
     handler, url = gateway
-    settings.JINSHEQU_NOTIFICATION_SENDERS = ["jinshequ.accounts.notify.LogSender",
-                                              "jinshequ.accounts.notify.SmsGatewaySender"]
+    settings.JINSHEQU_NOTIFICATION_SENDERS = [
+        "jinshequ.accounts.notify.LogSender",
+        "jinshequ.accounts.notify.SmsGatewaySender",
+    ]
     settings.JINSHEQU_SMS_GATEWAY_URL = url
     notify._senders.cache_clear()
     yield handler
@@ -385,7 +436,9 @@ def test_nothing_is_sent_for_a_rolled_back_change(side_a, sms_senders, django_ca
     assert not Notification.objects.filter(title="不会发出").exists()
 
 
-def test_sms_gateway_receives_phone_and_text(side_a, client, login, sms_senders, django_capture_on_commit_callbacks):
+def test_sms_gateway_receives_phone_and_text(
+    side_a, client, login, sms_senders, django_capture_on_commit_callbacks
+):
     a, extra = side_a
     login(a.users["unit_admin"])
     with django_capture_on_commit_callbacks() as callbacks:
@@ -396,15 +449,19 @@ def test_sms_gateway_receives_phone_and_text(side_a, client, login, sms_senders,
         callback()
     received = sms_senders.received
     assert len(received) == 3
-    assert {r["json"]["phone"] for r in received} == {m.reveal_phone() for m in
-                                                      (a.members[2], extra["钱过期"], extra["孙撤销"])}
+    assert {r["json"]["phone"] for r in received} == {
+        m.reveal_phone() for m in (a.members[2], extra["钱过期"], extra["孙撤销"])
+    }
     assert all(r["path"] == "/sms" and r["content_type"] == "application/json" for r in received)
     assert all(r["json"]["text"].startswith(REMINDER_TITLE + "：") for r in received)
-    assert set(Notification.objects.filter(kind=REMINDER_KIND).values_list("delivered_via", flat=True)) == {"log,sms"}
+    assert set(Notification.objects.filter(kind=REMINDER_KIND).values_list("delivered_via", flat=True)) == {
+        "log,sms"
+    }
 
 
-def test_failing_gateway_records_error_and_keeps_inbox_row(side_a, client, login, sms_senders,
-                                                           django_capture_on_commit_callbacks):
+def test_failing_gateway_records_error_and_keeps_inbox_row(
+    side_a, client, login, sms_senders, django_capture_on_commit_callbacks
+):
     a, _ = side_a
     sms_senders.status = 500
     login(a.users["unit_admin"])

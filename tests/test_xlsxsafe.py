@@ -32,6 +32,7 @@ def _remove_files(tmp_path):
 
 # --- building files --------------------------------------------------------------------
 
+
 def _deflate(data: bytes) -> bytes:
     c = zlib.compressobj(6, zlib.DEFLATED, -15)
     return c.compress(data) + c.flush()
@@ -45,12 +46,36 @@ def build_zip(entries: list[tuple[str, bytes, int, int, int]]) -> bytes:
     for name, payload, crc, size, method in entries:
         offset = out.tell()
         raw_name = name.encode()
-        out.write(struct.pack("<4s5H3L2H", b"PK\x03\x04", 20, 0, method, 0, 0, crc, len(payload), size,
-                              len(raw_name), 0))
+        out.write(
+            struct.pack(
+                "<4s5H3L2H", b"PK\x03\x04", 20, 0, method, 0, 0, crc, len(payload), size, len(raw_name), 0
+            )
+        )
         out.write(raw_name)
         out.write(payload)
-        central.append(struct.pack("<4s6H3L5H2L", b"PK\x01\x02", 20, 20, 0, method, 0, 0, crc, len(payload), size,
-                                   len(raw_name), 0, 0, 0, 0, 0, offset) + raw_name)
+        central.append(
+            struct.pack(
+                "<4s6H3L5H2L",
+                b"PK\x01\x02",
+                20,
+                20,
+                0,
+                method,
+                0,
+                0,
+                crc,
+                len(payload),
+                size,
+                len(raw_name),
+                0,
+                0,
+                0,
+                0,
+                0,
+                offset,
+            )
+            + raw_name
+        )
     start = out.tell()
     for record in central:
         out.write(record)
@@ -96,6 +121,7 @@ def zeros_entry(name: str, size: int) -> tuple[str, bytes, int, int, int]:
 
 # --- measuring ---------------------------------------------------------------------------
 
+
 def _peak_reset() -> bool:
     try:
         Path("/proc/self/clear_refs").write_text("5")
@@ -130,6 +156,7 @@ def assert_rejected(path: Path, name: str, code: str, *, fragment: str = "") -> 
 
 
 # --- the hostile files -----------------------------------------------------------------
+
 
 def test_ordinary_workbooks_pass(tmp_path):
     made_by_xlsxwriter = tmp_path / "a.xlsx"
@@ -182,11 +209,15 @@ def test_ten_thousand_entries_are_rejected(db, tmp_path):
 
 
 def test_billion_laughs_shared_strings_are_rejected(db, tmp_path):
-    lol = (b'<?xml version="1.0"?>\n<!DOCTYPE lolz [<!ENTITY lol "lol">'
-           + b"".join(b'<!ENTITY lol%d "%s">' % (i, (b"&lol%d;" % (i - 1) if i > 1 else b"&lol;") * 10)
-                      for i in range(1, 10))
-           + b']>\n<sst xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main" count="1" uniqueCount="1">'
-           b"<si><t>&lol9;</t></si></sst>")
+    lol = (
+        b'<?xml version="1.0"?>\n<!DOCTYPE lolz [<!ENTITY lol "lol">'
+        + b"".join(
+            b'<!ENTITY lol%d "%s">' % (i, (b"&lol%d;" % (i - 1) if i > 1 else b"&lol;") * 10)
+            for i in range(1, 10)
+        )
+        + b']>\n<sst xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main" count="1" uniqueCount="1">'
+        b"<si><t>&lol9;</t></si></sst>"
+    )
     parts = workbook_parts()
     parts["xl/sharedStrings.xml"] = lol
     path = tmp_path / "lol.xlsx"
@@ -196,8 +227,10 @@ def test_billion_laughs_shared_strings_are_rejected(db, tmp_path):
 
 def test_entities_in_content_types_are_refused_by_defusedxml(db, tmp_path):
     parts = workbook_parts()
-    parts["[Content_Types].xml"] = (b'<?xml version="1.0"?><!DOCTYPE x [<!ENTITY a "b">]>'
-                                    + parts["[Content_Types].xml"].split(b"?>", 1)[1])
+    parts["[Content_Types].xml"] = (
+        b'<?xml version="1.0"?><!DOCTYPE x [<!ENTITY a "b">]>'
+        + parts["[Content_Types].xml"].split(b"?>", 1)[1]
+    )
     path = tmp_path / "ct.xlsx"
     path.write_bytes(rebuild(parts))
     assert_rejected(path, "ct.xlsx", "xml_entities")
@@ -215,7 +248,9 @@ def test_legacy_or_encrypted_workbook_is_rejected(db, tmp_path):
     assert_rejected(path, "old.xlsx", "cfb", fragment=".xls")
 
 
-@pytest.mark.parametrize("bad_name", ["../../x", "xl/../../evil.xml", "/etc/passwd", "C:/x.xml", "xl\\..\\x.xml"])
+@pytest.mark.parametrize(
+    "bad_name", ["../../x", "xl/../../evil.xml", "/etc/passwd", "C:/x.xml", "xl\\..\\x.xml"]
+)
 def test_path_traversal_names_are_rejected(db, tmp_path, bad_name):
     path = tmp_path / "trav.xlsx"
     path.write_bytes(rebuild(workbook_parts(), [entry(bad_name, b"x")]))
@@ -230,10 +265,14 @@ def test_xlsm_is_rejected_by_name_and_by_content(db, tmp_path):
     disguised = tmp_path / "macro.xlsx"
     disguised.write_bytes(rebuild(parts, [entry("xl/vbaProject.bin", b"\xd0\xcf\x11\xe0" + b"\0" * 512)]))
     assert_rejected(disguised, "macro.xlsx", "macro", fragment="宏")
-    parts["[Content_Types].xml"] = parts["[Content_Types].xml"].replace(
-        b"spreadsheetml.sheet.main+xml", b"sheet.macroEnabled.main+xml").replace(
-        b"application/vnd.openxmlformats-officedocument.sheet.macroEnabled",
-        b"application/vnd.ms-excel.sheet.macroEnabled")
+    parts["[Content_Types].xml"] = (
+        parts["[Content_Types].xml"]
+        .replace(b"spreadsheetml.sheet.main+xml", b"sheet.macroEnabled.main+xml")
+        .replace(
+            b"application/vnd.openxmlformats-officedocument.sheet.macroEnabled",
+            b"application/vnd.ms-excel.sheet.macroEnabled",
+        )
+    )
     typed = tmp_path / "typed.xlsx"
     typed.write_bytes(rebuild(parts))
     assert_rejected(typed, "typed.xlsx", "macro")
@@ -242,7 +281,8 @@ def test_xlsm_is_rejected_by_name_and_by_content(db, tmp_path):
 def test_other_office_file_renamed_is_rejected(db, tmp_path):
     parts = workbook_parts()
     parts["[Content_Types].xml"] = parts["[Content_Types].xml"].replace(
-        b"spreadsheetml.sheet.main+xml", b"wordprocessingml.document.main+xml")
+        b"spreadsheetml.sheet.main+xml", b"wordprocessingml.document.main+xml"
+    )
     path = tmp_path / "doc.xlsx"
     path.write_bytes(rebuild(parts))
     assert_rejected(path, "doc.xlsx", "not_workbook")
@@ -267,7 +307,9 @@ def test_too_many_rows_is_rejected(db, tmp_path):
     wb.close()
     assert_rejected(path, "rows.xlsx", "too_many_rows", fragment="100,000")
     csv_path = tmp_path / "rows.csv"
-    csv_path.write_text("姓名,身份证号,所在单位,居住社区\n" + "张三,1,a,b\n" * (MAX_ROWS + 1), encoding="utf-8")
+    csv_path.write_text(
+        "姓名,身份证号,所在单位,居住社区\n" + "张三,1,a,b\n" * (MAX_ROWS + 1), encoding="utf-8"
+    )
     assert_rejected(csv_path, "rows.csv", "too_many_rows")
 
 

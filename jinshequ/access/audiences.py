@@ -28,12 +28,12 @@ NOBODY: frozenset[str] = frozenset()
 class Kind(StrEnum):
     """What a user's scope is anchored to."""
 
-    CITY = "city"            # the whole city
-    REGION = "region"        # a district or street subtree (admins and inspectors)
+    CITY = "city"  # the whole city
+    REGION = "region"  # a district or street subtree (admins and inspectors)
     COMMUNITY = "community"  # one community
-    UNIT = "unit"            # a work-unit subtree
-    MEMBER = "member"        # their own rows
-    NONE = "none"            # anonymous, or the role's anchor is missing
+    UNIT = "unit"  # a work-unit subtree
+    MEMBER = "member"  # their own rows
+    NONE = "none"  # anonymous, or the role's anchor is missing
 
 
 def kind_of(user) -> Kind:

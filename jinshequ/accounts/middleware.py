@@ -26,8 +26,9 @@ LAST_SEEN_RESOLUTION = 60
 
 
 def idle_limit_seconds(user) -> int:
-    minutes = (settings.JINSHEQU_IDLE_MINUTES_STAFF if user.is_staff_role
-               else settings.JINSHEQU_IDLE_MINUTES_MEMBER)
+    minutes = (
+        settings.JINSHEQU_IDLE_MINUTES_STAFF if user.is_staff_role else settings.JINSHEQU_IDLE_MINUTES_MEMBER
+    )
     return minutes * 60
 
 
@@ -67,7 +68,9 @@ class SessionTimeoutMiddleware:
     @staticmethod
     def _expired_response(request):
         if request.path.startswith("/api/"):
-            return JsonResponse({"code": "session_expired", "message": gettext("登录已过期，请重新登录。")}, status=401)
+            return JsonResponse(
+                {"code": "session_expired", "message": gettext("登录已过期，请重新登录。")}, status=401
+            )
         login_url = reverse(settings.LOGIN_URL)
         next_url = request.get_full_path() if request.method == "GET" else ""
         query = urlencode({"next": next_url, "expired": "1"} if next_url else {"expired": "1"})

@@ -18,7 +18,14 @@ class Role(models.TextChoices):
 
 
 STAFF_ROLES = frozenset(
-    {Role.CITY_ADMIN, Role.DISTRICT_ADMIN, Role.STREET_ADMIN, Role.COMMUNITY_ADMIN, Role.UNIT_ADMIN, Role.INSPECTOR}
+    {
+        Role.CITY_ADMIN,
+        Role.DISTRICT_ADMIN,
+        Role.STREET_ADMIN,
+        Role.COMMUNITY_ADMIN,
+        Role.UNIT_ADMIN,
+        Role.INSPECTOR,
+    }
 )
 
 
@@ -27,10 +34,22 @@ class User(AbstractUser):
 
     display_name = models.CharField(_("姓名"), max_length=40, blank=True)
     role = models.CharField(_("角色"), max_length=20, choices=Role.choices, default=Role.MEMBER)
-    region = models.ForeignKey("regions.Region", verbose_name=_("管辖区域"), null=True, blank=True,
-                               on_delete=models.PROTECT, related_name="staff")
-    work_unit = models.ForeignKey("units.WorkUnit", verbose_name=_("管理单位"), null=True, blank=True,
-                                  on_delete=models.PROTECT, related_name="staff")
+    region = models.ForeignKey(
+        "regions.Region",
+        verbose_name=_("管辖区域"),
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="staff",
+    )
+    work_unit = models.ForeignKey(
+        "units.WorkUnit",
+        verbose_name=_("管理单位"),
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="staff",
+    )
     phone_hash = models.CharField(max_length=64, blank=True, default="", db_index=True)
     phone_masked = models.CharField(_("手机号"), max_length=11, blank=True, default="")
     password_changed_at = models.DateTimeField(null=True, blank=True)
@@ -104,9 +123,12 @@ class AuditEvent(models.Model):
 class Notification(models.Model):
     """An in-app inbox entry, also handed to the configured senders (log, SMS gateway …)."""
 
-    member = models.ForeignKey("members.Member", null=True, blank=True, on_delete=models.CASCADE,
-                               related_name="notifications")
-    user = models.ForeignKey(User, null=True, blank=True, on_delete=models.CASCADE, related_name="notifications")
+    member = models.ForeignKey(
+        "members.Member", null=True, blank=True, on_delete=models.CASCADE, related_name="notifications"
+    )
+    user = models.ForeignKey(
+        User, null=True, blank=True, on_delete=models.CASCADE, related_name="notifications"
+    )
     kind = models.CharField(max_length=40)
     title = models.CharField(max_length=100)
     body = models.TextField(blank=True)

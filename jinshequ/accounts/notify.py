@@ -27,8 +27,12 @@ class LogSender:
 
     def send(self, notification: Notification, member) -> None:
         # Only ids and the title: no personal data in logs (R23).
-        logger.info("notification %s to member %s: %s", notification.pk, getattr(member, "pk", None),
-                    notification.title)
+        logger.info(
+            "notification %s to member %s: %s",
+            notification.pk,
+            getattr(member, "pk", None),
+            notification.title,
+        )
 
 
 class SmsGatewaySender:
@@ -43,9 +47,15 @@ class SmsGatewaySender:
     def send(self, notification: Notification, member) -> None:
         if not self.url or member is None or not member.phone_enc:
             return
-        payload = json.dumps({"phone": member.reveal_phone(), "text": f"{notification.title}：{notification.body}"})
-        req = urllib.request.Request(self.url, data=payload.encode(), method="POST",  # noqa: S310 (configured URL)
-                                     headers={"Content-Type": "application/json"})
+        payload = json.dumps(
+            {"phone": member.reveal_phone(), "text": f"{notification.title}：{notification.body}"}
+        )
+        req = urllib.request.Request(  # noqa: S310 (the configured gateway URL)
+            self.url,
+            data=payload.encode(),
+            method="POST",
+            headers={"Content-Type": "application/json"},
+        )
         with urllib.request.urlopen(req, timeout=self.timeout) as resp:  # noqa: S310
             if resp.status >= 300:
                 raise OSError(f"SMS gateway answered {resp.status}")
@@ -57,15 +67,18 @@ def _senders(paths: tuple[str, ...]):
 
 
 def senders():
-    return _senders(tuple(getattr(settings, "JINSHEQU_NOTIFICATION_SENDERS", ["jinshequ.accounts.notify.LogSender"])))
+    return _senders(
+        tuple(getattr(settings, "JINSHEQU_NOTIFICATION_SENDERS", ["jinshequ.accounts.notify.LogSender"]))
+    )
 
 
 def notify_member(*, member, kind: str, title: str, body: str = "", link: str = "") -> Notification:
     """Write the inbox row now; deliver through the senders after the caller's transaction commits, in a
     background task: a slow or failing SMS gateway never holds a transaction open or delays the page, and
     nothing is sent for a change that was rolled back."""
-    note = Notification.objects.create(member=member, user_id=member.user_id, kind=kind, title=title[:100],
-                                       body=body, link=link[:200])
+    note = Notification.objects.create(
+        member=member, user_id=member.user_id, kind=kind, title=title[:100], body=body, link=link[:200]
+    )
     transaction.on_commit(lambda: deliver_notification.enqueue(note.pk), robust=True)
     return note
 
@@ -85,6 +98,7 @@ def deliver(note_id: int) -> Notification | None:
             logger.warning("notification %s via %s failed: %s", note.pk, sender.name, type(exc).__name__)
             errors.append(f"{sender.name}: {type(exc).__name__}")
     note.delivered_via, note.delivery_error = ",".join(used), "; ".join(errors)[:200]
-    Notification.objects.filter(pk=note.pk).update(delivered_via=note.delivered_via,
-                                                   delivery_error=note.delivery_error)
+    Notification.objects.filter(pk=note.pk).update(
+        delivered_via=note.delivered_via, delivery_error=note.delivery_error
+    )
     return note

@@ -20,19 +20,33 @@ MAX_LENGTH = 256
 
 
 def min_length_for(user) -> int:
-    return MIN_LENGTH_STAFF if user is not None and getattr(user, "is_staff_role", False) else MIN_LENGTH_MEMBER
+    return (
+        MIN_LENGTH_STAFF if user is not None and getattr(user, "is_staff_role", False) else MIN_LENGTH_MEMBER
+    )
 
 
 class LengthValidator:
     def validate(self, password, user=None):
         minimum = min_length_for(user)
         if len(password) < minimum:
-            raise ValidationError(gettext("密码太短：至少需要 %(minimum)s 个字符。") % {"minimum": minimum}, code="password_too_short")
+            raise ValidationError(
+                gettext("密码太短：至少需要 %(minimum)s 个字符。") % {"minimum": minimum},
+                code="password_too_short",
+            )
         if len(password) > MAX_LENGTH:
-            raise ValidationError(gettext("密码太长：最多 %(max_length)s 个字符。") % {"max_length": MAX_LENGTH}, code="password_too_long")
+            raise ValidationError(
+                gettext("密码太长：最多 %(max_length)s 个字符。") % {"max_length": MAX_LENGTH},
+                code="password_too_long",
+            )
 
     def get_help_text(self):
-        return gettext("至少 %(min_length_member)s 个字符（管理人员至少 %(min_length_staff)s 个），最多 %(max_length)s 个。") % {"min_length_member": MIN_LENGTH_MEMBER, "min_length_staff": MIN_LENGTH_STAFF, "max_length": MAX_LENGTH}
+        return gettext(
+            "至少 %(min_length_member)s 个字符（管理人员至少 %(min_length_staff)s 个），最多 %(max_length)s 个。"
+        ) % {
+            "min_length_member": MIN_LENGTH_MEMBER,
+            "min_length_staff": MIN_LENGTH_STAFF,
+            "max_length": MAX_LENGTH,
+        }
 
 
 class CharacterClassValidator:
@@ -40,7 +54,9 @@ class CharacterClassValidator:
 
     def validate(self, password, user=None):
         if sum(1 for rx in self.CLASSES if re.search(rx, password)) < 3:
-            raise ValidationError(gettext("密码需包含小写字母、大写字母、数字、符号中的至少三类。"), code="password_classes")
+            raise ValidationError(
+                gettext("密码需包含小写字母、大写字母、数字、符号中的至少三类。"), code="password_classes"
+            )
 
     def get_help_text(self):
         return gettext("包含小写字母、大写字母、数字、符号中的至少三类。")
@@ -64,7 +80,7 @@ def _contains_phone(password: str, user) -> bool:
     digits = re.sub(r"[^0-9]", "", password)
     for run in {*re.findall(r"[0-9]{11,}", password), digits}:
         for i in range(len(run) - 10):
-            if phone_hash(run[i:i + 11]) in hashes:
+            if phone_hash(run[i : i + 11]) in hashes:
                 return True
     return False
 
@@ -102,7 +118,9 @@ class CommonPasswordValidator:
         try:
             self._inner.validate(password, user)
         except ValidationError:
-            raise ValidationError(gettext("这个密码太常见，容易被猜到。"), code="password_too_common") from None
+            raise ValidationError(
+                gettext("这个密码太常见，容易被猜到。"), code="password_too_common"
+            ) from None
 
     def get_help_text(self):
         return gettext("不能是常见密码。")

@@ -34,7 +34,12 @@ def _actor_fields(actor: User | None) -> dict:
         scope = f"self:{actor.pk}"
     else:
         scope = ""
-    return {"actor": actor, "actor_name": actor.username[:150], "actor_role": actor.role, "actor_scope": scope}
+    return {
+        "actor": actor,
+        "actor_name": actor.username[:150],
+        "actor_role": actor.role,
+        "actor_scope": scope,
+    }
 
 
 def _mask_changes(value):
@@ -127,7 +132,10 @@ def model_changes(instance, old: dict, fields: Iterable[str]) -> dict:
     for name in fields:
         new = getattr(instance, name)
         if old.get(name) != new:
-            out[name] = [None if old.get(name) is None else str(old.get(name)), None if new is None else str(new)]
+            out[name] = [
+                None if old.get(name) is None else str(old.get(name)),
+                None if new is None else str(new),
+            ]
     return out
 
 
@@ -144,8 +152,9 @@ def _failure_reason(exc: Exception) -> str:
     return type(exc).__name__
 
 
-def audited(event: str | Callable[[dict], str], *, object_kwarg: str | None = None,
-            object_type: str = "") -> Callable:
+def audited(
+    event: str | Callable[[dict], str], *, object_kwarg: str | None = None, object_type: str = ""
+) -> Callable:
     """Mark a service function as audited (R29) and record its refused attempts.
 
     ``event`` is the event name, or a function of the call's keyword arguments returning it (for a
@@ -165,9 +174,15 @@ def audited(event: str | Callable[[dict], str], *, object_kwarg: str | None = No
                 return fn(*args, **kwargs)
             except (ValidationError, PermissionDenied) as exc:
                 obj = kwargs.get(object_kwarg) if object_kwarg else None
-                audit(event=event(kwargs) if callable(event) else event, actor=kwargs.get("actor"), request=kwargs.get("request"), obj=obj,
-                      object_type=object_type if obj is None else "", success=False,
-                      reason=_failure_reason(exc))
+                audit(
+                    event=event(kwargs) if callable(event) else event,
+                    actor=kwargs.get("actor"),
+                    request=kwargs.get("request"),
+                    obj=obj,
+                    object_type=object_type if obj is None else "",
+                    success=False,
+                    reason=_failure_reason(exc),
+                )
                 raise
 
         wrapper.audit_event = event
@@ -178,6 +193,7 @@ def audited(event: str | Callable[[dict], str], *, object_kwarg: str | None = No
 
 
 # --- lockout (R03) -------------------------------------------------------------------
+
 
 def lockout_remaining(user: User, now: dt.datetime | None = None) -> int:
     """Whole minutes (rounded up) the account stays locked; 0 when it is not locked."""
@@ -214,8 +230,13 @@ def login_failed(*, user: User, request=None) -> bool:
         if not User.objects.filter(pk=user.pk).filter(_not_locked(now)).update(locked_until=until):
             return False
         user.locked_until = until
-        audit(event="account.locked", actor=None, request=request, obj=user,
-              reason=f"{user.failed_logins} failed logins")
+        audit(
+            event="account.locked",
+            actor=None,
+            request=request,
+            obj=user,
+            reason=f"{user.failed_logins} failed logins",
+        )
     return True
 
 
@@ -226,8 +247,11 @@ def login_succeeded(*, user: User) -> bool:
     password check and this call still refuses the login.
     """
     now = timezone.now()
-    return bool(User.objects.filter(pk=user.pk).filter(_not_locked(now)).update(
-        failed_logins=0, first_failed_at=None, locked_until=None))
+    return bool(
+        User.objects.filter(pk=user.pk)
+        .filter(_not_locked(now))
+        .update(failed_logins=0, first_failed_at=None, locked_until=None)
+    )
 
 
 @audited("account.unlocked", object_kwarg="user")
@@ -240,6 +264,7 @@ def account_unlock(*, user: User, actor: User, request=None) -> None:
 
 # --- passwords (R01) -----------------------------------------------------------------
 
+
 @audited("auth.password_changed", object_kwarg="user")
 def password_change(*, user: User, old_password: str, new_password: str, request=None) -> User:
     """Check the current password, apply the policy (R01), store the new hash, audit.
@@ -248,7 +273,9 @@ def password_change(*, user: User, old_password: str, new_password: str, request
     Chinese messages of the failing rules; the wrapper audits the refused attempt.
     """
     if not user.check_password(old_password):
-        raise ValidationError({"old_password": ValidationError(gettext("当前密码不正确。"), code="wrong_password")})
+        raise ValidationError(
+            {"old_password": ValidationError(gettext("当前密码不正确。"), code="wrong_password")}
+        )
     try:
         password_validation.validate_password(new_password, user)
     except ValidationError as exc:

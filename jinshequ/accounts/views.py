@@ -36,13 +36,16 @@ BAD_CREDENTIALS = _("用户名或密码不正确。")
 
 
 def _locked_message(minutes: int) -> str:
-    return ngettext("账户已锁定，请 %(minutes)s 分钟后再试。", "账户已锁定，请 %(minutes)s 分钟后再试。", minutes) % {"minutes": minutes}
+    return ngettext(
+        "账户已锁定，请 %(minutes)s 分钟后再试。", "账户已锁定，请 %(minutes)s 分钟后再试。", minutes
+    ) % {"minutes": minutes}
 
 
 def _safe_next(request) -> str:
     target = request.POST.get("next") or request.GET.get("next") or ""
-    if not url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()},
-                                           require_https=request.is_secure()):
+    if not url_has_allowed_host_and_scheme(
+        target, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    ):
         return ""
     return target
 
@@ -61,17 +64,29 @@ def login_view(request):
             error = _locked_message(lockout_remaining(user))
             audit(event="auth.login_failed", request=request, obj=user, success=False, reason="locked")
         else:
-            authed = UsernameOrPhoneBackend().authenticate(request, username=identifier,
-                                                           password=form.cleaned_data["password"])
+            authed = UsernameOrPhoneBackend().authenticate(
+                request, username=identifier, password=form.cleaned_data["password"]
+            )
             if authed is None and user is not None:
                 locked = login_failed(user=user, request=request)
-                audit(event="auth.login_failed", request=request, obj=user, success=False,
-                      reason="locked" if locked else "bad password")
+                audit(
+                    event="auth.login_failed",
+                    request=request,
+                    obj=user,
+                    success=False,
+                    reason="locked" if locked else "bad password",
+                )
                 error = _locked_message(lockout_remaining(user)) if locked else BAD_CREDENTIALS
             elif authed is None:
                 # The identifier may be a phone number: never store it in plain text (R20).
-                audit(event="auth.login_failed", request=request, success=False, object_type="accounts.user",
-                      object_repr=mask_text(identifier)[:60], reason="unknown user")
+                audit(
+                    event="auth.login_failed",
+                    request=request,
+                    success=False,
+                    object_type="accounts.user",
+                    object_repr=mask_text(identifier)[:60],
+                    reason="unknown user",
+                )
                 error = BAD_CREDENTIALS
             elif not login_succeeded(user=authed):
                 # Locked by a concurrent failure after our check above: the lock wins.
@@ -85,8 +100,7 @@ def login_view(request):
                 request.session[SESSION_LAST_SEEN] = now
                 audit(event="auth.login", request=request, actor=authed, obj=authed)
                 return redirect(_safe_next(request) or "home")
-    return render(request, "accounts/login.html", {"form": form, "error": error,
-                                                   "next": _safe_next(request)})
+    return render(request, "accounts/login.html", {"form": form, "error": error, "next": _safe_next(request)})
 
 
 @require_POST
@@ -103,8 +117,12 @@ def password_change(request):
     if request.method == "POST":
         if form.is_valid():
             try:
-                password_change_service(user=request.user, old_password=form.cleaned_data["old_password"],
-                                        new_password=form.cleaned_data["new_password1"], request=request)
+                password_change_service(
+                    user=request.user,
+                    old_password=form.cleaned_data["old_password"],
+                    new_password=form.cleaned_data["new_password1"],
+                    request=request,
+                )
             except ValidationError as exc:
                 for field, errors in exc.message_dict.items():
                     form.add_error(field if field in form.fields else None, errors)
@@ -114,8 +132,13 @@ def password_change(request):
                 messages.success(request, gettext("密码已修改。"))
                 return redirect("home")
         else:
-            audit(event="auth.password_changed", request=request, obj=request.user, success=False,
-                  reason="invalid " + ", ".join(sorted(form.errors)))
+            audit(
+                event="auth.password_changed",
+                request=request,
+                obj=request.user,
+                success=False,
+                reason="invalid " + ", ".join(sorted(form.errors)),
+            )
     return render(request, "accounts/password_change.html", {"form": form})
 
 
@@ -125,8 +148,12 @@ def _filtered_audit_events(form: AuditFilterForm):
         return qs
     d = form.cleaned_data
     if d["q"]:
-        qs = qs.filter(Q(actor_name__icontains=d["q"]) | Q(object_repr__icontains=d["q"])
-                       | Q(reason__icontains=d["q"]) | Q(object_id=d["q"]))
+        qs = qs.filter(
+            Q(actor_name__icontains=d["q"])
+            | Q(object_repr__icontains=d["q"])
+            | Q(reason__icontains=d["q"])
+            | Q(object_id=d["q"])
+        )
     if d["event"]:
         qs = qs.filter(event=d["event"])
     if d["actor_role"]:
@@ -135,7 +162,9 @@ def _filtered_audit_events(form: AuditFilterForm):
     if d["date_from"]:
         qs = qs.filter(created_at__gte=dt.datetime.combine(d["date_from"], dt.time.min, tz))
     if d["date_to"]:
-        qs = qs.filter(created_at__lt=dt.datetime.combine(d["date_to"] + dt.timedelta(days=1), dt.time.min, tz))
+        qs = qs.filter(
+            created_at__lt=dt.datetime.combine(d["date_to"] + dt.timedelta(days=1), dt.time.min, tz)
+        )
     return qs
 
 
@@ -156,15 +185,53 @@ def audit_list(request):
     qs = _filtered_audit_events(form)
     filters = {k: v for k, v in request.GET.items() if k not in ("page", "format") and v}
     if request.GET.get("format") == "xlsx":
-        audit(event="audit.exported", request=request, object_type="accounts.auditevent",
-              reason=f"filters={filters}", changes={"rows": [None, str(min(qs.count(), EXPORT_LIMIT))]})
-        rows = ([timezone.localtime(e.created_at).strftime("%Y-%m-%d %H:%M:%S"), e.actor_name, e.get_role_label(),
-                 e.actor_scope, e.ip, e.event, e.object_type, e.object_id, e.object_repr,
-                 gettext("成功") if e.success else gettext("失败"), e.reason, e.request_id, str(e.changes or "")]
-                for e in qs[:EXPORT_LIMIT].iterator(chunk_size=2000))
-        return xlsx_response(gettext("审计日志"), [gettext("时间"), gettext("操作人"), gettext("角色"), gettext("范围"), "IP", gettext("事件"), gettext("对象类型"), gettext("对象ID"), gettext("对象"),
-                                        gettext("结果"), gettext("原因"), gettext("请求ID"), gettext("变更")], rows)
-    audit(event="audit.viewed", request=request, object_type="accounts.auditevent", reason=f"filters={filters}")
+        audit(
+            event="audit.exported",
+            request=request,
+            object_type="accounts.auditevent",
+            reason=f"filters={filters}",
+            changes={"rows": [None, str(min(qs.count(), EXPORT_LIMIT))]},
+        )
+        rows = (
+            [
+                timezone.localtime(e.created_at).strftime("%Y-%m-%d %H:%M:%S"),
+                e.actor_name,
+                e.get_role_label(),
+                e.actor_scope,
+                e.ip,
+                e.event,
+                e.object_type,
+                e.object_id,
+                e.object_repr,
+                gettext("成功") if e.success else gettext("失败"),
+                e.reason,
+                e.request_id,
+                str(e.changes or ""),
+            ]
+            for e in qs[:EXPORT_LIMIT].iterator(chunk_size=2000)
+        )
+        return xlsx_response(
+            gettext("审计日志"),
+            [
+                gettext("时间"),
+                gettext("操作人"),
+                gettext("角色"),
+                gettext("范围"),
+                "IP",
+                gettext("事件"),
+                gettext("对象类型"),
+                gettext("对象ID"),
+                gettext("对象"),
+                gettext("结果"),
+                gettext("原因"),
+                gettext("请求ID"),
+                gettext("变更"),
+            ],
+            rows,
+        )
+    audit(
+        event="audit.viewed", request=request, object_type="accounts.auditevent", reason=f"filters={filters}"
+    )
     page = Paginator(qs, 50).get_page(request.GET.get("page"))
     for event in page:
         event.changes_display = [(key, _change_text(value)) for key, value in (event.changes or {}).items()]
@@ -173,7 +240,13 @@ def audit_list(request):
     querystring_base = querystring.urlencode() + "&" if querystring else ""
     export_query = querystring.copy()
     export_query["format"] = "xlsx"
-    return render(request, "accounts/audit_list.html", {
-        "form": form, "page": page, "querystring_base": querystring_base,
-        "export_query": export_query.urlencode(),
-    })
+    return render(
+        request,
+        "accounts/audit_list.html",
+        {
+            "form": form,
+            "page": page,
+            "querystring_base": querystring_base,
+            "export_query": export_query.urlencode(),
+        },
+    )

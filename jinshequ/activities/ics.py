@@ -19,7 +19,7 @@ PRODID = "-//Jinshequ//进社区 活动日历//ZH"
 
 def escape_text(value: str) -> str:
     value = (value or "").replace("\r\n", "\n").replace("\r", "\n")
-    return (value.replace("\\", "\\\\").replace(";", "\\;").replace(",", "\\,").replace("\n", "\\n"))
+    return value.replace("\\", "\\\\").replace(";", "\\;").replace(",", "\\,").replace("\n", "\\n")
 
 
 def utc(value: dt.datetime) -> str:
@@ -41,20 +41,39 @@ def fold(line: str) -> list[str]:
     return out
 
 
-def render_calendar(signups: Iterable[Signup], *, now: dt.datetime, url_for: Callable[[int], str],
-                    uid_domain: str, name: str = gettext("进社区 · 我的活动")) -> str:
-    lines = ["BEGIN:VCALENDAR", "VERSION:2.0", f"PRODID:{PRODID}", "CALSCALE:GREGORIAN", "METHOD:PUBLISH",
-             f"X-WR-CALNAME:{escape_text(name)}", "X-WR-TIMEZONE:Asia/Shanghai"]
+def render_calendar(
+    signups: Iterable[Signup],
+    *,
+    now: dt.datetime,
+    url_for: Callable[[int], str],
+    uid_domain: str,
+    name: str = gettext("进社区 · 我的活动"),
+) -> str:
+    lines = [
+        "BEGIN:VCALENDAR",
+        "VERSION:2.0",
+        f"PRODID:{PRODID}",
+        "CALSCALE:GREGORIAN",
+        "METHOD:PUBLISH",
+        f"X-WR-CALNAME:{escape_text(name)}",
+        "X-WR-TIMEZONE:Asia/Shanghai",
+    ]
     for signup in signups:
         a = signup.activity
         waiting = signup.status == SignupStatus.WAITLISTED
         summary = gettext("%(title)s（候补）") % {"title": a.title} if waiting else a.title
-        description = "\n".join(x for x in (
-            gettext("类别：%(name)s") % {"name": a.category.name},
-            gettext("社区：%(name)s") % {"name": a.community.name},
-            gettext("您在候补名单中，有空位时会通知您。") if waiting else gettext("到场后请扫描现场二维码签到，结束时签退。"),
-            a.description,
-        ) if x)
+        description = "\n".join(
+            x
+            for x in (
+                gettext("类别：%(name)s") % {"name": a.category.name},
+                gettext("社区：%(name)s") % {"name": a.community.name},
+                gettext("您在候补名单中，有空位时会通知您。")
+                if waiting
+                else gettext("到场后请扫描现场二维码签到，结束时签退。"),
+                a.description,
+            )
+            if x
+        )
         lines += [
             "BEGIN:VEVENT",
             f"UID:activity-{a.pk}@{uid_domain}",

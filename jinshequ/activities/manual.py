@@ -139,8 +139,14 @@ class Manual:
 
     @property
     def line_count(self) -> int:
-        return (len(self.registrations) + len(self.claims) + len(self.teams) + len(self.pairings)
-                + len(self.activities) + len(self.records))
+        return (
+            len(self.registrations)
+            + len(self.claims)
+            + len(self.teams)
+            + len(self.pairings)
+            + len(self.activities)
+            + len(self.records)
+        )
 
     @cached_property
     def weight_rows(self) -> list[tuple[int, str, Decimal]]:
@@ -149,7 +155,10 @@ class Manual:
 
     @property
     def weight_rows_short(self) -> list[tuple[int, str, Decimal]]:
-        return [(level, EVIDENCE_SHORT[level], self.weights[level]) for level in sorted(self.weights, reverse=True)]
+        return [
+            (level, EVIDENCE_SHORT[level], self.weights[level])
+            for level in sorted(self.weights, reverse=True)
+        ]
 
 
 def _d(value) -> str:
@@ -171,8 +180,9 @@ def _labels(choices) -> dict:
     return {k: str(v) for k, v in choices}
 
 
-def with_year_headings(records: list[RecordLine], year_counts: dict[int, int],
-                       prev_year: int | None = None) -> list[tuple[int | None, RecordLine]]:
+def with_year_headings(
+    records: list[RecordLine], year_counts: dict[int, int], prev_year: int | None = None
+) -> list[tuple[int | None, RecordLine]]:
     """``(n, record)`` pairs: ``n`` is the number of records of the record's year where the record starts a
     year (a heading row goes before it), else None; ``prev_year`` is a year already headed on the page (the
     rows of a "显示更多" part continue it)."""
@@ -189,9 +199,22 @@ def with_year_headings(records: list[RecordLine], year_counts: dict[int, int],
 
 # The small sections are read as values (no model instances): a handful of rows each.
 def _registrations(member: Member) -> list[Line]:
-    rows = (Registration.objects.filter(member_id=member.pk).order_by("submitted_at", "pk")
-            .values_list("pk", "status", "method", "submitted_at", "confirmed_on", "ended_on", "end_reason",
-                         "reject_reason", "community__name", "community__parent__name"))
+    rows = (
+        Registration.objects.filter(member_id=member.pk)
+        .order_by("submitted_at", "pk")
+        .values_list(
+            "pk",
+            "status",
+            "method",
+            "submitted_at",
+            "confirmed_on",
+            "ended_on",
+            "end_reason",
+            "reject_reason",
+            "community__name",
+            "community__parent__name",
+        )
+    )
     statuses, methods = _labels(RegistrationStatus.choices), _labels(RegistrationMethod.choices)
     out = []
     for pk, status, method, submitted, confirmed, ended, end_reason, reject_reason, community, street in rows:
@@ -201,41 +224,78 @@ def _registrations(member: Member) -> list[Line]:
             detail += gettext("；结束原因：%(reason)s") % {"reason": end_reason}
         if reject_reason:
             detail += gettext("；退回原因：%(reason)s") % {"reason": reject_reason}
-        out.append(Line(ref(PREFIX_REGISTRATION, pk), when, f"{street or ''} {community}".strip(), detail,
-                        statuses.get(status, status)))
+        out.append(
+            Line(
+                ref(PREFIX_REGISTRATION, pk),
+                when,
+                f"{street or ''} {community}".strip(),
+                detail,
+                statuses.get(status, status),
+            )
+        )
     return out
 
 
 def _claims(member: Member) -> list[Line]:
-    rows = (PostClaim.objects.filter(member_id=member.pk).order_by("created_at", "pk")
-            .values_list("pk", "status", "created_at", "decided_at", "ended_at", "end_reason", "post__title",
-                         "post__category__name", "post__community__name"))
+    rows = (
+        PostClaim.objects.filter(member_id=member.pk)
+        .order_by("created_at", "pk")
+        .values_list(
+            "pk",
+            "status",
+            "created_at",
+            "decided_at",
+            "ended_at",
+            "end_reason",
+            "post__title",
+            "post__category__name",
+            "post__community__name",
+        )
+    )
     statuses = _labels(ClaimStatus.choices)
     out = []
     for pk, status, created, decided, ended, end_reason, title, category, community in rows:
         detail = f"{category} · {community}"
         if end_reason:
             detail += gettext("；%(end_reason)s") % {"end_reason": end_reason}
-        out.append(Line(ref(PREFIX_CLAIM, pk), _period(decided or created, ended), title, detail,
-                        statuses.get(status, status)))
+        out.append(
+            Line(
+                ref(PREFIX_CLAIM, pk),
+                _period(decided or created, ended),
+                title,
+                detail,
+                statuses.get(status, status),
+            )
+        )
     return out
 
 
 def _teams(member: Member) -> list[Line]:
-    rows = (TeamMembership.objects.filter(member_id=member.pk).order_by("joined_at", "pk")
-            .values_list("pk", "joined_at", "left_at", "team__name", "team__community__name"))
+    rows = (
+        TeamMembership.objects.filter(member_id=member.pk)
+        .order_by("joined_at", "pk")
+        .values_list("pk", "joined_at", "left_at", "team__name", "team__community__name")
+    )
     left_label, in_label = gettext("已退出"), gettext("在队")
-    return [Line(ref(PREFIX_TEAM, pk), _period(joined, left), team, community, left_label if left else in_label)
-            for pk, joined, left, team, community in rows]
+    return [
+        Line(ref(PREFIX_TEAM, pk), _period(joined, left), team, community, left_label if left else in_label)
+        for pk, joined, left, team, community in rows
+    ]
 
 
 def _pairings(member: Member, viewer) -> tuple[list[Line], int]:
-    rows = list(Pairing.objects.filter(member_id=member.pk).order_by("started_on", "pk")
-                .values_list("pk", "household_id", "started_on", "ended_on", "household__head_name"))
+    rows = list(
+        Pairing.objects.filter(member_id=member.pk)
+        .order_by("started_on", "pk")
+        .values_list("pk", "household_id", "started_on", "ended_on", "household__head_name")
+    )
     visible = set()
     if rows:
-        visible = set(household_list_for_user(viewer).filter(pk__in={row[1] for row in rows})
-                      .values_list("pk", flat=True))
+        visible = set(
+            household_list_for_user(viewer)
+            .filter(pk__in={row[1] for row in rows})
+            .values_list("pk", flat=True)
+        )
     out, hidden = [], 0
     for pk, household_id, started, ended, head_name in rows:
         if household_id in visible:
@@ -243,8 +303,15 @@ def _pairings(member: Member, viewer) -> tuple[list[Line], int]:
         else:
             title = gettext("结对帮扶 1 户")
             hidden += 1
-        out.append(Line(ref(PREFIX_PAIRING, pk), _period(started, ended), title, "",
-                        gettext("已结束") if ended else gettext("帮扶中")))
+        out.append(
+            Line(
+                ref(PREFIX_PAIRING, pk),
+                _period(started, ended),
+                title,
+                "",
+                gettext("已结束") if ended else gettext("帮扶中"),
+            )
+        )
     return out, hidden
 
 
@@ -281,20 +348,45 @@ def _parse_record_cursor(cursor: str) -> Q:
 
 
 def _signup_rows(member_id):
-    return (Signup.objects.filter(member_id=member_id).order_by("-activity__starts_at", "-pk").values_list(
-        "pk", "status", "activity__title", "activity__starts_at", "activity__place", "activity__community__name",
-        "attendance__checked_in_at", "attendance__checked_out_at"))
+    return (
+        Signup.objects.filter(member_id=member_id)
+        .order_by("-activity__starts_at", "-pk")
+        .values_list(
+            "pk",
+            "status",
+            "activity__title",
+            "activity__starts_at",
+            "activity__place",
+            "activity__community__name",
+            "attendance__checked_in_at",
+            "attendance__checked_out_at",
+        )
+    )
 
 
 def _record_rows(records):
     return records.order_by("-served_on", "-pk").values_list(
-        "pk", "served_on", "category__name", "hours", "status", "evidence", "description", "people_helped",
-        "community__name", "photo", "reject_reason")
+        "pk",
+        "served_on",
+        "category__name",
+        "hours",
+        "status",
+        "evidence",
+        "description",
+        "people_helped",
+        "community__name",
+        "photo",
+        "reject_reason",
+    )
 
 
 def _record_groups(records):
-    return (records.order_by().values("month", "status", "evidence").annotate(h=Sum("hours"), n=Count("pk"))
-            .values_list("month", "status", "evidence", "h", "n"))
+    return (
+        records.order_by()
+        .values("month", "status", "evidence")
+        .annotate(h=Sum("hours"), n=Count("pk"))
+        .values_list("month", "status", "evidence", "h", "n")
+    )
 
 
 def _read_page(rows, limit: int | None, cursor_of) -> tuple[list, str]:
@@ -302,14 +394,15 @@ def _read_page(rows, limit: int | None, cursor_of) -> tuple[list, str]:
     there are more, the cursor (``cursor_of``) of the last one read (one row more tells)."""
     if limit is None:
         return list(rows), ""
-    rows = list(rows[:limit + 1])
+    rows = list(rows[: limit + 1])
     if len(rows) <= limit:
         return rows, ""
     return rows[:limit], cursor_of(rows[limit - 1])
 
 
-def _activities(member: Member, *, limit: int | None = None,
-                after: str = "") -> tuple[list[Line], str, dict[int, int]]:
+def _activities(
+    member: Member, *, limit: int | None = None, after: str = ""
+) -> tuple[list[Line], str, dict[int, int]]:
     """The member's activity sign-ups, newest first: ``limit`` of them after the cursor ``after`` (all when
     ``limit`` is None), the cursor of the next one ("" when there is none), and the activities attended
     per year among the rows read."""
@@ -327,15 +420,21 @@ def _activities(member: Member, *, limit: int | None = None,
             detail += gettext("；签到 %(time)s") % {"time": f"{timezone.localtime(checked_in):%H:%M}"}
             if checked_out:
                 detail += gettext("，签退 %(time)s") % {"time": f"{timezone.localtime(checked_out):%H:%M}"}
-        out.append(Line(ref(PREFIX_SIGNUP, pk), f"{start:%Y-%m-%d %H:%M}", title, detail,
-                        labels.get(status, status)))
+        out.append(
+            Line(ref(PREFIX_SIGNUP, pk), f"{start:%Y-%m-%d %H:%M}", title, detail, labels.get(status, status))
+        )
     return out, more, attended
 
 
 def _activity_years(member: Member) -> tuple[dict[int, int], int]:
     """Activities attended per year (local time) and the number of sign-ups, in one grouped query."""
-    rows = (Signup.objects.filter(member=member).annotate(year=ExtractYear("activity__starts_at"))
-            .order_by().values("year").annotate(n=Count("pk"), attended=Count("attendance")))
+    rows = (
+        Signup.objects.filter(member=member)
+        .annotate(year=ExtractYear("activity__starts_at"))
+        .order_by()
+        .values("year")
+        .annotate(n=Count("pk"), attended=Count("attendance"))
+    )
     attended, total = {}, 0
     for row in rows:
         total += row["n"]
@@ -351,8 +450,9 @@ def _member_records(member: Member, min_evidence: int | None):
     return qs
 
 
-def _records(member: Member, min_evidence: int | None, *, limit: int | None = None,
-             after: str = "") -> tuple[list[RecordLine], str]:
+def _records(
+    member: Member, min_evidence: int | None, *, limit: int | None = None, after: str = ""
+) -> tuple[list[RecordLine], str]:
     """The member's service records, newest first: ``limit`` of them after the cursor ``after`` (all when
     ``limit`` is None), and the cursor of the next one ("" when there is none)."""
     rows = _record_rows(_member_records(member, min_evidence))
@@ -360,13 +460,26 @@ def _records(member: Member, min_evidence: int | None, *, limit: int | None = No
         rows = rows.filter(_parse_record_cursor(after))
     rows, more = _read_page(rows, limit, lambda row: _record_cursor(row[1], row[0]))
     statuses, levels = _labels(RecordStatus.choices), _labels(EvidenceLevel.choices)
-    return [RecordLine(number=ref(PREFIX_RECORD, pk), pk=pk, served_on=served_on, category=cat, hours=hours,
-                       status=status, status_label=statuses.get(status, status), evidence=evidence,
-                       evidence_label=levels.get(evidence, str(evidence)),
-                       evidence_short=EVIDENCE_SHORT.get(evidence, str(evidence)), description=description,
-                       people_helped=people, community=community, has_photo=bool(photo), reject_reason=reason)
-            for pk, served_on, cat, hours, status, evidence, description, people, community, photo, reason
-            in rows], more
+    return [
+        RecordLine(
+            number=ref(PREFIX_RECORD, pk),
+            pk=pk,
+            served_on=served_on,
+            category=cat,
+            hours=hours,
+            status=status,
+            status_label=statuses.get(status, status),
+            evidence=evidence,
+            evidence_label=levels.get(evidence, str(evidence)),
+            evidence_short=EVIDENCE_SHORT.get(evidence, str(evidence)),
+            description=description,
+            people_helped=people,
+            community=community,
+            has_photo=bool(photo),
+            reject_reason=reason,
+        )
+        for pk, served_on, cat, hours, status, evidence, description, people, community, photo, reason in rows
+    ], more
 
 
 def _record_group_rows(member: Member, min_evidence: int | None) -> list[tuple]:
@@ -416,8 +529,14 @@ def more_page(*, member: Member, section: str, after: str, min_evidence: int | N
     return MorePage(section, lines, more, left, None, None)
 
 
-def build_manual(*, member: Member, viewer, min_evidence: int | None = None, records_limit: int | None = None,
-                 activities_limit: int | None = None) -> Manual:
+def build_manual(
+    *,
+    member: Member,
+    viewer,
+    min_evidence: int | None = None,
+    records_limit: int | None = None,
+    activities_limit: int | None = None,
+) -> Manual:
     """Everything in one member's manual, as ``viewer`` may see it (a fixed number of queries).
 
     ``member`` must come from ``manual_member_get_for_user`` (with ``work_unit`` and ``community`` selected).
@@ -436,18 +555,34 @@ def build_manual(*, member: Member, viewer, min_evidence: int | None = None, rec
         activities_total = len(activities)
     records, records_next = _records(member, min_evidence, limit=records_limit)
     if records_next:
-        groups = ((month // 100, status, evidence, hours, n)
-                  for month, status, evidence, hours, n in _record_group_rows(member, min_evidence))
+        groups = (
+            (month // 100, status, evidence, hours, n)
+            for month, status, evidence, hours, n in _record_group_rows(member, min_evidence)
+        )
     else:
         groups = ((r.served_on.year, r.status, r.evidence, r.hours, 1) for r in records)
     per_year, totals = _year_totals(groups, weights)
     for year, n in attended.items():
         per_year.setdefault(year, YearTotals(year, Totals())).activities_attended = n
-    return Manual(member=member, card=card, registrations=_registrations(member), claims=_claims(member),
-                  teams=_teams(member), pairings=pairings, pairings_hidden=hidden, activities=activities,
-                  records=records, years=sorted(per_year.values(), key=lambda y: -y.year), totals=totals,
-                  weights=weights, min_evidence=min_evidence, records_total=sum(y.records for y in per_year.values()),
-                  activities_total=activities_total, records_next=records_next, activities_next=activities_next)
+    return Manual(
+        member=member,
+        card=card,
+        registrations=_registrations(member),
+        claims=_claims(member),
+        teams=_teams(member),
+        pairings=pairings,
+        pairings_hidden=hidden,
+        activities=activities,
+        records=records,
+        years=sorted(per_year.values(), key=lambda y: -y.year),
+        totals=totals,
+        weights=weights,
+        min_evidence=min_evidence,
+        records_total=sum(y.records for y in per_year.values()),
+        activities_total=activities_total,
+        records_next=records_next,
+        activities_next=activities_next,
+    )
 
 
 def manual_read_audit(*, member: Member, viewer, request=None, fmt: str = "html", section: str = "") -> None:
@@ -456,5 +591,11 @@ def manual_read_audit(*, member: Member, viewer, request=None, fmt: str = "html"
     if member.user_id is not None and member.user_id == getattr(viewer, "pk", None):
         return
     changes = {"format": fmt, "section": section} if section else {"format": fmt}
-    audit(event="manual.viewed", actor=viewer, request=request, obj=member, object_repr=member.name,
-          changes=changes)
+    audit(
+        event="manual.viewed",
+        actor=viewer,
+        request=request,
+        obj=member,
+        object_repr=member.name,
+        changes=changes,
+    )

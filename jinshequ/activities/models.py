@@ -21,11 +21,15 @@ class ActivityStatus(models.TextChoices):
 class Activity(models.Model):
     community = models.ForeignKey("regions.Region", on_delete=models.PROTECT, related_name="activities")
     title = models.CharField(_("活动名称"), max_length=80)
-    category = models.ForeignKey("posts.PostCategory", verbose_name=_("类别"), on_delete=models.PROTECT,
-                                 related_name="activities")
-    post = models.ForeignKey("posts.Post", null=True, blank=True, on_delete=models.SET_NULL, related_name="activities")
-    team = models.ForeignKey("posts.ServiceTeam", null=True, blank=True, on_delete=models.SET_NULL,
-                             related_name="activities")
+    category = models.ForeignKey(
+        "posts.PostCategory", verbose_name=_("类别"), on_delete=models.PROTECT, related_name="activities"
+    )
+    post = models.ForeignKey(
+        "posts.Post", null=True, blank=True, on_delete=models.SET_NULL, related_name="activities"
+    )
+    team = models.ForeignKey(
+        "posts.ServiceTeam", null=True, blank=True, on_delete=models.SET_NULL, related_name="activities"
+    )
     place = models.CharField(_("地点"), max_length=100)
     description = models.TextField(_("活动说明"), blank=True)
     starts_at = models.DateTimeField(_("开始时间"))
@@ -44,12 +48,20 @@ class Activity(models.Model):
         verbose_name_plural = _("活动")
         ordering = ["-starts_at"]
         constraints = [
-            models.CheckConstraint(condition=Q(ends_at__gt=models.F("starts_at")), name="activity_ends_after_start"),
-            models.CheckConstraint(condition=Q(signed_up__lte=models.F("capacity")), name="activity_within_capacity"),
+            models.CheckConstraint(
+                condition=Q(ends_at__gt=models.F("starts_at")), name="activity_ends_after_start"
+            ),
+            models.CheckConstraint(
+                condition=Q(signed_up__lte=models.F("capacity")), name="activity_within_capacity"
+            ),
         ]
-        indexes = [models.Index(fields=["community", "starts_at"], name="activity_community_start"),
-                   models.Index(fields=["starts_at"], name="activity_start"),
-                   models.Index(fields=["ends_at"], condition=Q(closed_at__isnull=True), name="activity_unclosed_end")]
+        indexes = [
+            models.Index(fields=["community", "starts_at"], name="activity_community_start"),
+            models.Index(fields=["starts_at"], name="activity_start"),
+            models.Index(
+                fields=["ends_at"], condition=Q(closed_at__isnull=True), name="activity_unclosed_end"
+            ),
+        ]
 
     def __str__(self) -> str:
         return self.title
@@ -73,11 +85,17 @@ class Signup(models.Model):
 
     class Meta:
         ordering = ["created_at", "id"]
-        constraints = [models.UniqueConstraint(fields=["activity", "member"],
-                                               condition=Q(status__in=["signed", "waitlisted", "attended"]),
-                                               name="one_open_signup")]
-        indexes = [models.Index(fields=["activity", "status"], name="signup_activity_status"),
-                   models.Index(fields=["member", "status"], name="signup_member_status")]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["activity", "member"],
+                condition=Q(status__in=["signed", "waitlisted", "attended"]),
+                name="one_open_signup",
+            )
+        ]
+        indexes = [
+            models.Index(fields=["activity", "status"], name="signup_activity_status"),
+            models.Index(fields=["member", "status"], name="signup_member_status"),
+        ]
 
     def __str__(self) -> str:
         return f"signup {self.pk} ({self.status})"
@@ -111,20 +129,28 @@ class RecordStatus(models.TextChoices):
 class ServiceRecord(models.Model):
     member = models.ForeignKey("members.Member", on_delete=models.PROTECT, related_name="service_records")
     community = models.ForeignKey("regions.Region", on_delete=models.PROTECT, related_name="service_records")
-    category = models.ForeignKey("posts.PostCategory", verbose_name=_("类别"), on_delete=models.PROTECT,
-                                 related_name="+")
-    activity = models.ForeignKey(Activity, null=True, blank=True, on_delete=models.PROTECT, related_name="records")
+    category = models.ForeignKey(
+        "posts.PostCategory", verbose_name=_("类别"), on_delete=models.PROTECT, related_name="+"
+    )
+    activity = models.ForeignKey(
+        Activity, null=True, blank=True, on_delete=models.PROTECT, related_name="records"
+    )
     served_on = models.DateField(_("服务日期"))
     month = models.PositiveIntegerField(editable=False)  # yyyymm, for indexed monthly sums (PERFORMANCE.md)
-    hours = models.DecimalField(_("服务时长（小时）"), max_digits=4, decimal_places=1,
-                                validators=[MinValueValidator(Decimal("0.5")), MaxValueValidator(Decimal("24"))])
+    hours = models.DecimalField(
+        _("服务时长（小时）"),
+        max_digits=4,
+        decimal_places=1,
+        validators=[MinValueValidator(Decimal("0.5")), MaxValueValidator(Decimal("24"))],
+    )
     description = models.CharField(_("服务内容"), max_length=300)
     people_helped = models.PositiveIntegerField(_("服务人数"), default=0)
     photo = models.ImageField(_("照片"), upload_to="records/%Y/%m/", null=True, blank=True)
     status = models.CharField(max_length=10, choices=RecordStatus.choices, default=RecordStatus.PENDING)
     evidence = models.PositiveSmallIntegerField(choices=EvidenceLevel.choices, default=EvidenceLevel.SELF)
-    verified_by = models.ForeignKey("accounts.User", null=True, blank=True, on_delete=models.SET_NULL,
-                                    related_name="+")
+    verified_by = models.ForeignKey(
+        "accounts.User", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
     verified_at = models.DateTimeField(null=True, blank=True)
     reject_reason = models.CharField(max_length=200, blank=True)
     created_at = models.DateTimeField()
@@ -133,8 +159,13 @@ class ServiceRecord(models.Model):
         verbose_name = _("服务记录")
         verbose_name_plural = _("服务记录")
         ordering = ["-served_on", "-id"]
-        constraints = [models.UniqueConstraint(fields=["member", "activity"], condition=Q(activity__isnull=False),
-                                               name="one_record_per_activity")]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["member", "activity"],
+                condition=Q(activity__isnull=False),
+                name="one_record_per_activity",
+            )
+        ]
         indexes = [
             models.Index(fields=["member", "served_on"], name="record_member_date"),
             models.Index(fields=["community", "status", "served_on"], name="record_comm_status_date"),
@@ -153,8 +184,9 @@ class ResidentCode(models.Model):
     created_at = models.DateTimeField()
     expires_at = models.DateTimeField()
     used_at = models.DateTimeField(null=True, blank=True)
-    record = models.OneToOneField(ServiceRecord, null=True, blank=True, on_delete=models.SET_NULL,
-                                  related_name="resident_code")
+    record = models.OneToOneField(
+        ServiceRecord, null=True, blank=True, on_delete=models.SET_NULL, related_name="resident_code"
+    )
     # Records helper (issue 4): the confirmation link carries a random token; ``token_hash`` is its HMAC
     # (lookup), ``code_hash`` the HMAC of token + 6-digit code. Wrong codes count in ``attempts``.
     token_hash = models.CharField(max_length=64, blank=True, default="", db_index=True)
@@ -181,21 +213,26 @@ class Certificate(models.Model):
     member_name = models.CharField(max_length=40)
     unit_name = models.CharField(max_length=120)
     issuer_name = models.CharField(max_length=120, blank=True)
-    issued_by = models.ForeignKey("accounts.User", null=True, blank=True, on_delete=models.SET_NULL,
-                                  related_name="+")
+    issued_by = models.ForeignKey(
+        "accounts.User", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
     issued_at = models.DateTimeField()
     revoked = models.BooleanField(default=False)
     revoked_at = models.DateTimeField(null=True, blank=True)
-    revoked_by = models.ForeignKey("accounts.User", null=True, blank=True, on_delete=models.SET_NULL,
-                                   related_name="+")
+    revoked_by = models.ForeignKey(
+        "accounts.User", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
     revoke_reason = models.CharField(max_length=200, blank=True)
 
     class Meta:
         verbose_name = _("服务证明")
         verbose_name_plural = _("服务证明")
         ordering = ["-issued_at", "-id"]
-        constraints = [models.CheckConstraint(condition=Q(period_end__gte=models.F("period_start")),
-                                              name="certificate_period_order")]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(period_end__gte=models.F("period_start")), name="certificate_period_order"
+            )
+        ]
         indexes = [models.Index(fields=["member", "issued_at"], name="certificate_member_time")]
 
     def __str__(self) -> str:

@@ -43,8 +43,9 @@ class ActivityPolicy(Policy):
 
     def own_q(self, user) -> Q:
         mine = Signup.objects.filter(member__user=user).values("activity_id")
-        return (registered_community_q(user) | Q(pk__in=mine)
-                | Q(team__leader__user=user, team__is_active=True))
+        return (
+            registered_community_q(user) | Q(pk__in=mine) | Q(team__leader__user=user, team__is_active=True)
+        )
 
     def manageable(self, user) -> QuerySet[Activity]:
         """The activities ``user`` organises: their community's (admin) or their active teams' (leader)."""
@@ -70,8 +71,7 @@ activity_policy = register(ActivityPolicy())
 
 
 def _registered_in(community_q: Q) -> QuerySet:
-    return (Registration.objects.filter(community_q, status=RegistrationStatus.CONFIRMED)
-            .values("member_id"))
+    return Registration.objects.filter(community_q, status=RegistrationStatus.CONFIRMED).values("member_id")
 
 
 class ManualPolicy(Policy):
@@ -91,7 +91,9 @@ class ManualPolicy(Policy):
 
     def region_scope_q(self, user, kind):
         lives = super().region_scope_q(user, kind)
-        return lives | Q(pk__in=_registered_in(scope.region_q(user, "community", exact=kind is Kind.COMMUNITY)))
+        return lives | Q(
+            pk__in=_registered_in(scope.region_q(user, "community", exact=kind is Kind.COMMUNITY))
+        )
 
     def contains(self, user, obj) -> bool:
         return self.rows(user).filter(pk=obj.pk).exists()
@@ -151,8 +153,11 @@ class CertificatePolicy(Policy):
 
     def can(self, user, action: str = "view", obj=None) -> bool:
         if action == "revoke":
-            return (self.issues_as_admin(user) and super().can(user, action)
-                    and (obj is None or self.may_issue_for(user, obj.member)))
+            return (
+                self.issues_as_admin(user)
+                and super().can(user, action)
+                and (obj is None or self.may_issue_for(user, obj.member))
+            )
         return super().can(user, action, obj)
 
     def contains(self, user, obj) -> bool:

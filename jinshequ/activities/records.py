@@ -133,11 +133,19 @@ def clean_photo(upload) -> ContentFile:
     if size is None or size <= 0:
         raise RecordError("photo_empty", gettext("照片文件是空的。"))
     if size > PHOTO_MAX_BYTES:
-        raise RecordError("photo_too_big", gettext("照片不能超过 %(value)s MB，请压缩后再上传。") % {"value": PHOTO_MAX_BYTES // (1024 * 1024)})
+        raise RecordError(
+            "photo_too_big",
+            gettext("照片不能超过 %(value)s MB，请压缩后再上传。")
+            % {"value": PHOTO_MAX_BYTES // (1024 * 1024)},
+        )
     upload.seek(0)
     data = upload.read(PHOTO_MAX_BYTES + 1)
     if len(data) > PHOTO_MAX_BYTES:
-        raise RecordError("photo_too_big", gettext("照片不能超过 %(value)s MB，请压缩后再上传。") % {"value": PHOTO_MAX_BYTES // (1024 * 1024)})
+        raise RecordError(
+            "photo_too_big",
+            gettext("照片不能超过 %(value)s MB，请压缩后再上传。")
+            % {"value": PHOTO_MAX_BYTES // (1024 * 1024)},
+        )
     bad_type = RecordError("photo_type", gettext("只能上传 JPEG、PNG 或 WebP 格式的照片。"))
     bomb = RecordError("photo_pixels", gettext("照片像素过大，请缩小后再上传。"))
     with warnings.catch_warnings():
@@ -190,22 +198,32 @@ def clean_hours(value) -> Decimal:
     return hours.quantize(Decimal("0.1"))
 
 
-def _clean_record_fields(*, member: Member, served_on: dt.date, hours, category: PostCategory,
-                         description: str, people_helped: int) -> tuple[Registration, Decimal, str]:
+def _clean_record_fields(
+    *, member: Member, served_on: dt.date, hours, category: PostCategory, description: str, people_helped: int
+) -> tuple[Registration, Decimal, str]:
     if member.status != MemberStatus.ACTIVE:
         raise RecordError("member_inactive", gettext("该党员已不在职，不能记录服务。"))
-    registration = (Registration.objects.filter(member=member, status=RegistrationStatus.CONFIRMED)
-                    .select_related("community").first())
+    registration = (
+        Registration.objects.filter(member=member, status=RegistrationStatus.CONFIRMED)
+        .select_related("community")
+        .first()
+    )
     if registration is None:
-        raise RecordError("not_registered", gettext("您还没有在居住地社区完成报到（社区确认后才能记录服务）。"))
+        raise RecordError(
+            "not_registered", gettext("您还没有在居住地社区完成报到（社区确认后才能记录服务）。")
+        )
     today = timezone.localdate()
     if served_on > today:
         raise RecordError("future_date", gettext("服务日期不能晚于今天。"))
     first = first_registration_date(member)
     if first is None or served_on < first:
-        raise RecordError("before_registration",
-                          gettext("服务日期早于您首次报到确认的日期（%(first)s），不能记录。") % {"first": format(first, "%Y-%m-%d")} if first
-                          else gettext("您还没有报到确认的日期，不能记录服务。"))
+        raise RecordError(
+            "before_registration",
+            gettext("服务日期早于您首次报到确认的日期（%(first)s），不能记录。")
+            % {"first": format(first, "%Y-%m-%d")}
+            if first
+            else gettext("您还没有报到确认的日期，不能记录服务。"),
+        )
     hours = clean_hours(hours)
     if category is None or not category.is_active:
         raise RecordError("bad_category", gettext("请选择服务类别。"))
@@ -213,40 +231,91 @@ def _clean_record_fields(*, member: Member, served_on: dt.date, hours, category:
     if len(description) < 2:
         raise RecordError("description_required", gettext("请写明做了什么（至少 2 个字）。"))
     if len(description) > DESCRIPTION_MAX:
-        raise RecordError("description_too_long", gettext("服务内容不能超过 %(description_max)s 个字。") % {"description_max": DESCRIPTION_MAX})
+        raise RecordError(
+            "description_too_long",
+            gettext("服务内容不能超过 %(description_max)s 个字。") % {"description_max": DESCRIPTION_MAX},
+        )
     if not isinstance(people_helped, int) or not 0 <= people_helped <= MAX_PEOPLE_HELPED:
-        raise RecordError("bad_people", gettext("服务人数应为 0 到 %(max_people_helped)s 之间的整数。") % {"max_people_helped": MAX_PEOPLE_HELPED})
+        raise RecordError(
+            "bad_people",
+            gettext("服务人数应为 0 到 %(max_people_helped)s 之间的整数。")
+            % {"max_people_helped": MAX_PEOPLE_HELPED},
+        )
     return registration, hours, description
 
 
-def record_create(*, member: Member, served_on: dt.date, hours, category: PostCategory, description: str,
-                  people_helped: int = 0, photo=None, actor, request=None) -> ServiceRecord:
+def record_create(
+    *,
+    member: Member,
+    served_on: dt.date,
+    hours,
+    category: PostCategory,
+    description: str,
+    people_helped: int = 0,
+    photo=None,
+    actor,
+    request=None,
+) -> ServiceRecord:
     """A member logs service done outside activities (evidence SELF, status pending)."""
     if member_acting_for_another(actor, member):
         raise RecordError("not_yours", gettext("只能记录本人的服务。"), status=404)
     registration, hours, description = _clean_record_fields(
-        member=member, served_on=served_on, hours=hours, category=category, description=description,
-        people_helped=people_helped)
+        member=member,
+        served_on=served_on,
+        hours=hours,
+        category=category,
+        description=description,
+        people_helped=people_helped,
+    )
     photo_file = clean_photo(photo) if photo else None  # before the transaction: decoding takes time
     saved_name = None
     try:
         with transaction.atomic():
             already = day_hours_locked(member, served_on)
             if already + hours > MAX_DAY_HOURS:
-                raise RecordError("day_over_24",
-                                  gettext("%(year)s年%(month)s月%(day)s日已记录 %(fmt_hours)s 小时，再加 %(fmt_hours2)s 小时将超过一天 24 小时。") % {"year": served_on.year, "month": served_on.month, "day": served_on.day, "fmt_hours": _fmt_hours(already), "fmt_hours2": _fmt_hours(hours)})
-            record = ServiceRecord(member=member, community=registration.community, category=category,
-                                   served_on=served_on, month=month_key(served_on), hours=hours,
-                                   description=description, people_helped=people_helped,
-                                   status=RecordStatus.PENDING, evidence=EvidenceLevel.SELF, created_at=_now())
+                raise RecordError(
+                    "day_over_24",
+                    gettext(
+                        "%(year)s年%(month)s月%(day)s日已记录 %(fmt_hours)s 小时，再加 %(fmt_hours2)s 小时将超过一天 24 小时。"
+                    )
+                    % {
+                        "year": served_on.year,
+                        "month": served_on.month,
+                        "day": served_on.day,
+                        "fmt_hours": _fmt_hours(already),
+                        "fmt_hours2": _fmt_hours(hours),
+                    },
+                )
+            record = ServiceRecord(
+                member=member,
+                community=registration.community,
+                category=category,
+                served_on=served_on,
+                month=month_key(served_on),
+                hours=hours,
+                description=description,
+                people_helped=people_helped,
+                status=RecordStatus.PENDING,
+                evidence=EvidenceLevel.SELF,
+                created_at=_now(),
+            )
             if photo_file is not None:
                 record.photo.save(photo_file.name, photo_file, save=False)
                 saved_name = record.photo.name
             record.save()
-            audit(event="record.created", actor=actor, request=request, obj=record,
-                  object_repr=f"{member.name} {served_on:%Y-%m-%d} {_fmt_hours(hours)}h",
-                  changes={"served_on": [None, served_on.isoformat()], "hours": [None, str(hours)],
-                           "category": [None, category.name], "photo": [None, bool(photo_file)]})
+            audit(
+                event="record.created",
+                actor=actor,
+                request=request,
+                obj=record,
+                object_repr=f"{member.name} {served_on:%Y-%m-%d} {_fmt_hours(hours)}h",
+                changes={
+                    "served_on": [None, served_on.isoformat()],
+                    "hours": [None, str(hours)],
+                    "category": [None, category.name],
+                    "photo": [None, bool(photo_file)],
+                },
+            )
     except BaseException:
         if saved_name:
             ServiceRecord._meta.get_field("photo").storage.delete(saved_name)
@@ -263,8 +332,11 @@ def _require_verifier(actor, record: ServiceRecord) -> None:
 def _notify_on_commit(member_id: int, *, kind: str, title: str, body: str = "", link: str = "") -> None:
     from jinshequ.accounts.notify import notify_member
 
-    transaction.on_commit(lambda: notify_member(member=Member.objects.get(pk=member_id), kind=kind, title=title,
-                                                body=body, link=link))
+    transaction.on_commit(
+        lambda: notify_member(
+            member=Member.objects.get(pk=member_id), kind=kind, title=title, body=body, link=link
+        )
+    )
 
 
 @transaction.atomic
@@ -280,8 +352,13 @@ def record_verify(*, record: ServiceRecord, actor, request=None) -> ServiceRecor
     record.verified_by = actor if getattr(actor, "pk", None) else None
     record.verified_at = _now()
     record.save(update_fields=["status", "evidence", "verified_by", "verified_at"])
-    audit(event="record.verified", actor=actor, request=request, obj=record,
-          changes={"status": ["pending", "verified"], "evidence": [old_evidence, record.evidence]})
+    audit(
+        event="record.verified",
+        actor=actor,
+        request=request,
+        obj=record,
+        changes={"status": ["pending", "verified"], "evidence": [old_evidence, record.evidence]},
+    )
     return record
 
 
@@ -293,17 +370,28 @@ def records_verify_batch(*, ids, actor, request=None) -> int:
     wanted = {int(i) for i in ids if str(i).isdigit()}
     if not wanted:
         return 0
-    rows = list(ServiceRecord.objects.select_for_update()
-                .filter(pk__in=wanted, community_id=actor.region_id, status=RecordStatus.PENDING)
-                .values_list("pk", flat=True))
+    rows = list(
+        ServiceRecord.objects.select_for_update()
+        .filter(pk__in=wanted, community_id=actor.region_id, status=RecordStatus.PENDING)
+        .values_list("pk", flat=True)
+    )
     if not rows:
         return 0
     now = _now()
     ServiceRecord.objects.filter(pk__in=rows, evidence__lt=EvidenceLevel.COMMUNITY).update(
-        evidence=EvidenceLevel.COMMUNITY)
-    ServiceRecord.objects.filter(pk__in=rows).update(status=RecordStatus.VERIFIED, verified_by=actor, verified_at=now)
-    audit(event="record.batch_verified", actor=actor, request=request, object_type="activities.servicerecord",
-          object_repr=f"{len(rows)} records", changes={"count": len(rows), "ids": sorted(rows)})
+        evidence=EvidenceLevel.COMMUNITY
+    )
+    ServiceRecord.objects.filter(pk__in=rows).update(
+        status=RecordStatus.VERIFIED, verified_by=actor, verified_at=now
+    )
+    audit(
+        event="record.batch_verified",
+        actor=actor,
+        request=request,
+        object_type="activities.servicerecord",
+        object_repr=f"{len(rows)} records",
+        changes={"count": len(rows), "ids": sorted(rows)},
+    )
     return len(rows)
 
 
@@ -322,11 +410,22 @@ def record_reject(*, record: ServiceRecord, reason: str, actor, request=None) ->
     record.verified_by = actor if getattr(actor, "pk", None) else None
     record.verified_at = _now()
     record.save(update_fields=["status", "reject_reason", "verified_by", "verified_at"])
-    audit(event="record.rejected", actor=actor, request=request, obj=record, reason=record.reject_reason,
-          changes={"status": ["pending", "rejected"]})
-    _notify_on_commit(record.member_id, kind="record_rejected", title=gettext("服务记录未通过审核"),
-                      body=gettext("%(served_on)s 的服务记录未通过：%(reject_reason)s") % {"served_on": format(record.served_on, "%Y-%m-%d"), "reject_reason": record.reject_reason},
-                      link=f"/records/{record.pk}/")
+    audit(
+        event="record.rejected",
+        actor=actor,
+        request=request,
+        obj=record,
+        reason=record.reject_reason,
+        changes={"status": ["pending", "rejected"]},
+    )
+    _notify_on_commit(
+        record.member_id,
+        kind="record_rejected",
+        title=gettext("服务记录未通过审核"),
+        body=gettext("%(served_on)s 的服务记录未通过：%(reject_reason)s")
+        % {"served_on": format(record.served_on, "%Y-%m-%d"), "reject_reason": record.reject_reason},
+        link=f"/records/{record.pk}/",
+    )
     return record
 
 
@@ -367,37 +466,59 @@ def resident_code_issue(*, record: ServiceRecord, actor, request=None) -> Issued
     if record.evidence >= EvidenceLevel.RESIDENT:
         raise RecordError("already_confirmed", gettext("这条记录已经由服务对象确认过了。"), status=409)
     now = _now()
-    recent = ResidentCode.objects.filter(member_id=record.member_id, created_at__gte=now - dt.timedelta(days=1))
+    recent = ResidentCode.objects.filter(
+        member_id=record.member_id, created_at__gte=now - dt.timedelta(days=1)
+    )
     if recent.count() >= RESIDENT_CODES_PER_DAY:
         raise RecordError("too_many_codes", gettext("今天生成确认码的次数太多了，请明天再试。"), status=429)
     # The earlier unused code of this record stops working (detached, kept for the daily count).
     ResidentCode.objects.filter(record=record, used_at__isnull=True).update(record=None)
     token = secrets.token_urlsafe(16)
     code = f"{secrets.randbelow(10**6):06d}"
-    rc = ResidentCode.objects.create(member_id=record.member_id, record=record, token_hash=_token_hash(token),
-                                     code_hash=_code_hash(token, code), created_at=now,
-                                     expires_at=now + dt.timedelta(hours=RESIDENT_CODE_HOURS))
-    audit(event="record.resident_code_issued", actor=actor, request=request, obj=rc,
-          object_repr=f"record {record.pk}", changes={"record": record.pk})
+    rc = ResidentCode.objects.create(
+        member_id=record.member_id,
+        record=record,
+        token_hash=_token_hash(token),
+        code_hash=_code_hash(token, code),
+        created_at=now,
+        expires_at=now + dt.timedelta(hours=RESIDENT_CODE_HOURS),
+    )
+    audit(
+        event="record.resident_code_issued",
+        actor=actor,
+        request=request,
+        obj=rc,
+        object_repr=f"record {record.pk}",
+        changes={"record": record.pk},
+    )
     return IssuedCode(resident_code=rc, token=token, code=code)
 
 
 def _usable(rc: ResidentCode | None, now: dt.datetime) -> ResidentCode:
     if rc is None or rc.record_id is None:
-        raise RecordError("invalid_link", gettext("确认链接无效或已被新的确认码取代。请让党员重新生成确认码。"), status=404)
+        raise RecordError(
+            "invalid_link", gettext("确认链接无效或已被新的确认码取代。请让党员重新生成确认码。"), status=404
+        )
     if rc.used_at is not None:
         raise RecordError("used", gettext("这条服务记录已经确认过了，谢谢您！"), status=409)
     if rc.attempts >= RESIDENT_CODE_MAX_ATTEMPTS:
-        raise RecordError("locked", gettext("确认码输错次数过多，已经失效。请让党员重新生成确认码。"), status=409)
+        raise RecordError(
+            "locked", gettext("确认码输错次数过多，已经失效。请让党员重新生成确认码。"), status=409
+        )
     if now >= rc.expires_at:
-        raise RecordError("expired", gettext("确认码已过期（24 小时内有效）。请让党员重新生成确认码。"), status=410)
+        raise RecordError(
+            "expired", gettext("确认码已过期（24 小时内有效）。请让党员重新生成确认码。"), status=410
+        )
     return rc
 
 
 def resident_code_for_token(token: str) -> ResidentCode:
     """The code behind a confirmation link, if it can still be used (for the public page); reads only."""
-    rc = (ResidentCode.objects.filter(token_hash=_token_hash(token or ""))
-          .select_related("record", "record__category", "record__community", "member").first())
+    rc = (
+        ResidentCode.objects.filter(token_hash=_token_hash(token or ""))
+        .select_related("record", "record__category", "record__community", "member")
+        .first()
+    )
     return _usable(rc, _now())
 
 
@@ -415,16 +536,29 @@ def resident_confirm(*, token: str, code: str, rating: str = "", request=None) -
     user = getattr(request, "user", None)
     wrong_left = None
     with transaction.atomic():
-        rc = (ResidentCode.objects.select_for_update().filter(token_hash=_token_hash(token or ""))
-              .select_related("member").first())
+        rc = (
+            ResidentCode.objects.select_for_update()
+            .filter(token_hash=_token_hash(token or ""))
+            .select_related("member")
+            .first()
+        )
         rc = _usable(rc, _now())
         if user is not None and user.is_authenticated and rc.member.user_id == user.pk:
-            raise RecordError("self_confirm", gettext("请把二维码交给服务对象，由对方用自己的手机确认。"), status=403)
+            raise RecordError(
+                "self_confirm", gettext("请把二维码交给服务对象，由对方用自己的手机确认。"), status=403
+            )
         if len(code) != 6 or not secrets.compare_digest(_code_hash(token, code), rc.code_hash):
             rc.attempts += 1
             rc.save(update_fields=["attempts"])
-            audit(event="record.resident_code_failed", actor=None, request=request, obj=rc, success=False,
-                  actor_name="resident", changes={"attempts": rc.attempts})
+            audit(
+                event="record.resident_code_failed",
+                actor=None,
+                request=request,
+                obj=rc,
+                success=False,
+                actor_name="resident",
+                changes={"attempts": rc.attempts},
+            )
             wrong_left = RESIDENT_CODE_MAX_ATTEMPTS - rc.attempts
         else:
             record = ServiceRecord.objects.select_for_update().get(pk=rc.record_id)
@@ -434,12 +568,27 @@ def resident_confirm(*, token: str, code: str, rating: str = "", request=None) -
             rc.used_at = _now()
             rc.rating = rating
             rc.save(update_fields=["used_at", "rating"])
-            issued_ip = (AuditEvent.objects.filter(event="record.resident_code_issued",
-                                                   object_type="activities.residentcode", object_id=str(rc.pk))
-                         .values_list("ip", flat=True).first())
-            audit(event="record.resident_confirmed", actor=None, request=request, obj=record, actor_name="resident",
-                  changes={"evidence": [old, record.evidence], "rating": rating or None,
-                           "same_ip_as_request": bool(ip and issued_ip == ip)})
+            issued_ip = (
+                AuditEvent.objects.filter(
+                    event="record.resident_code_issued",
+                    object_type="activities.residentcode",
+                    object_id=str(rc.pk),
+                )
+                .values_list("ip", flat=True)
+                .first()
+            )
+            audit(
+                event="record.resident_confirmed",
+                actor=None,
+                request=request,
+                obj=record,
+                actor_name="resident",
+                changes={
+                    "evidence": [old, record.evidence],
+                    "rating": rating or None,
+                    "same_ip_as_request": bool(ip and issued_ip == ip),
+                },
+            )
     if wrong_left is not None:  # the attempt is counted (committed above) before refusing
         if ip:
             cache.add(_fail_key(ip), 0, 3600)
@@ -448,8 +597,19 @@ def resident_confirm(*, token: str, code: str, rating: str = "", request=None) -
             except ValueError:
                 cache.set(_fail_key(ip), 1, 3600)
         if wrong_left <= 0:
-            raise RecordError("locked", gettext("确认码输错次数过多，已经失效。请让党员重新生成确认码。"), status=409)
-        raise RecordError("wrong_code", ngettext("确认码不正确，还可以再试 %(wrong_left)s 次。", "确认码不正确，还可以再试 %(wrong_left)s 次。", wrong_left) % {"wrong_left": wrong_left}, status=400)
+            raise RecordError(
+                "locked", gettext("确认码输错次数过多，已经失效。请让党员重新生成确认码。"), status=409
+            )
+        raise RecordError(
+            "wrong_code",
+            ngettext(
+                "确认码不正确，还可以再试 %(wrong_left)s 次。",
+                "确认码不正确，还可以再试 %(wrong_left)s 次。",
+                wrong_left,
+            )
+            % {"wrong_left": wrong_left},
+            status=400,
+        )
     return record
 
 
@@ -464,7 +624,9 @@ def certificate_token(certificate: Certificate) -> str:
 def certificate_from_token(token: str) -> Certificate:
     """The certificate a QR token names; forged, altered or unknown tokens → ``RecordError("invalid")``.
     A revoked certificate is returned (the page says it was revoked)."""
-    invalid = RecordError("invalid_certificate", gettext("二维码不是本系统出具的服务证明，或内容已被改动。"), status=404)
+    invalid = RecordError(
+        "invalid_certificate", gettext("二维码不是本系统出具的服务证明，或内容已被改动。"), status=404
+    )
     try:
         pk, nonce = signing.Signer(salt=CERTIFICATE_SALT).unsign(token or "").split(".", 1)
         cert = Certificate.objects.get(pk=int(pk))
@@ -477,8 +639,9 @@ def certificate_from_token(token: str) -> Certificate:
 
 
 def verified_hours(member: Member, start: dt.date, end: dt.date) -> tuple[Decimal, int]:
-    agg = (ServiceRecord.objects.filter(member=member, status=RecordStatus.VERIFIED, served_on__gte=start,
-                                        served_on__lte=end).aggregate(h=Sum("hours"), n=Count("id")))
+    agg = ServiceRecord.objects.filter(
+        member=member, status=RecordStatus.VERIFIED, served_on__gte=start, served_on__lte=end
+    ).aggregate(h=Sum("hours"), n=Count("id"))
     return agg["h"] or Decimal("0"), agg["n"]
 
 
@@ -493,8 +656,9 @@ def _new_certificate_number(day: dt.date) -> str:
             return number
 
 
-def certificate_issue(*, member: Member, period_start: dt.date, period_end: dt.date, actor,
-                      request=None) -> Certificate:
+def certificate_issue(
+    *, member: Member, period_start: dt.date, period_end: dt.date, actor, request=None
+) -> Certificate:
     """A 服务证明 for the member's VERIFIED hours served from ``period_start`` to ``period_end`` (inclusive)."""
     if not _may_issue(actor, member):
         raise RecordError("not_in_scope", gettext("不能为该党员出具服务证明。"), status=404)
@@ -510,18 +674,40 @@ def certificate_issue(*, member: Member, period_start: dt.date, period_end: dt.d
             with transaction.atomic():
                 hours, count = verified_hours(member, period_start, period_end)
                 if count == 0:
-                    raise RecordError("no_hours", gettext("所选时段内没有已核实的服务记录，不能出具服务证明。"))
+                    raise RecordError(
+                        "no_hours", gettext("所选时段内没有已核实的服务记录，不能出具服务证明。")
+                    )
                 member = Member.objects.select_related("work_unit").get(pk=member.pk)
-                issuer = actor.anchor_label if certificate_policy.issues_as_admin(actor) else gettext("本人申请")
+                issuer = (
+                    actor.anchor_label if certificate_policy.issues_as_admin(actor) else gettext("本人申请")
+                )
                 cert = Certificate.objects.create(
-                    member=member, number=_new_certificate_number(today), nonce=secrets.token_hex(8),
-                    period_start=period_start, period_end=period_end, hours=hours, record_count=count,
-                    member_name=member.name, unit_name=member.work_unit.name, issuer_name=issuer[:120],
-                    issued_by=actor if getattr(actor, "pk", None) else None, issued_at=_now())
-                audit(event="certificate.issued", actor=actor, request=request, obj=cert,
-                      object_repr=f"{cert.number} {member.name}",
-                      changes={"member": member.pk, "period": [period_start.isoformat(), period_end.isoformat()],
-                               "hours": str(hours), "records": count})
+                    member=member,
+                    number=_new_certificate_number(today),
+                    nonce=secrets.token_hex(8),
+                    period_start=period_start,
+                    period_end=period_end,
+                    hours=hours,
+                    record_count=count,
+                    member_name=member.name,
+                    unit_name=member.work_unit.name,
+                    issuer_name=issuer[:120],
+                    issued_by=actor if getattr(actor, "pk", None) else None,
+                    issued_at=_now(),
+                )
+                audit(
+                    event="certificate.issued",
+                    actor=actor,
+                    request=request,
+                    obj=cert,
+                    object_repr=f"{cert.number} {member.name}",
+                    changes={
+                        "member": member.pk,
+                        "period": [period_start.isoformat(), period_end.isoformat()],
+                        "hours": str(hours),
+                        "records": count,
+                    },
+                )
                 return cert
         except IntegrityError:  # two certificates drew the same random number at the same moment
             if attempt == 2:
@@ -545,6 +731,12 @@ def certificate_revoke(*, certificate: Certificate, reason: str, actor, request=
     cert.revoked_by = actor if getattr(actor, "pk", None) else None
     cert.revoke_reason = reason[:200]
     cert.save(update_fields=["revoked", "revoked_at", "revoked_by", "revoke_reason"])
-    audit(event="certificate.revoked", actor=actor, request=request, obj=cert, reason=cert.revoke_reason,
-          changes={"revoked": [False, True]})
+    audit(
+        event="certificate.revoked",
+        actor=actor,
+        request=request,
+        obj=cert,
+        reason=cert.revoke_reason,
+        changes={"revoked": [False, True]},
+    )
     return cert

@@ -117,9 +117,11 @@ def verify_queue(user) -> QuerySet[ServiceRecord]:
     community_id = audiences.administered_community_id(user)
     if community_id is None:
         return ServiceRecord.objects.none()
-    return (ServiceRecord.objects.filter(community_id=community_id, status=RecordStatus.PENDING)
-            .select_related("member", "member__work_unit", "category")
-            .order_by("served_on", "created_at", "pk"))
+    return (
+        ServiceRecord.objects.filter(community_id=community_id, status=RecordStatus.PENDING)
+        .select_related("member", "member__work_unit", "category")
+        .order_by("served_on", "created_at", "pk")
+    )
 
 
 def certificate_list_for_user(user) -> QuerySet[Certificate]:
@@ -135,8 +137,15 @@ def certificate_get_for_user(*, user, pk) -> Certificate:
 # --- filters and totals ---------------------------------------------------------------------------------
 
 
-def filter_records(qs: QuerySet[ServiceRecord], *, status: str = "", min_evidence: int | None = None,
-                   date_from=None, date_to=None, q: str = "") -> QuerySet[ServiceRecord]:
+def filter_records(
+    qs: QuerySet[ServiceRecord],
+    *,
+    status: str = "",
+    min_evidence: int | None = None,
+    date_from=None,
+    date_to=None,
+    q: str = "",
+) -> QuerySet[ServiceRecord]:
     """Status, minimum evidence level, service date range, and ``q``: a record number (SR-000123) or a
     member's name."""
     if status in RecordStatus.values:
@@ -169,7 +178,9 @@ class Totals:
     weighted_hours: Decimal = Decimal("0")
     by_evidence: dict[int, Decimal] = field(default_factory=dict)  # verified hours per level
 
-    def add(self, *, status: str, evidence: int, hours: Decimal, count: int, weights: dict[int, Decimal]) -> None:
+    def add(
+        self, *, status: str, evidence: int, hours: Decimal, count: int, weights: dict[int, Decimal]
+    ) -> None:
         hours = hours or Decimal("0")
         if status == RecordStatus.VERIFIED:
             self.verified_hours += hours
@@ -189,8 +200,10 @@ class Totals:
     @property
     def evidence_rows(self) -> list[tuple[int, str, Decimal]]:
         """``(level, label, verified hours)`` for every level, highest first (zeros included)."""
-        return [(level, str(label), self.by_evidence.get(level, Decimal("0")))
-                for level, label in reversed(EvidenceLevel.choices)]
+        return [
+            (level, str(label), self.by_evidence.get(level, Decimal("0")))
+            for level, label in reversed(EvidenceLevel.choices)
+        ]
 
 
 def record_totals(qs: QuerySet[ServiceRecord], weights: dict[int, Decimal] | None = None) -> Totals:
@@ -199,14 +212,20 @@ def record_totals(qs: QuerySet[ServiceRecord], weights: dict[int, Decimal] | Non
     totals = Totals()
     rows = qs.order_by().values("status", "evidence").annotate(h=Sum("hours"), n=Count("id"))
     for row in rows:
-        totals.add(status=row["status"], evidence=row["evidence"], hours=row["h"], count=row["n"], weights=weights)
+        totals.add(
+            status=row["status"], evidence=row["evidence"], hours=row["h"], count=row["n"], weights=weights
+        )
     return totals
 
 
 def first_registration_date(member: Member):
     """The first day the member was ever confirmed in a community (报到确认), or None."""
-    return (Registration.objects.filter(member=member, confirmed_on__isnull=False)
-            .order_by("confirmed_on").values_list("confirmed_on", flat=True).first())
+    return (
+        Registration.objects.filter(member=member, confirmed_on__isnull=False)
+        .order_by("confirmed_on")
+        .values_list("confirmed_on", flat=True)
+        .first()
+    )
 
 
 def hours_on_day(member: Member, day, *, exclude_pk: int | None = None) -> Decimal:

@@ -76,14 +76,19 @@ def activity_manage_list_for_user(user) -> QuerySet[Activity]:
 
 def activity_manage_get(*, user, pk) -> Activity:
     """An activity ``user`` organises, or ``Http404``."""
-    return get_or_404(activity_manage_list_for_user(user).select_related("category", "community", "team", "post"),
-                      pk)
+    return get_or_404(
+        activity_manage_list_for_user(user).select_related("category", "community", "team", "post"), pk
+    )
 
 
 def signup_manage_get(*, user, pk) -> Signup:
     """A sign-up to an activity ``user`` organises, or ``Http404``."""
-    return get_or_404(Signup.objects.filter(activity__in=activity_manage_list_for_user(user))
-                      .select_related("activity", "member"), pk)
+    return get_or_404(
+        Signup.objects.filter(activity__in=activity_manage_list_for_user(user)).select_related(
+            "activity", "member"
+        ),
+        pk,
+    )
 
 
 def attach_counts(activities: list[Activity]) -> list[Activity]:
@@ -92,10 +97,15 @@ def attach_counts(activities: list[Activity]) -> list[Activity]:
     sign-ups)."""
     counts = {pk: {} for pk in (a.pk for a in activities)}
     if counts:
-        rows = (Signup.objects.filter(activity_id__in=list(counts),
-                                      status__in=(SignupStatus.WAITLISTED, SignupStatus.ATTENDED,
-                                                  SignupStatus.NO_SHOW))
-                .values_list("activity_id", "status").annotate(n=Count("id")).order_by())
+        rows = (
+            Signup.objects.filter(
+                activity_id__in=list(counts),
+                status__in=(SignupStatus.WAITLISTED, SignupStatus.ATTENDED, SignupStatus.NO_SHOW),
+            )
+            .values_list("activity_id", "status")
+            .annotate(n=Count("id"))
+            .order_by()
+        )
         for activity_id, status, n in rows:
             counts[activity_id][status] = n
     for a in activities:
@@ -109,8 +119,14 @@ def attach_counts(activities: list[Activity]) -> list[Activity]:
 WHEN_CHOICES = {"upcoming": _("未结束"), "past": _("已结束"), "cancelled": _("已取消"), "all": _("全部")}
 
 
-def filter_activities(qs: QuerySet[Activity], *, when: str = "upcoming", category: str = "", q: str = "",
-                      now: dt.datetime | None = None) -> QuerySet[Activity]:
+def filter_activities(
+    qs: QuerySet[Activity],
+    *,
+    when: str = "upcoming",
+    category: str = "",
+    q: str = "",
+    now: dt.datetime | None = None,
+) -> QuerySet[Activity]:
     now = now or timezone.now()
     if when == "upcoming":
         qs = qs.filter(status=ActivityStatus.PUBLISHED, ends_at__gte=now).order_by("starts_at", "pk")
@@ -130,35 +146,55 @@ def filter_activities(qs: QuerySet[Activity], *, when: str = "upcoming", categor
 # --- the member's view ------------------------------------------------------------------------------
 
 
-def upcoming_for_member(member: Member, community_id: int, now: dt.datetime | None = None) -> QuerySet[Activity]:
+def upcoming_for_member(
+    member: Member, community_id: int, now: dt.datetime | None = None
+) -> QuerySet[Activity]:
     """Published activities of the community that have not ended, each with the member's open sign-up
     status (``my_status``, or None) — one query."""
     now = now or timezone.now()
-    mine = Signup.objects.filter(activity=OuterRef("pk"), member=member,
-                                 status__in=(SignupStatus.SIGNED, SignupStatus.WAITLISTED, SignupStatus.ATTENDED))
-    return (Activity.objects.filter(community_id=community_id, status=ActivityStatus.PUBLISHED, ends_at__gte=now)
-            .select_related("category", "team").annotate(my_status=Subquery(mine.values("status")[:1]))
-            .order_by("starts_at", "pk"))
+    mine = Signup.objects.filter(
+        activity=OuterRef("pk"),
+        member=member,
+        status__in=(SignupStatus.SIGNED, SignupStatus.WAITLISTED, SignupStatus.ATTENDED),
+    )
+    return (
+        Activity.objects.filter(community_id=community_id, status=ActivityStatus.PUBLISHED, ends_at__gte=now)
+        .select_related("category", "team")
+        .annotate(my_status=Subquery(mine.values("status")[:1]))
+        .order_by("starts_at", "pk")
+    )
 
 
 def my_signups(member: Member) -> QuerySet[Signup]:
-    return (Signup.objects.filter(member=member).select_related("activity", "activity__category", "attendance")
-            .order_by("-activity__starts_at", "-pk"))
+    return (
+        Signup.objects.filter(member=member)
+        .select_related("activity", "activity__category", "attendance")
+        .order_by("-activity__starts_at", "-pk")
+    )
 
 
 def my_open_signup(member: Member, activity: Activity) -> Signup | None:
-    return (Signup.objects.filter(member=member, activity=activity).select_related("attendance")
-            .order_by("-created_at", "-pk").first())
+    return (
+        Signup.objects.filter(member=member, activity=activity)
+        .select_related("attendance")
+        .order_by("-created_at", "-pk")
+        .first()
+    )
 
 
 def calendar_signups(member: Member, now: dt.datetime | None = None) -> QuerySet[Signup]:
     """The member's sign-ups (signed or waitlisted) for published activities that have not ended."""
     now = now or timezone.now()
-    return (Signup.objects.filter(member=member, status__in=(SignupStatus.SIGNED, SignupStatus.WAITLISTED,
-                                                             SignupStatus.ATTENDED),
-                                  activity__status=ActivityStatus.PUBLISHED, activity__ends_at__gte=now)
-            .select_related("activity", "activity__community", "activity__category")
-            .order_by("activity__starts_at", "pk"))
+    return (
+        Signup.objects.filter(
+            member=member,
+            status__in=(SignupStatus.SIGNED, SignupStatus.WAITLISTED, SignupStatus.ATTENDED),
+            activity__status=ActivityStatus.PUBLISHED,
+            activity__ends_at__gte=now,
+        )
+        .select_related("activity", "activity__community", "activity__category")
+        .order_by("activity__starts_at", "pk")
+    )
 
 
 # --- the organiser's view ---------------------------------------------------------------------------
@@ -181,10 +217,18 @@ class AttendeeRow:
 
 def attendees(activity: Activity) -> list[AttendeeRow]:
     """Every sign-up of the activity with its attendance and record: three queries in all."""
-    signups = list(activity.signups.select_related("member", "member__work_unit", "attendance")
-                   .order_by("status", "created_at", "pk"))
-    order = {SignupStatus.ATTENDED: 0, SignupStatus.SIGNED: 1, SignupStatus.NO_SHOW: 2, SignupStatus.WAITLISTED: 3,
-             SignupStatus.CANCELLED: 4}
+    signups = list(
+        activity.signups.select_related("member", "member__work_unit", "attendance").order_by(
+            "status", "created_at", "pk"
+        )
+    )
+    order = {
+        SignupStatus.ATTENDED: 0,
+        SignupStatus.SIGNED: 1,
+        SignupStatus.NO_SHOW: 2,
+        SignupStatus.WAITLISTED: 3,
+        SignupStatus.CANCELLED: 4,
+    }
     signups.sort(key=lambda s: (order.get(s.status, 9), s.created_at, s.pk))
     records = {r.member_id: r for r in ServiceRecord.objects.filter(activity=activity)}
     return [AttendeeRow(s, records.get(s.member_id)) for s in signups]
@@ -199,8 +243,11 @@ def status_counts(activity: Activity) -> dict[str, int]:
 
 
 def recent_scans(activity: Activity, limit: int = 12) -> list[Signup]:
-    return list(activity.signups.filter(attendance__isnull=False).select_related("member", "attendance")
-                .order_by("-attendance__checked_in_at", "-pk")[:limit])
+    return list(
+        activity.signups.filter(attendance__isnull=False)
+        .select_related("member", "attendance")
+        .order_by("-attendance__checked_in_at", "-pk")[:limit]
+    )
 
 
 def no_show_members(user) -> QuerySet[Member]:
@@ -208,19 +255,43 @@ def no_show_members(user) -> QuerySet[Member]:
     activities = activity_manage_list_for_user(user)
     signups = Signup.objects.filter(activity__in=activities)
     no_show = signups.filter(status=SignupStatus.NO_SHOW)
-    return (Member.objects.filter(Exists(no_show.filter(member=OuterRef("pk"))))
-            .select_related("work_unit")
-            .annotate(n_no_show=Coalesce(Subquery(no_show.filter(member=OuterRef("pk")).values("member")
-                                                  .annotate(n=Count("pk")).values("n")[:1],
-                                                  output_field=IntegerField()), Value(0)),
-                      n_attended=Coalesce(Subquery(signups.filter(member=OuterRef("pk"),
-                                                                  status=SignupStatus.ATTENDED)
-                                                   .values("member").annotate(n=Count("pk")).values("n")[:1],
-                                                   output_field=IntegerField()), Value(0)),
-                      last_no_show=Subquery(no_show.filter(member=OuterRef("pk"))
-                                            .values("member").annotate(m=Max("activity__starts_at"))
-                                            .values("m")[:1]))
-            .prefetch_related(Prefetch("signups", to_attr="no_show_signups",
-                                       queryset=no_show.select_related("activity")
-                                       .order_by("-activity__starts_at", "-pk")))
-            .order_by("-n_no_show", "name", "pk"))
+    return (
+        Member.objects.filter(Exists(no_show.filter(member=OuterRef("pk"))))
+        .select_related("work_unit")
+        .annotate(
+            n_no_show=Coalesce(
+                Subquery(
+                    no_show.filter(member=OuterRef("pk"))
+                    .values("member")
+                    .annotate(n=Count("pk"))
+                    .values("n")[:1],
+                    output_field=IntegerField(),
+                ),
+                Value(0),
+            ),
+            n_attended=Coalesce(
+                Subquery(
+                    signups.filter(member=OuterRef("pk"), status=SignupStatus.ATTENDED)
+                    .values("member")
+                    .annotate(n=Count("pk"))
+                    .values("n")[:1],
+                    output_field=IntegerField(),
+                ),
+                Value(0),
+            ),
+            last_no_show=Subquery(
+                no_show.filter(member=OuterRef("pk"))
+                .values("member")
+                .annotate(m=Max("activity__starts_at"))
+                .values("m")[:1]
+            ),
+        )
+        .prefetch_related(
+            Prefetch(
+                "signups",
+                to_attr="no_show_signups",
+                queryset=no_show.select_related("activity").order_by("-activity__starts_at", "-pk"),
+            )
+        )
+        .order_by("-n_no_show", "name", "pk")
+    )

@@ -118,17 +118,26 @@ class CheckResult:
         local = timezone.localtime
         if self.action == "in":
             if not self.created:
-                return gettext("您已于 %(local)s 签到，无需重复签到。") % {"local": format(local(self.attendance.checked_in_at), "%H:%M")}
+                return gettext("您已于 %(local)s 签到，无需重复签到。") % {
+                    "local": format(local(self.attendance.checked_in_at), "%H:%M")
+                }
             extra = gettext("（现场报名）") if self.walk_in else ""
-            return gettext("签到成功%(extra)s：%(local)s。活动结束时请扫码签退。") % {"extra": extra, "local": format(local(self.attendance.checked_in_at), "%H:%M")}
+            return gettext("签到成功%(extra)s：%(local)s。活动结束时请扫码签退。") % {
+                "extra": extra,
+                "local": format(local(self.attendance.checked_in_at), "%H:%M"),
+            }
         if not self.created:
-            return gettext("您已于 %(local)s 签退，无需重复签退。") % {"local": format(local(self.attendance.checked_out_at), "%H:%M")}
+            return gettext("您已于 %(local)s 签退，无需重复签退。") % {
+                "local": format(local(self.attendance.checked_out_at), "%H:%M")
+            }
         if self.record is None:
             if self.day_full:
                 return gettext("签退成功。您当天已记录满 24 小时服务时长，本次未再记录。")
             return gettext("签退成功。签到时长不足 15 分钟，未记录服务时长。")
         if self.day_full:
-            return gettext("签退成功，记录服务时长 %(hours)s 小时（当天累计已达 24 小时上限）。") % {"hours": self.record.hours}
+            return gettext("签退成功，记录服务时长 %(hours)s 小时（当天累计已达 24 小时上限）。") % {
+                "hours": self.record.hours
+            }
         return gettext("签退成功，记录服务时长 %(hours)s 小时。") % {"hours": self.record.hours}
 
 
@@ -169,14 +178,21 @@ def _on_commit_notify(member: Member, *, kind: str, title: str, body: str = "", 
     from jinshequ.accounts.notify import notify_member
 
     member_id = member.pk
-    transaction.on_commit(lambda: notify_member(member=Member.objects.get(pk=member_id), kind=kind, title=title,
-                                                body=body, link=link))
+    transaction.on_commit(
+        lambda: notify_member(
+            member=Member.objects.get(pk=member_id), kind=kind, title=title, body=body, link=link
+        )
+    )
 
 
 def _when(activity: Activity) -> str:
     start, end = timezone.localtime(activity.starts_at), timezone.localtime(activity.ends_at)
     same_day = start.date() == end.date()
-    return f"{start:{gettext('%m月%d日 %H:%M')}}—{end:%H:%M}" if same_day else f"{start:{gettext('%m月%d日 %H:%M')}}—{end:{gettext('%m月%d日 %H:%M')}}"
+    return (
+        f"{start:{gettext('%m月%d日 %H:%M')}}—{end:%H:%M}"
+        if same_day
+        else f"{start:{gettext('%m月%d日 %H:%M')}}—{end:{gettext('%m月%d日 %H:%M')}}"
+    )
 
 
 def _link(activity: Activity) -> str:
@@ -220,7 +236,17 @@ def _lock_activity(pk: int) -> Activity:
 
 # --- publishing -------------------------------------------------------------------------------------
 
-ACTIVITY_FIELDS = ("title", "category", "post", "team", "place", "description", "starts_at", "ends_at", "capacity")
+ACTIVITY_FIELDS = (
+    "title",
+    "category",
+    "post",
+    "team",
+    "place",
+    "description",
+    "starts_at",
+    "ends_at",
+    "capacity",
+)
 
 
 def _validate(activity: Activity, *, old_category_id: int | None = None, now: dt.datetime) -> None:
@@ -233,9 +259,15 @@ def _validate(activity: Activity, *, old_category_id: int | None = None, now: dt
     if len(activity.place) > 100:
         raise ActivityError("place_too_long", gettext("活动地点不能超过 100 个字。"))
     if not activity.category.is_active and activity.category_id != old_category_id:
-        raise ActivityError("category_inactive", gettext("类别“%(name)s”已停用，请选择其他类别。") % {"name": activity.category.name})
+        raise ActivityError(
+            "category_inactive",
+            gettext("类别“%(name)s”已停用，请选择其他类别。") % {"name": activity.category.name},
+        )
     if not isinstance(activity.capacity, int) or not 1 <= activity.capacity <= MAX_CAPACITY:
-        raise ActivityError("bad_capacity", gettext("名额应为 1 到 %(max_capacity)s 之间的整数。") % {"max_capacity": MAX_CAPACITY})
+        raise ActivityError(
+            "bad_capacity",
+            gettext("名额应为 1 到 %(max_capacity)s 之间的整数。") % {"max_capacity": MAX_CAPACITY},
+        )
     if activity.starts_at is None or activity.ends_at is None:
         raise ActivityError("time_required", gettext("请填写开始和结束时间。"))
     if activity.ends_at <= activity.starts_at:
@@ -253,26 +285,61 @@ def _validate(activity: Activity, *, old_category_id: int | None = None, now: dt
 
 
 @transaction.atomic
-def activity_create(*, community: Region, category: PostCategory, title: str, place: str, starts_at: dt.datetime,
-                    ends_at: dt.datetime, capacity: int, description: str = "", post: Post | None = None,
-                    team: ServiceTeam | None = None, actor, request=None) -> Activity:
+def activity_create(
+    *,
+    community: Region,
+    category: PostCategory,
+    title: str,
+    place: str,
+    starts_at: dt.datetime,
+    ends_at: dt.datetime,
+    capacity: int,
+    description: str = "",
+    post: Post | None = None,
+    team: ServiceTeam | None = None,
+    actor,
+    request=None,
+) -> Activity:
     """Publish an activity. The community admin publishes for their community; a team leader (a member) for
     the team they lead, which must then be given."""
     if community.kind != RegionKind.COMMUNITY or not community.is_active:
         raise ActivityError("bad_community", gettext("请选择一个启用中的社区。"))
-    if actor is not None and not manages_community(actor, community.pk) and (
-            team is None or team.community_id != community.pk or not leads_team(actor, team.pk)):
-        raise ActivityError("not_your_activity", gettext("只能为本社区或本人带领的服务队发布活动。"), status=404)
-    activity = Activity(community=community, category=category, title=(title or "").strip(),
-                        place=(place or "").strip(), description=(description or "").strip(),
-                        starts_at=starts_at, ends_at=ends_at, capacity=capacity, post=post, team=team,
-                        checkin_secret=secrets.token_hex(16),
-                        created_by=actor if getattr(actor, "pk", None) else None)
+    if (
+        actor is not None
+        and not manages_community(actor, community.pk)
+        and (team is None or team.community_id != community.pk or not leads_team(actor, team.pk))
+    ):
+        raise ActivityError(
+            "not_your_activity", gettext("只能为本社区或本人带领的服务队发布活动。"), status=404
+        )
+    activity = Activity(
+        community=community,
+        category=category,
+        title=(title or "").strip(),
+        place=(place or "").strip(),
+        description=(description or "").strip(),
+        starts_at=starts_at,
+        ends_at=ends_at,
+        capacity=capacity,
+        post=post,
+        team=team,
+        checkin_secret=secrets.token_hex(16),
+        created_by=actor if getattr(actor, "pk", None) else None,
+    )
     _validate(activity, now=_now())
     activity.save()
-    audit(event="activities.activity_created", actor=actor, request=request, obj=activity,
-          changes={"title": [None, activity.title], "capacity": [None, capacity],
-                   "starts_at": [None, starts_at.isoformat()], "team": [None, team.pk if team else None]})
+    audit(
+        event="activities.activity_created",
+        actor=actor,
+        request=request,
+        obj=activity,
+        changes={
+            "title": [None, activity.title],
+            "capacity": [None, capacity],
+            "starts_at": [None, starts_at.isoformat()],
+            "team": [None, team.pk if team else None],
+        },
+    )
     return activity
 
 
@@ -293,28 +360,44 @@ def activity_update(*, activity: Activity, actor, request=None, **fields) -> Act
     if "team" in fields and actor is not None and not manages_community(actor, activity.community_id):
         team = fields["team"]
         if team is None or not leads_team(actor, team.pk):
-            raise ActivityError("not_your_activity", gettext("队长只能为本人带领的服务队发布活动。"), status=404)
+            raise ActivityError(
+                "not_your_activity", gettext("队长只能为本人带领的服务队发布活动。"), status=404
+            )
     old = {name: getattr(activity, name) for name in ACTIVITY_FIELDS}
     for name, value in fields.items():
         setattr(activity, name, value.strip() if isinstance(value, str) else value)
     _validate(activity, old_category_id=old["category"].pk, now=now)
     if activity.capacity < activity.signed_up:
-        raise ActivityError("capacity_below_signed",
-                            gettext("已有 %(signed_up)s 人报名，名额不能少于 %(signed_up)s。") % {"signed_up": activity.signed_up})
+        raise ActivityError(
+            "capacity_below_signed",
+            gettext("已有 %(signed_up)s 人报名，名额不能少于 %(signed_up)s。")
+            % {"signed_up": activity.signed_up},
+        )
     changed = [name for name in ACTIVITY_FIELDS if old[name] != getattr(activity, name)]
     if not changed:
         return activity
     activity.save(update_fields=changed)
-    audit(event="activities.activity_updated", actor=actor, request=request, obj=activity,
-          changes={name: [_plain(old[name]), _plain(getattr(activity, name))] for name in changed})
+    audit(
+        event="activities.activity_updated",
+        actor=actor,
+        request=request,
+        obj=activity,
+        changes={name: [_plain(old[name]), _plain(getattr(activity, name))] for name in changed},
+    )
     if "starts_at" in changed:  # the day-before reminder is due again for the new date
         activity.signups.filter(reminded_at__isnull=False).update(reminded_at=None)
     if {"starts_at", "ends_at", "place"} & set(changed):
-        for signup in activity.signups.filter(status__in=(SignupStatus.SIGNED, SignupStatus.WAITLISTED)) \
-                .select_related("member"):
-            _on_commit_notify(signup.member, kind="activities.changed", title=gettext("活动时间地点有变"),
-                              body=gettext("您报名的活动“%(title)s”改为 %(when)s，地点：%(place)s。") % {"title": activity.title, "when": _when(activity), "place": activity.place},
-                              link=_link(activity))
+        for signup in activity.signups.filter(
+            status__in=(SignupStatus.SIGNED, SignupStatus.WAITLISTED)
+        ).select_related("member"):
+            _on_commit_notify(
+                signup.member,
+                kind="activities.changed",
+                title=gettext("活动时间地点有变"),
+                body=gettext("您报名的活动“%(title)s”改为 %(when)s，地点：%(place)s。")
+                % {"title": activity.title, "when": _when(activity), "place": activity.place},
+                link=_link(activity),
+            )
     if "capacity" in changed:
         _promote(activity, actor=actor, request=request, now=now)
     return activity
@@ -341,22 +424,40 @@ def activity_cancel(*, activity: Activity, reason: str, actor, request=None) -> 
     now = _now()
     if activity.ends_at <= now:
         raise ActivityError("ended", gettext("活动已结束，不能取消。"), status=409)
-    if Attendance.objects.filter(signup__activity=activity).exists() or activity.signups.filter(
-            status=SignupStatus.ATTENDED).exists():
+    if (
+        Attendance.objects.filter(signup__activity=activity).exists()
+        or activity.signups.filter(status=SignupStatus.ATTENDED).exists()
+    ):
         raise ActivityError("has_attendance", gettext("已有党员签到，不能取消活动。"), status=409)
-    signups = list(activity.signups.select_for_update(of=("self",)).filter(status__in=OPEN).select_related("member"))
+    signups = list(
+        activity.signups.select_for_update(of=("self",)).filter(status__in=OPEN).select_related("member")
+    )
     for signup in signups:
         signup.status = SignupStatus.CANCELLED
         signup.cancelled_at = now
-        _on_commit_notify(signup.member, kind="activities.cancelled", title=gettext("活动取消"),
-                          body=gettext("您报名的活动“%(title)s”（%(when)s）已取消。原因：%(value)s") % {"title": activity.title, "when": _when(activity), "value": reason[:100]},
-                          link=_link(activity))
+        _on_commit_notify(
+            signup.member,
+            kind="activities.cancelled",
+            title=gettext("活动取消"),
+            body=gettext("您报名的活动“%(title)s”（%(when)s）已取消。原因：%(value)s")
+            % {"title": activity.title, "when": _when(activity), "value": reason[:100]},
+            link=_link(activity),
+        )
     Signup.objects.bulk_update(signups, ["status", "cancelled_at"])
     activity.status = ActivityStatus.CANCELLED
     activity.signed_up = 0
     activity.save(update_fields=["status", "signed_up"])
-    audit(event="activities.activity_cancelled", actor=actor, request=request, obj=activity, reason=reason[:200],
-          changes={"status": [ActivityStatus.PUBLISHED, ActivityStatus.CANCELLED], "signups_cancelled": len(signups)})
+    audit(
+        event="activities.activity_cancelled",
+        actor=actor,
+        request=request,
+        obj=activity,
+        reason=reason[:200],
+        changes={
+            "status": [ActivityStatus.PUBLISHED, ActivityStatus.CANCELLED],
+            "signups_cancelled": len(signups),
+        },
+    )
     return activity
 
 
@@ -380,36 +481,59 @@ def signup_create(*, activity: Activity, member: Member, actor, request=None) ->
         raise ActivityError("cancelled", gettext("活动已取消。"), status=409)
     now = _now()
     if now >= activity.starts_at:
-        raise ActivityError("started", gettext("活动已开始，报名已截止。到场后可扫码签到（有空余名额时现场报名）。"), status=409)
-    _require_registered(member, activity.community_id, gettext("请先到这个社区报到，报到确认后即可报名参加活动。"))
+        raise ActivityError(
+            "started",
+            gettext("活动已开始，报名已截止。到场后可扫码签到（有空余名额时现场报名）。"),
+            status=409,
+        )
+    _require_registered(
+        member, activity.community_id, gettext("请先到这个社区报到，报到确认后即可报名参加活动。")
+    )
     existing = Signup.objects.filter(activity=activity, member=member, status__in=OPEN).first()
     if existing is not None:
-        message = (gettext("您已在候补名单中，无需重复报名。") if existing.status == SignupStatus.WAITLISTED
-                   else gettext("您已报名，无需重复报名。"))
+        message = (
+            gettext("您已在候补名单中，无需重复报名。")
+            if existing.status == SignupStatus.WAITLISTED
+            else gettext("您已报名，无需重复报名。")
+        )
         raise ActivityError("already_signed_up", message, status=409)
     signup, backstop = None, False
     if activity.signed_up < activity.capacity:
         try:
             with transaction.atomic():
                 Activity.objects.filter(pk=activity.pk).update(signed_up=F("signed_up") + 1)
-                signup = Signup.objects.create(activity=activity, member=member, status=SignupStatus.SIGNED,
-                                               created_at=now)
+                signup = Signup.objects.create(
+                    activity=activity, member=member, status=SignupStatus.SIGNED, created_at=now
+                )
         except IntegrityError as exc:
             if not _capacity_error(exc):
-                raise ActivityError("already_signed_up", gettext("您已报名，无需重复报名。"), status=409,
-                                    backstop=True) from exc
+                raise ActivityError(
+                    "already_signed_up", gettext("您已报名，无需重复报名。"), status=409, backstop=True
+                ) from exc
             backstop = True  # the lock did not hold: the constraint caught the last place
     if signup is None:
         try:
             with transaction.atomic():
-                signup = Signup.objects.create(activity=activity, member=member, status=SignupStatus.WAITLISTED,
-                                               created_at=now)
+                signup = Signup.objects.create(
+                    activity=activity, member=member, status=SignupStatus.WAITLISTED, created_at=now
+                )
         except IntegrityError as exc:
-            raise ActivityError("already_signed_up", gettext("您已报名，无需重复报名。"), status=409, backstop=True) from exc
+            raise ActivityError(
+                "already_signed_up", gettext("您已报名，无需重复报名。"), status=409, backstop=True
+            ) from exc
     signup.backstop = backstop
-    audit(event="activities.signed_up", actor=actor, request=request, obj=signup,
-          object_repr=f"{member.name} → {activity.title}",
-          changes={"activity": activity.pk, "status": [None, signup.status], **({"backstop": True} if backstop else {})})
+    audit(
+        event="activities.signed_up",
+        actor=actor,
+        request=request,
+        obj=signup,
+        object_repr=f"{member.name} → {activity.title}",
+        changes={
+            "activity": activity.pk,
+            "status": [None, signup.status],
+            **({"backstop": True} if backstop else {}),
+        },
+    )
     return signup
 
 
@@ -432,8 +556,14 @@ def signup_cancel(*, signup: Signup, actor, request=None) -> Signup:
     signup.status = SignupStatus.CANCELLED
     signup.cancelled_at = now
     signup.save(update_fields=["status", "cancelled_at"])
-    audit(event="activities.signup_cancelled", actor=actor, request=request, obj=signup,
-          object_repr=f"{signup.member.name} ← {activity.title}", changes={"status": [old, SignupStatus.CANCELLED]})
+    audit(
+        event="activities.signup_cancelled",
+        actor=actor,
+        request=request,
+        obj=signup,
+        object_repr=f"{signup.member.name} ← {activity.title}",
+        changes={"status": [old, SignupStatus.CANCELLED]},
+    )
     if held:
         Activity.objects.filter(pk=activity.pk).update(signed_up=F("signed_up") - 1)
         activity.signed_up -= 1
@@ -448,8 +578,12 @@ def _promote(activity: Activity, *, actor, request, now: dt.datetime) -> list[Si
     free = activity.capacity - activity.signed_up
     if free <= 0:
         return []
-    promoted = list(Signup.objects.select_for_update(of=("self",)).select_related("member")
-                    .filter(activity=activity, status=SignupStatus.WAITLISTED).order_by("created_at", "pk")[:free])
+    promoted = list(
+        Signup.objects.select_for_update(of=("self",))
+        .select_related("member")
+        .filter(activity=activity, status=SignupStatus.WAITLISTED)
+        .order_by("created_at", "pk")[:free]
+    )
     if not promoted:
         return []
     Activity.objects.filter(pk=activity.pk).update(signed_up=F("signed_up") + len(promoted))
@@ -457,12 +591,22 @@ def _promote(activity: Activity, *, actor, request, now: dt.datetime) -> list[Si
     for signup in promoted:
         signup.status = SignupStatus.SIGNED
         signup.save(update_fields=["status"])
-        audit(event="activities.promoted", actor=actor, request=request, obj=signup,
-              object_repr=f"{signup.member.name} → {activity.title}",
-              changes={"status": [SignupStatus.WAITLISTED, SignupStatus.SIGNED]})
-        _on_commit_notify(signup.member, kind="activities.promoted", title=gettext("候补成功"),
-                          body=gettext("有人取消了报名，您已从候补转为正式报名：“%(title)s”，%(when)s，地点：%(place)s。") % {"title": activity.title, "when": _when(activity), "place": activity.place},
-                          link=_link(activity))
+        audit(
+            event="activities.promoted",
+            actor=actor,
+            request=request,
+            obj=signup,
+            object_repr=f"{signup.member.name} → {activity.title}",
+            changes={"status": [SignupStatus.WAITLISTED, SignupStatus.SIGNED]},
+        )
+        _on_commit_notify(
+            signup.member,
+            kind="activities.promoted",
+            title=gettext("候补成功"),
+            body=gettext("有人取消了报名，您已从候补转为正式报名：“%(title)s”，%(when)s，地点：%(place)s。")
+            % {"title": activity.title, "when": _when(activity), "place": activity.place},
+            link=_link(activity),
+        )
     return promoted
 
 
@@ -471,7 +615,10 @@ def waitlist_position(signup: Signup) -> int | None:
     if signup.status != SignupStatus.WAITLISTED:
         return None
     before = Q(created_at__lt=signup.created_at) | Q(created_at=signup.created_at, pk__lt=signup.pk)
-    return Signup.objects.filter(before, activity_id=signup.activity_id, status=SignupStatus.WAITLISTED).count() + 1
+    return (
+        Signup.objects.filter(before, activity_id=signup.activity_id, status=SignupStatus.WAITLISTED).count()
+        + 1
+    )
 
 
 # --- the rotating check-in QR -----------------------------------------------------------------------
@@ -497,8 +644,9 @@ def checkin_token(activity: Activity, mode: str = "in", now: dt.datetime | None 
     return f"{activity.pk}-{code}-{_mac(activity, code, _window(now))}"
 
 
-def activity_from_token(token: str, *, actor=None, request=None,
-                        now: dt.datetime | None = None) -> tuple[Activity, str]:
+def activity_from_token(
+    token: str, *, actor=None, request=None, now: dt.datetime | None = None
+) -> tuple[Activity, str]:
     """The activity and mode ("in"/"out") of a scanned token of the current or the previous window.
 
     ``token_expired`` for a genuine older token (up to two hours), ``token_invalid`` (audited) otherwise.
@@ -510,14 +658,26 @@ def activity_from_token(token: str, *, actor=None, request=None,
         window = _window(now)
         if any(hmac.compare_digest(mac, _mac(activity, code, w)) for w in (window, window - 1)):
             return activity, ("in" if code == "i" else "out")
-        if any(hmac.compare_digest(mac, _mac(activity, code, w)) for w in range(window - EXPIRED_LOOKBACK,
-                                                                                window - 1)):
-            raise ActivityError("token_expired", gettext("二维码已过期，请重新扫描现场大屏上的二维码。"), status=400)
+        if any(
+            hmac.compare_digest(mac, _mac(activity, code, w))
+            for w in range(window - EXPIRED_LOOKBACK, window - 1)
+        ):
+            raise ActivityError(
+                "token_expired", gettext("二维码已过期，请重新扫描现场大屏上的二维码。"), status=400
+            )
     with transaction.atomic():
-        audit(event="security.checkin_token_rejected", actor=actor, request=request, success=False,
-              object_type="activities.activity", object_id=str(activity.pk) if activity else "",
-              reason="forged or malformed check-in token")
-    raise ActivityError("token_invalid", gettext("签到二维码无效，请扫描活动现场大屏上的二维码。"), status=400)
+        audit(
+            event="security.checkin_token_rejected",
+            actor=actor,
+            request=request,
+            success=False,
+            object_type="activities.activity",
+            object_id=str(activity.pk) if activity else "",
+            reason="forged or malformed check-in token",
+        )
+    raise ActivityError(
+        "token_invalid", gettext("签到二维码无效，请扫描活动现场大屏上的二维码。"), status=400
+    )
 
 
 # --- check-in and check-out -------------------------------------------------------------------------
@@ -530,13 +690,32 @@ def _check_window(activity: Activity, now: dt.datetime, what: str) -> None:
     if opens <= now <= closes:
         return
     minutes = int(grace().total_seconds() // 60)
-    span = (gettext("%(localtime)s 至 %(localtime2)s") % {"localtime": format(timezone.localtime(opens), gettext("%m月%d日 %H:%M")), "localtime2": format(timezone.localtime(closes), "%H:%M")}
-            if timezone.localtime(opens).date() == timezone.localtime(closes).date()
-            else gettext("%(localtime)s 至 %(localtime2)s") % {"localtime": format(timezone.localtime(opens), gettext("%m月%d日 %H:%M")), "localtime2": format(timezone.localtime(closes), gettext("%m月%d日 %H:%M"))})
+    span = (
+        gettext("%(localtime)s 至 %(localtime2)s")
+        % {
+            "localtime": format(timezone.localtime(opens), gettext("%m月%d日 %H:%M")),
+            "localtime2": format(timezone.localtime(closes), "%H:%M"),
+        }
+        if timezone.localtime(opens).date() == timezone.localtime(closes).date()
+        else gettext("%(localtime)s 至 %(localtime2)s")
+        % {
+            "localtime": format(timezone.localtime(opens), gettext("%m月%d日 %H:%M")),
+            "localtime2": format(timezone.localtime(closes), gettext("%m月%d日 %H:%M")),
+        }
+    )
     if now < opens:
-        raise ActivityError("too_early", gettext("还没到%(what)s时间。%(what)s时间为 %(span)s（活动开始前 %(minutes)s 分钟开放）。") % {"what": what, "span": span, "minutes": minutes},
-                            status=409)
-    raise ActivityError("too_late", gettext("%(what)s时间已过（%(span)s）。如确实参加了活动，请联系社区确认服务时长。") % {"what": what, "span": span}, status=409)
+        raise ActivityError(
+            "too_early",
+            gettext("还没到%(what)s时间。%(what)s时间为 %(span)s（活动开始前 %(minutes)s 分钟开放）。")
+            % {"what": what, "span": span, "minutes": minutes},
+            status=409,
+        )
+    raise ActivityError(
+        "too_late",
+        gettext("%(what)s时间已过（%(span)s）。如确实参加了活动，请联系社区确认服务时长。")
+        % {"what": what, "span": span},
+        status=409,
+    )
 
 
 def _require_scanner(actor, activity: Activity, member: Member, method: str) -> None:
@@ -547,58 +726,83 @@ def _require_scanner(actor, activity: Activity, member: Member, method: str) -> 
 
 
 @transaction.atomic
-def attendance_check_in(*, activity: Activity, member: Member, method: str = "qr", nonce: str = "", actor,
-                        request=None) -> CheckResult:
+def attendance_check_in(
+    *, activity: Activity, member: Member, method: str = "qr", nonce: str = "", actor, request=None
+) -> CheckResult:
     """Check a member in (their own QR scan, or the admin scanning their card). Repeating does nothing."""
     activity = _lock_activity(activity.pk)
     _require_scanner(actor, activity, member, method)
     now = _now()
     _check_window(activity, now, pgettext("window", "签到"))
     nonce = (nonce or "")[:64]
-    signup = (Signup.objects.select_for_update().filter(activity=activity, member=member, status__in=OPEN)
-              .first())
+    signup = (
+        Signup.objects.select_for_update().filter(activity=activity, member=member, status__in=OPEN).first()
+    )
     walk_in = False
     if signup is None:
-        _require_registered(member, activity.community_id, gettext("您未在本社区报到，不能参加本社区的活动。"))
+        _require_registered(
+            member, activity.community_id, gettext("您未在本社区报到，不能参加本社区的活动。")
+        )
         if activity.signed_up >= activity.capacity:
-            raise ActivityError("activity_full", gettext("活动名额已满，不能现场报名。请联系活动负责人。"), status=409)
+            raise ActivityError(
+                "activity_full", gettext("活动名额已满，不能现场报名。请联系活动负责人。"), status=409
+            )
         try:
             with transaction.atomic():
                 Activity.objects.filter(pk=activity.pk).update(signed_up=F("signed_up") + 1)
-                signup = Signup.objects.create(activity=activity, member=member, status=SignupStatus.ATTENDED,
-                                               created_at=now)
+                signup = Signup.objects.create(
+                    activity=activity, member=member, status=SignupStatus.ATTENDED, created_at=now
+                )
         except IntegrityError as exc:
-            raise ActivityError("activity_full", gettext("活动名额已满，不能现场报名。"), status=409, backstop=True) from exc
+            raise ActivityError(
+                "activity_full", gettext("活动名额已满，不能现场报名。"), status=409, backstop=True
+            ) from exc
         walk_in = True
     elif signup.status == SignupStatus.WAITLISTED:
         if activity.signed_up >= activity.capacity:
-            raise ActivityError("waitlisted", gettext("您在候补名单中，目前没有空余名额，不能签到。"), status=409)
+            raise ActivityError(
+                "waitlisted", gettext("您在候补名单中，目前没有空余名额，不能签到。"), status=409
+            )
         Activity.objects.filter(pk=activity.pk).update(signed_up=F("signed_up") + 1)
     existing = Attendance.objects.filter(signup=signup).first()
     if existing is not None:
-        return CheckResult("in", signup, existing, created=False, replayed=bool(nonce) and existing.nonce == nonce)
+        return CheckResult(
+            "in", signup, existing, created=False, replayed=bool(nonce) and existing.nonce == nonce
+        )
     old_status = signup.status
     if signup.status != SignupStatus.ATTENDED:
         signup.status = SignupStatus.ATTENDED
         signup.save(update_fields=["status"])
     attendance = Attendance.objects.create(signup=signup, checked_in_at=now, method=method, nonce=nonce)
-    audit(event="activities.checked_in", actor=actor, request=request, obj=signup,
-          object_repr=f"{member.name} @ {activity.title}",
-          changes={"method": method, "walk_in": walk_in, "status": [None if walk_in else old_status,
-                                                                   SignupStatus.ATTENDED]})
+    audit(
+        event="activities.checked_in",
+        actor=actor,
+        request=request,
+        obj=signup,
+        object_repr=f"{member.name} @ {activity.title}",
+        changes={
+            "method": method,
+            "walk_in": walk_in,
+            "status": [None if walk_in else old_status, SignupStatus.ATTENDED],
+        },
+    )
     return CheckResult("in", signup, attendance, created=True, walk_in=walk_in)
 
 
 @transaction.atomic
-def attendance_check_out(*, activity: Activity, member: Member, method: str = "qr", nonce: str = "", actor,
-                         request=None) -> CheckResult:
+def attendance_check_out(
+    *, activity: Activity, member: Member, method: str = "qr", nonce: str = "", actor, request=None
+) -> CheckResult:
     """Check a member out and record the hours (evidence 3, verified). Repeating does nothing."""
     activity = _lock_activity(activity.pk)
     _require_scanner(actor, activity, member, method)
     now = _now()
     _check_window(activity, now, pgettext("window", "签退"))
-    signup = (Signup.objects.select_for_update().filter(activity=activity, member=member,
-                                                        status=SignupStatus.ATTENDED).first())
+    signup = (
+        Signup.objects.select_for_update()
+        .filter(activity=activity, member=member, status=SignupStatus.ATTENDED)
+        .first()
+    )
     attendance = Attendance.objects.select_for_update().filter(signup=signup).first() if signup else None
     if attendance is None:
         raise ActivityError("not_checked_in", gettext("您还没有签到，请先扫描签到二维码。"), status=409)
@@ -610,27 +814,48 @@ def attendance_check_out(*, activity: Activity, member: Member, method: str = "q
     checked = (attendance.checked_out_at - attendance.checked_in_at).total_seconds()
     capped = min(checked, (activity.ends_at - activity.starts_at).total_seconds())
     record, day_full = None, False
-    if capped >= MIN_RECORD_SECONDS and not ServiceRecord.objects.filter(member=member, activity=activity).exists():
+    if (
+        capped >= MIN_RECORD_SECONDS
+        and not ServiceRecord.objects.filter(member=member, activity=activity).exists()
+    ):
         hours = min(Decimal(24), half_hours(capped))
         room = _day_room(member, activity)
         day_full = hours > room  # the day's other records leave less: record what fits, if anything
         if min(hours, room) >= Decimal("0.5"):
-            record = _record_create(activity=activity, member=member, hours=min(hours, room),
-                                    evidence=EvidenceLevel.VENUE_QR, verified_by=None, now=now)
-    audit(event="activities.checked_out", actor=actor, request=request, obj=signup,
-          object_repr=f"{member.name} @ {activity.title}",
-          changes={"method": method, "hours": str(record.hours) if record else "0",
-                   "record": record.pk if record else None, **({"day_full": True} if day_full else {})})
+            record = _record_create(
+                activity=activity,
+                member=member,
+                hours=min(hours, room),
+                evidence=EvidenceLevel.VENUE_QR,
+                verified_by=None,
+                now=now,
+            )
+    audit(
+        event="activities.checked_out",
+        actor=actor,
+        request=request,
+        obj=signup,
+        object_repr=f"{member.name} @ {activity.title}",
+        changes={
+            "method": method,
+            "hours": str(record.hours) if record else "0",
+            "record": record.pk if record else None,
+            **({"day_full": True} if day_full else {}),
+        },
+    )
     return CheckResult("out", signup, attendance, created=True, record=record, day_full=day_full)
 
 
-def attendance_scan(*, activity: Activity, member: Member, mode: str, method: str = "qr", nonce: str = "", actor,
-                    request=None) -> CheckResult:
+def attendance_scan(
+    *, activity: Activity, member: Member, mode: str, method: str = "qr", nonce: str = "", actor, request=None
+) -> CheckResult:
     if mode == "out":
-        return attendance_check_out(activity=activity, member=member, method=method, nonce=nonce, actor=actor,
-                                    request=request)
-    return attendance_check_in(activity=activity, member=member, method=method, nonce=nonce, actor=actor,
-                               request=request)
+        return attendance_check_out(
+            activity=activity, member=member, method=method, nonce=nonce, actor=actor, request=request
+        )
+    return attendance_check_in(
+        activity=activity, member=member, method=method, nonce=nonce, actor=actor, request=request
+    )
 
 
 def _day_room(member: Member, activity: Activity) -> Decimal:
@@ -640,14 +865,25 @@ def _day_room(member: Member, activity: Activity) -> Decimal:
     return max(Decimal(0), MAX_DAY_HOURS - day_hours_locked(member, served_on))
 
 
-def _record_create(*, activity: Activity, member: Member, hours: Decimal, evidence: int, verified_by,
-                   now: dt.datetime) -> ServiceRecord:
+def _record_create(
+    *, activity: Activity, member: Member, hours: Decimal, evidence: int, verified_by, now: dt.datetime
+) -> ServiceRecord:
     served_on = timezone.localtime(activity.starts_at).date()
     return ServiceRecord.objects.create(
-        member=member, community_id=activity.community_id, category_id=activity.category_id, activity=activity,
-        served_on=served_on, month=served_on.year * 100 + served_on.month, hours=hours,
-        description=(gettext("参加活动：%(title)s") % {"title": activity.title})[:300], status=RecordStatus.VERIFIED, evidence=evidence,
-        verified_by=verified_by, verified_at=now, created_at=now)
+        member=member,
+        community_id=activity.community_id,
+        category_id=activity.category_id,
+        activity=activity,
+        served_on=served_on,
+        month=served_on.year * 100 + served_on.month,
+        hours=hours,
+        description=(gettext("参加活动：%(title)s") % {"title": activity.title})[:300],
+        status=RecordStatus.VERIFIED,
+        evidence=evidence,
+        verified_by=verified_by,
+        verified_at=now,
+        created_at=now,
+    )
 
 
 @transaction.atomic
@@ -672,27 +908,65 @@ def attendance_confirm(*, signup: Signup, actor, request=None, hours: Decimal | 
         hours = limit
     hours = Decimal(hours)
     if hours < Decimal("0.5") or hours > limit or (hours * 2) % 1:
-        raise ActivityError("bad_hours", gettext("服务时长应为 0.5 到 %(limit)s 小时之间、以 0.5 小时为单位。") % {"limit": limit})
+        raise ActivityError(
+            "bad_hours",
+            gettext("服务时长应为 0.5 到 %(limit)s 小时之间、以 0.5 小时为单位。") % {"limit": limit},
+        )
     room = _day_room(signup.member, activity)
     if hours > room:
         day = timezone.localtime(activity.starts_at)
-        raise ActivityError("day_over_24", (gettext("%(name)s在%(year)s年%(month)s月%(day)s日已记录 %(value)s 小时，一天最多 24 小时，") % {"name": signup.member.name, "year": day.year, "month": day.month, "day": day.day, "value": MAX_DAY_HOURS - room})
-                                           + (gettext("最多还能记录 %(room)s 小时。") % {"room": room} if room >= Decimal("0.5") else gettext("不能再记录。")))
+        raise ActivityError(
+            "day_over_24",
+            (
+                gettext("%(name)s在%(year)s年%(month)s月%(day)s日已记录 %(value)s 小时，一天最多 24 小时，")
+                % {
+                    "name": signup.member.name,
+                    "year": day.year,
+                    "month": day.month,
+                    "day": day.day,
+                    "value": MAX_DAY_HOURS - room,
+                }
+            )
+            + (
+                gettext("最多还能记录 %(room)s 小时。") % {"room": room}
+                if room >= Decimal("0.5")
+                else gettext("不能再记录。")
+            ),
+        )
     old = signup.status
     if signup.status != SignupStatus.ATTENDED:
         signup.status = SignupStatus.ATTENDED
         signup.save(update_fields=["status"])
     try:
         with transaction.atomic():
-            record = _record_create(activity=activity, member=signup.member, hours=hours,
-                                    evidence=EvidenceLevel.COMMUNITY, verified_by=actor, now=now)
+            record = _record_create(
+                activity=activity,
+                member=signup.member,
+                hours=hours,
+                evidence=EvidenceLevel.COMMUNITY,
+                verified_by=actor,
+                now=now,
+            )
     except IntegrityError as exc:
-        raise ActivityError("record_exists", gettext("已经记录了这次活动的服务时长。"), status=409, backstop=True) from exc
-    audit(event="activities.attendance_confirmed", actor=actor, request=request, obj=signup,
-          object_repr=f"{signup.member.name} @ {activity.title}",
-          changes={"status": [old, SignupStatus.ATTENDED], "hours": str(hours), "record": record.pk})
-    _on_commit_notify(signup.member, kind="activities.confirmed", title=gettext("服务时长已记录"),
-                      body=gettext("社区确认您参加了“%(title)s”，记录服务时长 %(hours)s 小时。") % {"title": activity.title, "hours": hours}, link=_link(activity))
+        raise ActivityError(
+            "record_exists", gettext("已经记录了这次活动的服务时长。"), status=409, backstop=True
+        ) from exc
+    audit(
+        event="activities.attendance_confirmed",
+        actor=actor,
+        request=request,
+        obj=signup,
+        object_repr=f"{signup.member.name} @ {activity.title}",
+        changes={"status": [old, SignupStatus.ATTENDED], "hours": str(hours), "record": record.pk},
+    )
+    _on_commit_notify(
+        signup.member,
+        kind="activities.confirmed",
+        title=gettext("服务时长已记录"),
+        body=gettext("社区确认您参加了“%(title)s”，记录服务时长 %(hours)s 小时。")
+        % {"title": activity.title, "hours": hours},
+        link=_link(activity),
+    )
     return record
 
 
@@ -707,8 +981,11 @@ def activities_close_ended(*, now: dt.datetime | None = None, actor=None) -> dic
     """
     now = now or _now()
     cutoff = now - grace()
-    ids = list(Activity.objects.filter(closed_at__isnull=True, ends_at__lt=cutoff).order_by("ends_at", "pk")
-               .values_list("pk", flat=True))
+    ids = list(
+        Activity.objects.filter(closed_at__isnull=True, ends_at__lt=cutoff)
+        .order_by("ends_at", "pk")
+        .values_list("pk", flat=True)
+    )
     closed = no_shows = 0
     for pk in ids:
         with transaction.atomic():
@@ -716,11 +993,17 @@ def activities_close_ended(*, now: dt.datetime | None = None, actor=None) -> dic
             if activity.closed_at is not None:
                 continue
             n = Signup.objects.filter(activity=activity, status=SignupStatus.SIGNED).update(
-                status=SignupStatus.NO_SHOW)
+                status=SignupStatus.NO_SHOW
+            )
             activity.closed_at = now
             activity.save(update_fields=["closed_at"])
-            audit(event="activities.activity_closed", actor=actor, obj=activity, actor_name="activities_close_ended",
-                  changes={"no_shows": n})
+            audit(
+                event="activities.activity_closed",
+                actor=actor,
+                obj=activity,
+                actor_name="activities_close_ended",
+                changes={"no_shows": n},
+            )
         closed += 1
         no_shows += n
     return {"activities": closed, "no_shows": no_shows}
@@ -737,26 +1020,52 @@ def reminders_send(*, now: dt.datetime | None = None) -> int:
     now = now or _now()
     tomorrow = timezone.localdate(now) + dt.timedelta(days=1)
     until = timezone.make_aware(dt.datetime.combine(tomorrow + dt.timedelta(days=1), dt.time.min))
-    activities = Activity.objects.filter(status=ActivityStatus.PUBLISHED, starts_at__gt=now, starts_at__lt=until)
-    pending = (Signup.objects.filter(activity__in=activities, status=SignupStatus.SIGNED, reminded_at__isnull=True)
-               .select_related("activity", "member").order_by("activity__starts_at", "pk"))
+    activities = Activity.objects.filter(
+        status=ActivityStatus.PUBLISHED, starts_at__gt=now, starts_at__lt=until
+    )
+    pending = (
+        Signup.objects.filter(activity__in=activities, status=SignupStatus.SIGNED, reminded_at__isnull=True)
+        .select_related("activity", "member")
+        .order_by("activity__starts_at", "pk")
+    )
     sent = 0
     for signup in pending.iterator(chunk_size=500):
         with transaction.atomic():
-            claimed = Signup.objects.filter(pk=signup.pk, status=SignupStatus.SIGNED,
-                                            reminded_at__isnull=True).update(reminded_at=now)
+            claimed = Signup.objects.filter(
+                pk=signup.pk, status=SignupStatus.SIGNED, reminded_at__isnull=True
+            ).update(reminded_at=now)
             if not claimed:
                 continue
             activity = signup.activity
-            day = gettext("今天") if timezone.localtime(activity.starts_at).date() == timezone.localdate(now) else gettext("明天")
-            notify_member(member=signup.member, kind="activities.reminder", title=gettext("活动提醒"),
-                          body=gettext("您报名的活动“%(title)s”%(day)s %(localtime)s 开始，地点：%(place)s。到场后请扫码签到。") % {"title": activity.title, "day": day, "localtime": format(timezone.localtime(activity.starts_at), "%H:%M"), "place": activity.place},
-                          link=_link(activity))
+            day = (
+                gettext("今天")
+                if timezone.localtime(activity.starts_at).date() == timezone.localdate(now)
+                else gettext("明天")
+            )
+            notify_member(
+                member=signup.member,
+                kind="activities.reminder",
+                title=gettext("活动提醒"),
+                body=gettext(
+                    "您报名的活动“%(title)s”%(day)s %(localtime)s 开始，地点：%(place)s。到场后请扫码签到。"
+                )
+                % {
+                    "title": activity.title,
+                    "day": day,
+                    "localtime": format(timezone.localtime(activity.starts_at), "%H:%M"),
+                    "place": activity.place,
+                },
+                link=_link(activity),
+            )
             sent += 1
     if sent:
         with transaction.atomic():
-            audit(event="activities.reminders_sent", actor_name="send_activity_reminders",
-                  object_type="activities.signup", changes={"count": sent})
+            audit(
+                event="activities.reminders_sent",
+                actor_name="send_activity_reminders",
+                object_type="activities.signup",
+                changes={"count": sent},
+            )
     return sent
 
 
@@ -764,13 +1073,15 @@ def reminders_send(*, now: dt.datetime | None = None) -> int:
 
 
 @transaction.atomic
-def signups_end_for_member(*, member: Member, reason: str, actor, request=None,
-                           keep_community_id: int | None = None) -> int:
+def signups_end_for_member(
+    *, member: Member, reason: str, actor, request=None, keep_community_id: int | None = None
+) -> int:
     """Cancel the member's sign-ups for activities that have not started, outside ``keep_community_id``
     (all when None), promoting waitlisted members. Call when a registration ends."""
     now = _now()
-    qs = Signup.objects.filter(member=member, status__in=(SignupStatus.SIGNED, SignupStatus.WAITLISTED),
-                               activity__starts_at__gt=now)
+    qs = Signup.objects.filter(
+        member=member, status__in=(SignupStatus.SIGNED, SignupStatus.WAITLISTED), activity__starts_at__gt=now
+    )
     if keep_community_id is not None:
         qs = qs.exclude(activity__community_id=keep_community_id)
     n = 0
@@ -778,6 +1089,12 @@ def signups_end_for_member(*, member: Member, reason: str, actor, request=None,
         signup_cancel(signup=signup, actor=None, request=request)
         n += 1
     if n:
-        audit(event="activities.member_signups_ended", actor=actor, request=request, obj=member, reason=reason,
-              changes={"signups": n})
+        audit(
+            event="activities.member_signups_ended",
+            actor=actor,
+            request=request,
+            obj=member,
+            reason=reason,
+            changes={"signups": n},
+        )
     return n

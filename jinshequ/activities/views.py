@@ -58,8 +58,10 @@ def require_organiser(view):
     @wraps(view)
     def wrapped(request, *args, **kwargs):
         user = request.user
-        if not (user_has_perm(user, Perm.ACTIVITY_MANAGE)
-                or (user_has_perm(user, Perm.ACTIVITY_JOIN) and sel.leads_a_team(user))):
+        if not (
+            user_has_perm(user, Perm.ACTIVITY_MANAGE)
+            or (user_has_perm(user, Perm.ACTIVITY_JOIN) and sel.leads_a_team(user))
+        ):
             raise PermissionDenied
         return view(request, *args, **kwargs)
 
@@ -76,13 +78,28 @@ def member_list(request):
     reg = current_registration(member) if member.status == MemberStatus.ACTIVE else None
     now = timezone.now()
     signups = list(sel.my_signups(member)[:40])
-    mine = [s for s in signups if s.activity.ends_at >= now and s.activity.status == ActivityStatus.PUBLISHED
-            and s.status in services.OPEN]
+    mine = [
+        s
+        for s in signups
+        if s.activity.ends_at >= now
+        and s.activity.status == ActivityStatus.PUBLISHED
+        and s.status in services.OPEN
+    ]
     past = [s for s in signups if s not in mine]
     upcoming = list(sel.upcoming_for_member(member, reg.community_id, now)[:PAGE_SIZE]) if reg else []
-    return render(request, "activities/member_list.html", {
-        "member": member, "registration": reg, "mine": mine, "past": past, "upcoming": upcoming,
-        "leads": sel.leads_a_team(request.user), "now": now})
+    return render(
+        request,
+        "activities/member_list.html",
+        {
+            "member": member,
+            "registration": reg,
+            "mine": mine,
+            "past": past,
+            "upcoming": upcoming,
+            "leads": sel.leads_a_team(request.user),
+            "now": now,
+        },
+    )
 
 
 def _detail_context(request, member: Member, activity, **extra) -> dict:
@@ -93,18 +110,35 @@ def _detail_context(request, member: Member, activity, **extra) -> dict:
     record = None
     if signup and signup.status in (SignupStatus.ATTENDED, SignupStatus.NO_SHOW):
         record = activity.records.filter(member=member).first()
-    can_sign_up = (activity.status == ActivityStatus.PUBLISHED and now < activity.starts_at and open_signup is None
-                   and reg is not None and reg.community_id == activity.community_id)
+    can_sign_up = (
+        activity.status == ActivityStatus.PUBLISHED
+        and now < activity.starts_at
+        and open_signup is None
+        and reg is not None
+        and reg.community_id == activity.community_id
+    )
     return {
-        "member": member, "activity": activity, "signup": signup, "open_signup": open_signup, "record": record,
+        "member": member,
+        "activity": activity,
+        "signup": signup,
+        "open_signup": open_signup,
+        "record": record,
         "registered_here": reg is not None and reg.community_id == activity.community_id,
         "can_sign_up": can_sign_up,
-        "can_cancel": (open_signup is not None and open_signup.status != SignupStatus.ATTENDED
-                       and now < activity.starts_at),
+        "can_cancel": (
+            open_signup is not None
+            and open_signup.status != SignupStatus.ATTENDED
+            and now < activity.starts_at
+        ),
         "position": services.waitlist_position(open_signup) if open_signup else None,
-        "in_window": services.in_checkin_window(activity, now), "opens": services.checkin_opens(activity),
-        "closes": services.checkin_closes(activity), "places_left": max(0, activity.capacity - activity.signed_up),
-        "idempotency_key": new_idempotency_key(), "now": now, **extra}
+        "in_window": services.in_checkin_window(activity, now),
+        "opens": services.checkin_opens(activity),
+        "closes": services.checkin_closes(activity),
+        "places_left": max(0, activity.capacity - activity.signed_up),
+        "idempotency_key": new_idempotency_key(),
+        "now": now,
+        **extra,
+    }
 
 
 @require_perm(Perm.ACTIVITY_JOIN)
@@ -125,14 +159,26 @@ def signup(request, pk):
     except ActivityError as exc:
         if wants_json(request):
             return error_json(exc)
-        return render(request, "activities/member_detail.html",
-                      _detail_context(request, member, activity, error=error_message(exc)), status=exc.status)
+        return render(
+            request,
+            "activities/member_detail.html",
+            _detail_context(request, member, activity, error=error_message(exc)),
+            status=exc.status,
+        )
     if wants_json(request):
         return JsonResponse({"id": new.pk, "status": new.status, "activity": activity.pk}, status=201)
     if new.status == SignupStatus.SIGNED:
-        messages.success(request, gettext("报名成功：“%(title)s”。活动前一天会提醒您。") % {"title": activity.title})
+        messages.success(
+            request, gettext("报名成功：“%(title)s”。活动前一天会提醒您。") % {"title": activity.title}
+        )
     else:
-        messages.warning(request, gettext("名额已满，您已进入候补名单（第 %(waitlist_position)s 位）。有人取消时会自动递补并通知您。") % {"waitlist_position": services.waitlist_position(new)})
+        messages.warning(
+            request,
+            gettext(
+                "名额已满，您已进入候补名单（第 %(waitlist_position)s 位）。有人取消时会自动递补并通知您。"
+            )
+            % {"waitlist_position": services.waitlist_position(new)},
+        )
     return redirect("activities:detail", pk=activity.pk)
 
 
@@ -141,15 +187,21 @@ def signup(request, pk):
 def signup_cancel(request, pk):
     member = _me(request)
     activity = sel.activity_get_for_user(user=request.user, pk=pk)
-    mine = activity.signups.filter(member=member, status__in=(SignupStatus.SIGNED, SignupStatus.WAITLISTED)).first()
+    mine = activity.signups.filter(
+        member=member, status__in=(SignupStatus.SIGNED, SignupStatus.WAITLISTED)
+    ).first()
     if mine is None:
         messages.info(request, gettext("您没有这个活动的报名。"))
         return redirect("activities:detail", pk=activity.pk)
     try:
         services.signup_cancel(signup=mine, actor=request.user, request=request)
     except ActivityError as exc:
-        return render(request, "activities/member_detail.html",
-                      _detail_context(request, member, activity, error=error_message(exc)), status=exc.status)
+        return render(
+            request,
+            "activities/member_detail.html",
+            _detail_context(request, member, activity, error=error_message(exc)),
+            status=exc.status,
+        )
     messages.success(request, gettext("已取消报名“%(title)s”。") % {"title": activity.title})
     return redirect("activities:detail", pk=activity.pk)
 
@@ -159,8 +211,12 @@ def calendar(request):
     """The member's upcoming activities as an .ics file (RFC 5545)."""
     member = _me(request)
     rows = list(sel.calendar_signups(member))
-    body = render_calendar(rows, now=timezone.now(), uid_domain=request.get_host().split(":")[0] or "jinshequ",
-                           url_for=lambda pk: request.build_absolute_uri(reverse("activities:detail", args=[pk])))
+    body = render_calendar(
+        rows,
+        now=timezone.now(),
+        uid_domain=request.get_host().split(":")[0] or "jinshequ",
+        url_for=lambda pk: request.build_absolute_uri(reverse("activities:detail", args=[pk])),
+    )
     response = HttpResponse(body.encode("utf-8"), content_type="text/calendar; charset=utf-8")
     response["Content-Disposition"] = 'attachment; filename="jinshequ-activities.ics"'
     return response
@@ -206,8 +262,13 @@ def _pending(request, token: str):
     """The activity and mode a valid token named before the login (same token prefix, ten minutes)."""
     data = request.session.get(PENDING_KEY) or {}
     m = services.TOKEN_RE.match(token or "")
-    if (not data or m is None or str(data.get("a")) != m.group(1) or services.MODES.get(data.get("m")) != m.group(2)
-            or timezone.now().timestamp() - float(data.get("t", 0)) > TICKET_MAX_AGE):
+    if (
+        not data
+        or m is None
+        or str(data.get("a")) != m.group(1)
+        or services.MODES.get(data.get("m")) != m.group(2)
+        or timezone.now().timestamp() - float(data.get("t", 0)) > TICKET_MAX_AGE
+    ):
         return None
     activity = services.Activity.objects.filter(pk=data["a"]).first()
     return (activity, data["m"]) if activity else None
@@ -226,20 +287,34 @@ def _checkin(request, token):
     except ActivityError as exc:
         found = _pending(request, token) if exc.code == "token_expired" else None
         if found is None:
-            return render(request, "activities/checkin.html", {"error": error_message(exc), "code": exc.code},
-                          status=exc.status)
+            return render(
+                request,
+                "activities/checkin.html",
+                {"error": error_message(exc), "code": exc.code},
+                status=exc.status,
+            )
         activity, mode = found
     request.session.pop(PENDING_KEY, None)
     if not sel.activity_list_for_user(request.user).filter(pk=activity.pk).exists():
         raise Http404
     if request.method == "POST":
         try:
-            result = services.attendance_scan(activity=activity, member=member, mode=mode, method="qr",
-                                              nonce=request.POST.get("nonce", ""), actor=request.user,
-                                              request=request)
+            result = services.attendance_scan(
+                activity=activity,
+                member=member,
+                mode=mode,
+                method="qr",
+                nonce=request.POST.get("nonce", ""),
+                actor=request.user,
+                request=request,
+            )
         except ActivityError as exc:
-            return render(request, "activities/checkin.html",
-                          _checkin_context(request, member, activity, mode, error=error_message(exc)), status=exc.status)
+            return render(
+                request,
+                "activities/checkin.html",
+                _checkin_context(request, member, activity, mode, error=error_message(exc)),
+                status=exc.status,
+            )
         (messages.success if result.created else messages.info)(request, result.message)
         return redirect("activities:detail", pk=activity.pk)
     return render(request, "activities/checkin.html", _checkin_context(request, member, activity, mode))
@@ -248,10 +323,19 @@ def _checkin(request, token):
 def _checkin_context(request, member, activity, mode, **extra) -> dict:
     signup = sel.my_open_signup(member, activity)
     attendance = getattr(signup, "attendance", None) if signup else None
-    return {"activity": activity, "mode": mode, "signup": signup, "attendance": attendance,
-            "ticket": _ticket(activity, mode, request.user), "nonce": new_idempotency_key(),
-            "idempotency_key": new_idempotency_key(), "in_window": services.in_checkin_window(activity),
-            "opens": services.checkin_opens(activity), "closes": services.checkin_closes(activity), **extra}
+    return {
+        "activity": activity,
+        "mode": mode,
+        "signup": signup,
+        "attendance": attendance,
+        "ticket": _ticket(activity, mode, request.user),
+        "nonce": new_idempotency_key(),
+        "idempotency_key": new_idempotency_key(),
+        "in_window": services.in_checkin_window(activity),
+        "opens": services.checkin_opens(activity),
+        "closes": services.checkin_closes(activity),
+        **extra,
+    }
 
 
 # --- organisers: the community admin and team leaders -----------------------------------------------
@@ -282,23 +366,49 @@ def _team_choices(request):
 def manage(request):
     when = request.GET.get("when", "upcoming")
     when = when if when in sel.WHEN_CHOICES else "upcoming"
-    qs = sel.filter_activities(sel.activity_manage_list_for_user(request.user).select_related("category", "team"),
-                               when=when, category=request.GET.get("category", ""), q=request.GET.get("q", "").strip())
+    qs = sel.filter_activities(
+        sel.activity_manage_list_for_user(request.user).select_related("category", "team"),
+        when=when,
+        category=request.GET.get("category", ""),
+        q=request.GET.get("q", "").strip(),
+    )
     page = Paginator(qs, PAGE_SIZE).get_page(request.GET.get("page"))
     query = request.GET.copy()
     query.pop("page", None)
-    return render(request, "activities/manage_list.html", {
-        "page": page, "activities": sel.attach_counts(list(page.object_list)), "when": when, "when_choices": sel.WHEN_CHOICES,
-        "categories": PostCategory.objects.order_by("sort_order", "name"),
-        "category": request.GET.get("category", ""), "q": request.GET.get("q", ""),
-        "querystring_base": f"{query.urlencode()}&" if query else "", "is_admin": _is_admin(request),
-        "now": timezone.now()})
+    return render(
+        request,
+        "activities/manage_list.html",
+        {
+            "page": page,
+            "activities": sel.attach_counts(list(page.object_list)),
+            "when": when,
+            "when_choices": sel.WHEN_CHOICES,
+            "categories": PostCategory.objects.order_by("sort_order", "name"),
+            "category": request.GET.get("category", ""),
+            "q": request.GET.get("q", ""),
+            "querystring_base": f"{query.urlencode()}&" if query else "",
+            "is_admin": _is_admin(request),
+            "now": timezone.now(),
+        },
+    )
 
 
 def _form_kwargs(form: ActivityForm) -> dict:
     d = form.cleaned_data
-    return {name: d.get(name) for name in ("title", "category", "post", "team", "place", "starts_at", "ends_at",
-                                           "capacity", "description")} | {"description": d.get("description") or ""}
+    return {
+        name: d.get(name)
+        for name in (
+            "title",
+            "category",
+            "post",
+            "team",
+            "place",
+            "starts_at",
+            "ends_at",
+            "capacity",
+            "description",
+        )
+    } | {"description": d.get("description") or ""}
 
 
 @require_organiser
@@ -309,7 +419,9 @@ def create(request):
         kwargs = _form_kwargs(form)
         community = kwargs["team"].community if kwargs.get("team") else Region.objects.get(pk=community_id)
         try:
-            activity = services.activity_create(community=community, actor=request.user, request=request, **kwargs)
+            activity = services.activity_create(
+                community=community, actor=request.user, request=request, **kwargs
+            )
         except ActivityError as exc:
             form.add_error(None, error_message(exc))
         else:
@@ -321,14 +433,23 @@ def create(request):
 @require_organiser
 def edit(request, pk):
     activity = sel.activity_manage_get(user=request.user, pk=pk)
-    initial = {name: getattr(activity, name) for name in ("title", "place", "description", "starts_at", "ends_at",
-                                                           "capacity")}
+    initial = {
+        name: getattr(activity, name)
+        for name in ("title", "place", "description", "starts_at", "ends_at", "capacity")
+    }
     initial.update(category=activity.category_id, post=activity.post_id, team=activity.team_id)
-    form = ActivityForm(request.POST or None, community_id=activity.community_id, teams=_team_choices(request),
-                        activity=activity, initial=initial)
+    form = ActivityForm(
+        request.POST or None,
+        community_id=activity.community_id,
+        teams=_team_choices(request),
+        activity=activity,
+        initial=initial,
+    )
     if request.method == "POST" and form.is_valid():
         try:
-            services.activity_update(activity=activity, actor=request.user, request=request, **_form_kwargs(form))
+            services.activity_update(
+                activity=activity, actor=request.user, request=request, **_form_kwargs(form)
+            )
         except ActivityError as exc:
             form.add_error("capacity" if exc.code == "capacity_below_signed" else None, error_message(exc))
         else:
@@ -342,12 +463,23 @@ def manage_detail(request, pk):
     activity = sel.activity_manage_get(user=request.user, pk=pk)
     rows = sel.attendees(activity)
     now = timezone.now()
-    return render(request, "activities/manage_detail.html", {
-        "activity": activity, "rows": rows, "counts": sel.status_counts(activity),
-        "reason_form": ReasonForm(), "is_admin": _is_admin(request),
-        "started": now >= activity.starts_at, "ended": now > activity.ends_at,
-        "in_window": services.in_checkin_window(activity, now), "opens": services.checkin_opens(activity),
-        "closes": services.checkin_closes(activity), "duration": services.duration_hours(activity)})
+    return render(
+        request,
+        "activities/manage_detail.html",
+        {
+            "activity": activity,
+            "rows": rows,
+            "counts": sel.status_counts(activity),
+            "reason_form": ReasonForm(),
+            "is_admin": _is_admin(request),
+            "started": now >= activity.starts_at,
+            "ended": now > activity.ends_at,
+            "in_window": services.in_checkin_window(activity, now),
+            "opens": services.checkin_opens(activity),
+            "closes": services.checkin_closes(activity),
+            "duration": services.duration_hours(activity),
+        },
+    )
 
 
 @require_POST
@@ -359,12 +491,15 @@ def cancel(request, pk):
         messages.error(request, form.errors["reason"][0])
         return redirect("activities:manage_detail", pk=activity.pk)
     try:
-        services.activity_cancel(activity=activity, reason=form.cleaned_data["reason"], actor=request.user,
-                                 request=request)
+        services.activity_cancel(
+            activity=activity, reason=form.cleaned_data["reason"], actor=request.user, request=request
+        )
     except ActivityError as exc:
         messages.error(request, error_message(exc))
     else:
-        messages.success(request, gettext("已取消活动“%(title)s”，已通知报名的党员。") % {"title": activity.title})
+        messages.success(
+            request, gettext("已取消活动“%(title)s”，已通知报名的党员。") % {"title": activity.title}
+        )
     return redirect("activities:manage_detail", pk=activity.pk)
 
 
@@ -372,10 +507,18 @@ def _screen_context(request, activity, mode: str) -> dict:
     token = services.checkin_token(activity, mode)
     url = request.build_absolute_uri(reverse("activities:checkin", args=[token]))
     counts = sel.status_counts(activity)
-    return {"activity": activity, "mode": mode, "qr": qr_svg(url), "checkin_url": url,
-            "seconds_left": services.seconds_left_in_window(), "counts": counts,
-            "in_window": services.in_checkin_window(activity), "opens": services.checkin_opens(activity),
-            "closes": services.checkin_closes(activity), "cancelled": activity.status == ActivityStatus.CANCELLED}
+    return {
+        "activity": activity,
+        "mode": mode,
+        "qr": qr_svg(url),
+        "checkin_url": url,
+        "seconds_left": services.seconds_left_in_window(),
+        "counts": counts,
+        "in_window": services.in_checkin_window(activity),
+        "opens": services.checkin_opens(activity),
+        "closes": services.checkin_closes(activity),
+        "cancelled": activity.status == ActivityStatus.CANCELLED,
+    }
 
 
 def _mode(request) -> str:
@@ -392,7 +535,9 @@ def screen(request, pk):
 @require_organiser
 def screen_code(request, pk):
     activity = sel.activity_manage_get(user=request.user, pk=pk)
-    return render(request, "activities/screen.html#qr-block", _screen_context(request, activity, _mode(request)))
+    return render(
+        request, "activities/screen.html#qr-block", _screen_context(request, activity, _mode(request))
+    )
 
 
 @require_organiser
@@ -407,8 +552,14 @@ def scan(request, pk):
         mode = form.cleaned_data["mode"]
         try:
             card = card_from_scan(form.cleaned_data["code"], actor=request.user, request=request)
-            result = services.attendance_scan(activity=activity, member=card.member, mode=mode, method="card",
-                                              actor=request.user, request=request)
+            result = services.attendance_scan(
+                activity=activity,
+                member=card.member,
+                mode=mode,
+                method="card",
+                actor=request.user,
+                request=request,
+            )
         except (ReportingError, ActivityError) as exc:
             # A refused scan is the card's or the member's problem, shown on the operator's page (409),
             # not an access decision about the operator.
@@ -416,11 +567,21 @@ def scan(request, pk):
         form = ScanForm(initial={"mode": mode})
     elif request.method == "POST":
         status = 400
-    return render(request, "activities/scan.html", {
-        "activity": activity, "form": form, "result": result, "error": error,
-        "recent": sel.recent_scans(activity), "counts": sel.status_counts(activity),
-        "in_window": services.in_checkin_window(activity), "idempotency_key": new_idempotency_key()},
-        status=status)
+    return render(
+        request,
+        "activities/scan.html",
+        {
+            "activity": activity,
+            "form": form,
+            "result": result,
+            "error": error,
+            "recent": sel.recent_scans(activity),
+            "counts": sel.status_counts(activity),
+            "in_window": services.in_checkin_window(activity),
+            "idempotency_key": new_idempotency_key(),
+        },
+        status=status,
+    )
 
 
 @require_POST
@@ -433,17 +594,25 @@ def confirm(request, pk):
         messages.error(request, next(iter(form.errors.values()))[0])
         return redirect("activities:manage_detail", pk=signup_obj.activity_id)
     try:
-        record = services.attendance_confirm(signup=signup_obj, hours=form.cleaned_data.get("hours"),
-                                             actor=request.user, request=request)
+        record = services.attendance_confirm(
+            signup=signup_obj, hours=form.cleaned_data.get("hours"), actor=request.user, request=request
+        )
     except ActivityError as exc:
         messages.error(request, error_message(exc))
     else:
-        messages.success(request, gettext("已确认 %(name)s 参加，记录服务时长 %(hours)s 小时。") % {"name": signup_obj.member.name, "hours": record.hours})
+        messages.success(
+            request,
+            gettext("已确认 %(name)s 参加，记录服务时长 %(hours)s 小时。")
+            % {"name": signup_obj.member.name, "hours": record.hours},
+        )
     return redirect("activities:manage_detail", pk=signup_obj.activity_id)
 
 
 @require_perm(Perm.ACTIVITY_MANAGE)
 def no_shows(request):
     page = Paginator(sel.no_show_members(request.user), PAGE_SIZE).get_page(request.GET.get("page"))
-    return render(request, "activities/no_shows.html", {"page": page, "members": page.object_list,
-                                                         "querystring_base": ""})
+    return render(
+        request,
+        "activities/no_shows.html",
+        {"page": page, "members": page.object_list, "querystring_base": ""},
+    )

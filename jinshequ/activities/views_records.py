@@ -114,14 +114,25 @@ def my_records(request):
     qs = sel.filter_records(mine, **f).select_related("category").order_by("-served_on", "-pk")
     year = timezone.localdate().year
     page, qbase = _page(request, qs)
-    return render(request, "records/my_records.html", {
-        "member": member, "registration": current_registration(member), "form": form, "page": page,
-        "records": page.object_list, "querystring_base": qbase, "year": year,
-        "totals_year": sel.record_totals(sel.filter_records(mine.filter(month__gte=year * 100 + 1),
-                                                             min_evidence=f["min_evidence"])),
-        "totals_all": sel.record_totals(sel.filter_records(mine, min_evidence=f["min_evidence"])),
-        "min_evidence": f["min_evidence"], "weights": _weight_rows(),
-    })
+    return render(
+        request,
+        "records/my_records.html",
+        {
+            "member": member,
+            "registration": current_registration(member),
+            "form": form,
+            "page": page,
+            "records": page.object_list,
+            "querystring_base": qbase,
+            "year": year,
+            "totals_year": sel.record_totals(
+                sel.filter_records(mine.filter(month__gte=year * 100 + 1), min_evidence=f["min_evidence"])
+            ),
+            "totals_all": sel.record_totals(sel.filter_records(mine, min_evidence=f["min_evidence"])),
+            "min_evidence": f["min_evidence"],
+            "weights": _weight_rows(),
+        },
+    )
 
 
 def _weight_rows():
@@ -140,20 +151,35 @@ def record_create(request):
         if form.is_valid():
             d = form.cleaned_data
             try:
-                record = svc.record_create(member=member, served_on=d["served_on"], hours=d["hours"],
-                                           category=d["category"], description=d["description"],
-                                           people_helped=d["people_helped"], photo=d.get("photo"),
-                                           actor=request.user, request=request)
+                record = svc.record_create(
+                    member=member,
+                    served_on=d["served_on"],
+                    hours=d["hours"],
+                    category=d["category"],
+                    description=d["description"],
+                    people_helped=d["people_helped"],
+                    photo=d.get("photo"),
+                    actor=request.user,
+                    request=request,
+                )
             except RecordError as exc:
                 attach_error(form, exc)
                 status = exc.status if exc.status != 404 else 400
             else:
-                messages.success(request, gettext("已提交服务记录 %(ref)s，等待社区审核。") % {"ref": sel.ref(sel.PREFIX_RECORD, record.pk)})
+                messages.success(
+                    request,
+                    gettext("已提交服务记录 %(ref)s，等待社区审核。")
+                    % {"ref": sel.ref(sel.PREFIX_RECORD, record.pk)},
+                )
                 return redirect("records:detail", pk=record.pk)
         else:
             status = 400
-    return render(request, "records/record_form.html", {"form": form, "member": member,
-                                                        "registration": registration}, status=status)
+    return render(
+        request,
+        "records/record_form.html",
+        {"form": form, "member": member, "registration": registration},
+        status=status,
+    )
 
 
 @require_GET
@@ -167,10 +193,17 @@ def _detail_context(request, record, **extra) -> dict:
     user = request.user
     is_owner = record.member.user_id == user.pk
     can_verify = record_policy.can(user, "verify", record) and record.status == RecordStatus.PENDING
-    return {"record": record, "number": sel.ref(sel.PREFIX_RECORD, record.pk), "is_owner": is_owner,
-            "can_verify": can_verify, "reason_form": ReasonForm(),
-            "can_ask_resident": is_owner and record.status != RecordStatus.REJECTED
-            and record.evidence < EvidenceLevel.RESIDENT, **extra}
+    return {
+        "record": record,
+        "number": sel.ref(sel.PREFIX_RECORD, record.pk),
+        "is_owner": is_owner,
+        "can_verify": can_verify,
+        "reason_form": ReasonForm(),
+        "can_ask_resident": is_owner
+        and record.status != RecordStatus.REJECTED
+        and record.evidence < EvidenceLevel.RESIDENT,
+        **extra,
+    }
 
 
 @require_GET
@@ -198,13 +231,27 @@ def resident_code(request, pk):
     try:
         issued = svc.resident_code_issue(record=record, actor=request.user, request=request)
     except RecordError as exc:
-        return render(request, "records/record_detail.html", _detail_context(request, record, error=error_message(exc)),
-                      status=exc.status)
+        return render(
+            request,
+            "records/record_detail.html",
+            _detail_context(request, record, error=error_message(exc)),
+            status=exc.status,
+        )
     url = site_url(reverse("records:confirm", args=[issued.token]))
-    return render(request, "records/resident_code.html", {
-        "record": record, "number": sel.ref(sel.PREFIX_RECORD, record.pk), "code": issued.code,
-        "code_spaced": f"{issued.code[:3]} {issued.code[3:]}", "url": url, "qr": qr_svg(url),
-        "expires_at": issued.expires_at, "max_attempts": svc.RESIDENT_CODE_MAX_ATTEMPTS})
+    return render(
+        request,
+        "records/resident_code.html",
+        {
+            "record": record,
+            "number": sel.ref(sel.PREFIX_RECORD, record.pk),
+            "code": issued.code,
+            "code_spaced": f"{issued.code[:3]} {issued.code[3:]}",
+            "url": url,
+            "qr": qr_svg(url),
+            "expires_at": issued.expires_at,
+            "max_attempts": svc.RESIDENT_CODE_MAX_ATTEMPTS,
+        },
+    )
 
 
 @login_not_required
@@ -214,28 +261,51 @@ def confirm(request, token):
     try:
         rc = svc.resident_code_for_token(token)
     except RecordError as exc:
-        return _public(render(request, "records/confirm.html", {"error": error_message(exc)}, status=exc.status))
+        return _public(
+            render(request, "records/confirm.html", {"error": error_message(exc)}, status=exc.status)
+        )
     form = ConfirmForm(request.POST or None)
     status = 200
     if request.method == "POST" and form.is_valid():
         try:
-            svc.resident_confirm(token=token, code=form.cleaned_data["code"], rating=form.cleaned_data["rating"],
-                                 request=request)
+            svc.resident_confirm(
+                token=token,
+                code=form.cleaned_data["code"],
+                rating=form.cleaned_data["rating"],
+                request=request,
+            )
         except RecordError as exc:
             if exc.code in ("wrong_code",):
                 attach_error(form, exc)
                 status = exc.status
             else:
-                return _public(render(request, "records/confirm.html", {"error": error_message(exc)}, status=exc.status))
+                return _public(
+                    render(request, "records/confirm.html", {"error": error_message(exc)}, status=exc.status)
+                )
         else:
-            return _public(render(request, "records/confirm.html", {"done": True, "record": rc.record,
-                                                                    "member_name": rc.member.name}))
+            return _public(
+                render(
+                    request,
+                    "records/confirm.html",
+                    {"done": True, "record": rc.record, "member_name": rc.member.name},
+                )
+            )
     elif request.method == "POST":
         status = 400
     # The description is the member's free text: phone or ID numbers typed into it are masked here.
-    return _public(render(request, "records/confirm.html", {
-        "form": form, "record": rc.record, "description": mask_text(rc.record.description),
-        "member_name": rc.member.name}, status=status))
+    return _public(
+        render(
+            request,
+            "records/confirm.html",
+            {
+                "form": form,
+                "record": rc.record,
+                "description": mask_text(rc.record.description),
+                "member_name": rc.member.name,
+            },
+            status=status,
+        )
+    )
 
 
 # --- the community admin: verification --------------------------------------------------------------------
@@ -246,8 +316,16 @@ def confirm(request, token):
 def queue(request):
     rows = sel.verify_queue(request.user)
     total = rows.count()
-    return render(request, "records/queue.html", {"records": list(rows[:QUEUE_SIZE]), "total": total,
-                                                  "reason_form": ReasonForm(), "limit": QUEUE_SIZE})
+    return render(
+        request,
+        "records/queue.html",
+        {
+            "records": list(rows[:QUEUE_SIZE]),
+            "total": total,
+            "reason_form": ReasonForm(),
+            "limit": QUEUE_SIZE,
+        },
+    )
 
 
 def _back(request, default: str) -> str:
@@ -266,7 +344,15 @@ def verify(request, pk):
             raise Http404 from None
         messages.error(request, error_message(exc))
     else:
-        messages.success(request, gettext("已核实 %(ref)s（%(name)s，%(hours)s 小时）。") % {"ref": sel.ref(sel.PREFIX_RECORD, record.pk), "name": record.member.name, "hours": record.hours})
+        messages.success(
+            request,
+            gettext("已核实 %(ref)s（%(name)s，%(hours)s 小时）。")
+            % {
+                "ref": sel.ref(sel.PREFIX_RECORD, record.pk),
+                "name": record.member.name,
+                "hours": record.hours,
+            },
+        )
     return redirect(_back(request, reverse("records:queue")))
 
 
@@ -279,13 +365,19 @@ def reject(request, pk):
         messages.error(request, form.errors["reason"][0])
         return redirect(_back(request, reverse("records:queue")))
     try:
-        svc.record_reject(record=record, reason=form.cleaned_data["reason"], actor=request.user, request=request)
+        svc.record_reject(
+            record=record, reason=form.cleaned_data["reason"], actor=request.user, request=request
+        )
     except RecordError as exc:
         if exc.status == 404:
             raise Http404 from None
         messages.error(request, error_message(exc))
     else:
-        messages.success(request, gettext("已退回 %(ref)s，已通知%(name)s。") % {"ref": sel.ref(sel.PREFIX_RECORD, record.pk), "name": record.member.name})
+        messages.success(
+            request,
+            gettext("已退回 %(ref)s，已通知%(name)s。")
+            % {"ref": sel.ref(sel.PREFIX_RECORD, record.pk), "name": record.member.name},
+        )
     return redirect(_back(request, reverse("records:queue")))
 
 
@@ -299,7 +391,10 @@ def verify_batch(request):
         messages.error(request, error_message(exc))
     else:
         if n:
-            messages.success(request, ngettext("已批量核实 %(n)s 条服务记录。", "已批量核实 %(n)s 条服务记录。", n) % {"n": n})
+            messages.success(
+                request,
+                ngettext("已批量核实 %(n)s 条服务记录。", "已批量核实 %(n)s 条服务记录。", n) % {"n": n},
+            )
         else:
             messages.info(request, gettext("没有可核实的记录：请勾选待审核的记录。"))
     return redirect("records:queue")
@@ -315,11 +410,25 @@ def record_list(request):
     f = form.values()
     scope = sel.record_list_for_user(request.user)
     qs = sel.filter_records(scope, **f)
-    page, qbase = _page(request, qs.select_related("member", "member__work_unit", "category", "community")
-                        .order_by("-served_on", "-pk"))
-    return render(request, "records/list.html", {"form": form, "page": page, "records": page.object_list,
-                                                 "querystring_base": qbase, "totals": sel.record_totals(qs),
-                                                 "weights": _weight_rows(), "min_evidence": f["min_evidence"]})
+    page, qbase = _page(
+        request,
+        qs.select_related("member", "member__work_unit", "category", "community").order_by(
+            "-served_on", "-pk"
+        ),
+    )
+    return render(
+        request,
+        "records/list.html",
+        {
+            "form": form,
+            "page": page,
+            "records": page.object_list,
+            "querystring_base": qbase,
+            "totals": sel.record_totals(qs),
+            "weights": _weight_rows(),
+            "min_evidence": f["min_evidence"],
+        },
+    )
 
 
 @require_GET
@@ -331,8 +440,11 @@ def manuals(request):
     if q:
         qs = qs.filter(Q(name__contains=q) | Q(name_initials__startswith=q.lower()))
     page, qbase = _page(request, qs.order_by("name_pinyin", "pk"))
-    return render(request, "records/manuals.html", {"page": page, "members": page.object_list, "q": q,
-                                                    "querystring_base": qbase})
+    return render(
+        request,
+        "records/manuals.html",
+        {"page": page, "members": page.object_list, "q": q, "querystring_base": qbase},
+    )
 
 
 @require_GET
@@ -349,15 +461,29 @@ def manual(request, member_id):
     member = sel.manual_member_get_for_user(user=request.user, pk=member_id, only=sel.MANUAL_PAGE_FIELDS)
     min_evidence = sel.clean_min_evidence(request.GET.get("min_evidence"))
     show_all = request.GET.get("all") == "1"
-    book = build_manual(member=member, viewer=request.user, min_evidence=min_evidence,
-                        records_limit=None if show_all else mn.PAGE_RECORDS,
-                        activities_limit=None if show_all else mn.PAGE_ACTIVITIES)
+    book = build_manual(
+        member=member,
+        viewer=request.user,
+        min_evidence=min_evidence,
+        records_limit=None if show_all else mn.PAGE_RECORDS,
+        activities_limit=None if show_all else mn.PAGE_ACTIVITIES,
+    )
     manual_read_audit(member=member, viewer=request.user, request=request, fmt="html")
-    return render(request, "records/manual.html", {
-        "book": book, "member": member, "is_owner": member.user_id == request.user.pk, "show_all": show_all,
-        "can_certify": user_has_perm(request.user, Perm.CERTIFICATE_ISSUE),
-        "evidence_options": [(value, label, str(value) == str(min_evidence or ""))
-                             for value, label in RecordFilterForm.base_fields["min_evidence"].choices]})
+    return render(
+        request,
+        "records/manual.html",
+        {
+            "book": book,
+            "member": member,
+            "is_owner": member.user_id == request.user.pk,
+            "show_all": show_all,
+            "can_certify": user_has_perm(request.user, Perm.CERTIFICATE_ISSUE),
+            "evidence_options": [
+                (value, label, str(value) == str(min_evidence or ""))
+                for value, label in RecordFilterForm.base_fields["min_evidence"].choices
+            ],
+        },
+    )
 
 
 @require_GET
@@ -370,14 +496,17 @@ def manual_more(request, member_id, section):
     member = sel.manual_member_get_for_user(user=request.user, pk=member_id, only=sel.MANUAL_PAGE_FIELDS)
     min_evidence = sel.clean_min_evidence(request.GET.get("min_evidence"))
     try:
-        part = mn.more_page(member=member, section=section, after=request.GET.get("after", ""),
-                            min_evidence=min_evidence)
+        part = mn.more_page(
+            member=member, section=section, after=request.GET.get("after", ""), min_evidence=min_evidence
+        )
     except mn.BadCursor:
-        return HttpResponseBadRequest(gettext("“显示更多”的位置参数无效，请刷新页面后重试。"),
-                                      content_type="text/plain; charset=utf-8")
+        return HttpResponseBadRequest(
+            gettext("“显示更多”的位置参数无效，请刷新页面后重试。"), content_type="text/plain; charset=utf-8"
+        )
     manual_read_audit(member=member, viewer=request.user, request=request, fmt="html", section=section)
-    return render(request, "records/_manual_more.html", {"member": member, "part": part,
-                                                          "min_evidence": min_evidence})
+    return render(
+        request, "records/_manual_more.html", {"member": member, "part": part, "min_evidence": min_evidence}
+    )
 
 
 @require_GET
@@ -391,13 +520,22 @@ def manual_pdf(request, member_id):
     with translation.override("zh-hans"):
         book = build_manual(member=member, viewer=request.user, min_evidence=min_evidence)
         try:
-            pdf = render_pdf("pdf/manual.html", {
-                "book": book, "member": member, "printed_at": timezone.localtime(),
-                "card_qr": qr_png_uri(card_token(book.card), fast=False) if book.card else "",
-                "card_number": " ".join(book.card.number[i:i + 3] for i in range(0, 9, 3)) if book.card else "",
-                "registration": next((r for r in book.registrations if r.state == "已报到"), None),
-                "min_evidence_label": dict(EvidenceLevel.choices).get(min_evidence, "") if min_evidence else "",
-            })
+            pdf = render_pdf(
+                "pdf/manual.html",
+                {
+                    "book": book,
+                    "member": member,
+                    "printed_at": timezone.localtime(),
+                    "card_qr": qr_png_uri(card_token(book.card), fast=False) if book.card else "",
+                    "card_number": " ".join(book.card.number[i : i + 3] for i in range(0, 9, 3))
+                    if book.card
+                    else "",
+                    "registration": next((r for r in book.registrations if r.state == "已报到"), None),
+                    "min_evidence_label": dict(EvidenceLevel.choices).get(min_evidence, "")
+                    if min_evidence
+                    else "",
+                },
+            )
         except PdfFontMissing as exc:
             return _font_missing(request, exc)
     manual_read_audit(member=member, viewer=request.user, request=request, fmt="pdf")
@@ -417,24 +555,41 @@ def certificates(request, member_id):
     if request.method == "POST":
         if form.is_valid():
             try:
-                cert = svc.certificate_issue(member=member, period_start=form.cleaned_data["period_start"],
-                                             period_end=form.cleaned_data["period_end"], actor=request.user,
-                                             request=request)
+                cert = svc.certificate_issue(
+                    member=member,
+                    period_start=form.cleaned_data["period_start"],
+                    period_end=form.cleaned_data["period_end"],
+                    actor=request.user,
+                    request=request,
+                )
             except RecordError as exc:
                 if exc.status == 404:
                     raise Http404 from None
                 attach_error(form, exc)
                 status = exc.status
             else:
-                messages.success(request, gettext("已出具服务证明 %(number)s（%(hours)s 小时）。") % {"number": cert.number, "hours": cert.hours})
+                messages.success(
+                    request,
+                    gettext("已出具服务证明 %(number)s（%(hours)s 小时）。")
+                    % {"number": cert.number, "hours": cert.hours},
+                )
                 return redirect(reverse("records:certificates", args=[member.pk]) + f"#cert-{cert.pk}")
         else:
             status = 400
     rows = list(sel.certificate_list_for_user(request.user).filter(member=member).select_related("issued_by"))
-    return render(request, "records/certificates.html", {
-        "member": member, "form": form, "certificates": rows, "reason_form": ReasonForm(),
-        "can_revoke": certificate_policy.can(request.user, "revoke"),
-        "is_owner": member.user_id == request.user.pk}, status=status)
+    return render(
+        request,
+        "records/certificates.html",
+        {
+            "member": member,
+            "form": form,
+            "certificates": rows,
+            "reason_form": ReasonForm(),
+            "can_revoke": certificate_policy.can(request.user, "revoke"),
+            "is_owner": member.user_id == request.user.pk,
+        },
+        status=status,
+    )
 
 
 @require_GET
@@ -443,7 +598,9 @@ def certificate_pdf(request, pk):
     cert = sel.certificate_get_for_user(user=request.user, pk=pk)
     url = site_url(reverse("records:certificate_check", args=[svc.certificate_token(cert)]))
     try:
-        pdf = render_pdf("pdf/certificate.html", {"cert": cert, "qr": qr_png_uri(url, fast=False), "url": url})
+        pdf = render_pdf(
+            "pdf/certificate.html", {"cert": cert, "qr": qr_png_uri(url, fast=False), "url": url}
+        )
     except PdfFontMissing as exc:
         return _font_missing(request, exc)
     return pdf_response(pdf, f"服务证明-{cert.member_name}-{cert.number}.pdf")
@@ -461,8 +618,9 @@ def certificate_revoke(request, pk):
         messages.error(request, form.errors["reason"][0])
         return redirect(back)
     try:
-        svc.certificate_revoke(certificate=cert, reason=form.cleaned_data["reason"], actor=request.user,
-                               request=request)
+        svc.certificate_revoke(
+            certificate=cert, reason=form.cleaned_data["reason"], actor=request.user, request=request
+        )
     except RecordError as exc:
         if exc.status == 404:
             raise Http404 from None
@@ -479,5 +637,7 @@ def certificate_check(request, token):
     try:
         cert = svc.certificate_from_token(token)
     except RecordError as exc:
-        return _public(render(request, "records/certificate_check.html", {"error": error_message(exc)}, status=404))
+        return _public(
+            render(request, "records/certificate_check.html", {"error": error_message(exc)}, status=404)
+        )
     return _public(render(request, "records/certificate_check.html", {"cert": cert}))

@@ -10,21 +10,41 @@ from jinshequ.core.widgets import DateInput
 
 
 class CampaignForm(forms.Form):
-    name = forms.CharField(label=_("名称"), max_length=100,
-                           widget=forms.TextInput(attrs={"placeholder": _("如：2026年在职党员进社区")}))
+    name = forms.CharField(
+        label=_("名称"),
+        max_length=100,
+        widget=forms.TextInput(attrs={"placeholder": _("如：2026年在职党员进社区")}),
+    )
     starts_on = forms.DateField(label=_("开始日期"), widget=DateInput)
     ends_on = forms.DateField(label=_("结束日期"), widget=DateInput)
-    report_deadline = forms.DateField(label=_("报到截止日期"), required=False, widget=DateInput,
-                                      help_text=_("截止日期临近或已过而报到率未达目标的单位和社区会被突出显示。"))
-    target_rate = forms.DecimalField(label=_("报到率目标（%）"), min_value=Decimal("0"), max_value=Decimal("100"),
-                                     max_digits=5, decimal_places=2, initial=Decimal("95"))
-    max_active_posts = forms.IntegerField(label=_("每名党员最多认领岗位数"), min_value=1, max_value=20, initial=2)
-    make_current = forms.BooleanField(label=_("设为当前活动周期"), required=False,
-                                      widget=forms.CheckboxInput(attrs={"class": "form-check-input"}),
-                                      help_text=_("同一时间只有一个当前周期；报到、截止日期和目标都以当前周期为准。"))
+    report_deadline = forms.DateField(
+        label=_("报到截止日期"),
+        required=False,
+        widget=DateInput,
+        help_text=_("截止日期临近或已过而报到率未达目标的单位和社区会被突出显示。"),
+    )
+    target_rate = forms.DecimalField(
+        label=_("报到率目标（%）"),
+        min_value=Decimal("0"),
+        max_value=Decimal("100"),
+        max_digits=5,
+        decimal_places=2,
+        initial=Decimal("95"),
+    )
+    max_active_posts = forms.IntegerField(
+        label=_("每名党员最多认领岗位数"), min_value=1, max_value=20, initial=2
+    )
+    make_current = forms.BooleanField(
+        label=_("设为当前活动周期"),
+        required=False,
+        widget=forms.CheckboxInput(attrs={"class": "form-check-input"}),
+        help_text=_("同一时间只有一个当前周期；报到、截止日期和目标都以当前周期为准。"),
+    )
 
-    error_messages = {"ends_before_start": _("结束日期不能早于开始日期。"),
-                      "deadline_outside": _("报到截止日期应在活动周期之内。")}
+    error_messages = {
+        "ends_before_start": _("结束日期不能早于开始日期。"),
+        "deadline_outside": _("报到截止日期应在活动周期之内。"),
+    }
 
     def __init__(self, *args, editing: bool = False, **kwargs):
         super().__init__(*args, **kwargs)
@@ -44,8 +64,10 @@ class CampaignForm(forms.Form):
         return data
 
     def service_kwargs(self) -> dict:
-        return {k: self.cleaned_data[k] for k in ("name", "starts_on", "ends_on", "report_deadline", "target_rate",
-                                                   "max_active_posts")}
+        return {
+            k: self.cleaned_data[k]
+            for k in ("name", "starts_on", "ends_on", "report_deadline", "target_rate", "max_active_posts")
+        }
 
     def apply_service_errors(self, exc: ValidationError) -> None:
         if hasattr(exc, "error_dict"):

@@ -17,8 +17,13 @@ class Campaign(models.Model):
     starts_on = models.DateField(_("开始日期"))
     ends_on = models.DateField(_("结束日期"))
     report_deadline = models.DateField(_("报到截止日期"), null=True, blank=True)
-    target_rate = models.DecimalField(_("报到率目标（%）"), max_digits=5, decimal_places=2, default=Decimal("95"),
-                                      validators=[MinValueValidator(0), MaxValueValidator(100)])
+    target_rate = models.DecimalField(
+        _("报到率目标（%）"),
+        max_digits=5,
+        decimal_places=2,
+        default=Decimal("95"),
+        validators=[MinValueValidator(0), MaxValueValidator(100)],
+    )
     max_active_posts = models.PositiveSmallIntegerField(_("每名党员最多认领岗位数"), default=2)
     is_current = models.BooleanField(_("当前周期"), default=False)
     created_at = models.DateTimeField(auto_now_add=True)
@@ -29,8 +34,12 @@ class Campaign(models.Model):
         verbose_name_plural = _("活动周期")
         ordering = ["-starts_on"]
         constraints = [
-            models.UniqueConstraint(fields=["is_current"], condition=Q(is_current=True), name="one_current_campaign"),
-            models.CheckConstraint(condition=Q(ends_on__gte=models.F("starts_on")), name="campaign_ends_after_start"),
+            models.UniqueConstraint(
+                fields=["is_current"], condition=Q(is_current=True), name="one_current_campaign"
+            ),
+            models.CheckConstraint(
+                condition=Q(ends_on__gte=models.F("starts_on")), name="campaign_ends_after_start"
+            ),
         ]
 
     def __str__(self) -> str:

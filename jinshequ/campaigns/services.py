@@ -26,7 +26,12 @@ def _validate(campaign: Campaign) -> None:
     if campaign.starts_on and campaign.ends_on and campaign.ends_on < campaign.starts_on:
         errors["ends_on"] = gettext("结束日期不能早于开始日期。")
     deadline = campaign.report_deadline
-    if deadline and campaign.starts_on and campaign.ends_on and not campaign.starts_on <= deadline <= campaign.ends_on:
+    if (
+        deadline
+        and campaign.starts_on
+        and campaign.ends_on
+        and not campaign.starts_on <= deadline <= campaign.ends_on
+    ):
         errors["report_deadline"] = gettext("报到截止日期应在活动周期之内。")
     if campaign.max_active_posts is not None and campaign.max_active_posts < 1:
         errors["max_active_posts"] = gettext("每名党员最多认领岗位数至少为 1。")
@@ -44,8 +49,13 @@ def campaign_create(*, actor, request=None, make_current: bool = False, **fields
     campaign = Campaign(**{k: v for k, v in fields.items() if k in FIELDS})
     _validate(campaign)
     campaign.save()
-    audit(event="campaign.created", actor=actor, request=request, obj=campaign,
-          changes={k: [None, None if v is None else str(v)] for k, v in _snapshot(campaign).items()})
+    audit(
+        event="campaign.created",
+        actor=actor,
+        request=request,
+        obj=campaign,
+        changes={k: [None, None if v is None else str(v)] for k, v in _snapshot(campaign).items()},
+    )
     if make_current:
         campaign_set_current(campaign=campaign, actor=actor, request=request)
     return campaign
@@ -76,6 +86,11 @@ def campaign_set_current(*, campaign: Campaign, actor, request=None) -> Campaign
     updated = Campaign.objects.filter(pk=campaign.pk, is_current=False).update(is_current=True)
     campaign.is_current = True
     if updated or previous:
-        audit(event="campaign.set_current", actor=actor, request=request, obj=campaign,
-              changes={"current": [previous[0].name if previous else None, campaign.name]})
+        audit(
+            event="campaign.set_current",
+            actor=actor,
+            request=request,
+            obj=campaign,
+            changes={"current": [previous[0].name if previous else None, campaign.name]},
+        )
     return campaign

@@ -18,8 +18,9 @@ from jinshequ.campaigns.models import Campaign
 @require_perm(Perm.CAMPAIGN_MANAGE)
 def campaign_list(request):
     campaigns = list(Campaign.objects.all())
-    return render(request, "campaigns/campaign_list.html",
-                  {"campaigns": campaigns, "today": timezone.localdate()})
+    return render(
+        request, "campaigns/campaign_list.html", {"campaigns": campaigns, "today": timezone.localdate()}
+    )
 
 
 @require_perm(Perm.CAMPAIGN_MANAGE)
@@ -27,9 +28,12 @@ def campaign_create(request):
     form = CampaignForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         try:
-            campaign = services.campaign_create(actor=request.user, request=request,
-                                                make_current=form.cleaned_data["make_current"],
-                                                **form.service_kwargs())
+            campaign = services.campaign_create(
+                actor=request.user,
+                request=request,
+                make_current=form.cleaned_data["make_current"],
+                **form.service_kwargs(),
+            )
         except ValidationError as exc:
             form.apply_service_errors(exc)
         else:
@@ -41,18 +45,24 @@ def campaign_create(request):
 @require_perm(Perm.CAMPAIGN_MANAGE)
 def campaign_edit(request, pk):
     campaign = get_object_or_404(Campaign, pk=pk)
-    initial = {k: getattr(campaign, k) for k in ("name", "starts_on", "ends_on", "report_deadline", "target_rate",
-                                                  "max_active_posts")}
+    initial = {
+        k: getattr(campaign, k)
+        for k in ("name", "starts_on", "ends_on", "report_deadline", "target_rate", "max_active_posts")
+    }
     form = CampaignForm(request.POST or None, initial=initial, editing=True)
     if request.method == "POST" and form.is_valid():
         try:
-            services.campaign_update(campaign=campaign, actor=request.user, request=request, **form.service_kwargs())
+            services.campaign_update(
+                campaign=campaign, actor=request.user, request=request, **form.service_kwargs()
+            )
         except ValidationError as exc:
             form.apply_service_errors(exc)
         else:
             messages.success(request, gettext("已保存活动周期设置。"))
             return redirect("campaigns:list")
-    return render(request, "campaigns/campaign_form.html", {"form": form, "campaign": campaign, "creating": False})
+    return render(
+        request, "campaigns/campaign_form.html", {"form": form, "campaign": campaign, "creating": False}
+    )
 
 
 @require_POST

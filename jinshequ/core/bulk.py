@@ -26,8 +26,11 @@ class RowInserter:
         from django.db import models as dj
 
         ops = connection.ops
-        self.fields = [f for f in model._meta.concrete_fields if not (f.primary_key and f.auto_created)
-                       and not isinstance(f, dj.AutoField)]
+        self.fields = [
+            f
+            for f in model._meta.concrete_fields
+            if not (f.primary_key and f.auto_created) and not isinstance(f, dj.AutoField)
+        ]
         self.defaults = {f.attname: f.get_default() for f in self.fields}
         names = [f.attname for f in self.fields]
         self.getter = operator.itemgetter(*names) if len(names) > 1 else (lambda d, n=names[0]: (d[n],))
@@ -59,4 +62,4 @@ class RowInserter:
             params.append(values)
         with connection.cursor() as cursor:
             for start in range(0, len(params), self.batch):
-                cursor.executemany(self.sql, params[start:start + self.batch])
+                cursor.executemany(self.sql, params[start : start + self.batch])

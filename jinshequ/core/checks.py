@@ -24,8 +24,13 @@ from django.core.exceptions import ImproperlyConfigured
 def _session_checks() -> list[Error]:
     errors = []
     if settings.SESSION_ENGINE.endswith("signed_cookies"):
-        errors.append(Error("Signed-cookie sessions cannot be ended server-side.",
-                            hint="Use django.contrib.sessions.backends.db or cached_db.", id="jinshequ.E003"))
+        errors.append(
+            Error(
+                "Signed-cookie sessions cannot be ended server-side.",
+                hint="Use django.contrib.sessions.backends.db or cached_db.",
+                id="jinshequ.E003",
+            )
+        )
     if not (5 <= settings.JINSHEQU_IDLE_MINUTES_STAFF <= 30):
         errors.append(Error("Staff idle timeout must be 5–30 minutes.", id="jinshequ.E004"))
     if not (5 <= settings.JINSHEQU_IDLE_MINUTES_MEMBER <= 60):
@@ -33,16 +38,21 @@ def _session_checks() -> list[Error]:
     if not (1 <= settings.JINSHEQU_ABSOLUTE_HOURS <= 24):
         errors.append(Error("Absolute session lifetime must be 1–24 hours.", id="jinshequ.E006"))
     if settings.SESSION_COOKIE_AGE > settings.JINSHEQU_ABSOLUTE_HOURS * 3600:
-        errors.append(Error("SESSION_COOKIE_AGE is longer than the absolute session lifetime.",
-                            id="jinshequ.E013"))
+        errors.append(
+            Error("SESSION_COOKIE_AGE is longer than the absolute session lifetime.", id="jinshequ.E013")
+        )
     return errors
 
 
 def _key_checks() -> list[Error]:
     if not settings.JINSHEQU_FIELD_KEYS or not settings.JINSHEQU_HMAC_KEY:
-        return [Error("JINSHEQU_FIELD_KEYS and JINSHEQU_HMAC_KEY must be set in production.",
-                      hint="Keys live outside the database: 'kid:base64(32 bytes)' and base64(≥32 bytes).",
-                      id="jinshequ.E002")]
+        return [
+            Error(
+                "JINSHEQU_FIELD_KEYS and JINSHEQU_HMAC_KEY must be set in production.",
+                hint="Keys live outside the database: 'kid:base64(32 bytes)' and base64(≥32 bytes).",
+                id="jinshequ.E002",
+            )
+        ]
     from jinshequ.core import crypto
 
     try:
@@ -65,7 +75,9 @@ def _csp_checks() -> list[Error]:
         if [str(v) for v in directives.get(name, [])] != ["'none'"]:
             problems.append(f"{name} is not 'none'")
     if problems:
-        return [Error("The Content Security Policy is too weak: " + "; ".join(problems) + ".", id="jinshequ.E012")]
+        return [
+            Error("The Content Security Policy is too weak: " + "; ".join(problems) + ".", id="jinshequ.E012")
+        ]
     return []
 
 
@@ -79,8 +91,16 @@ def jinshequ_deploy_checks(app_configs, **kwargs):
     errors += _key_checks()
     errors += _session_checks()
     errors += _csp_checks()
-    if (settings.JINSHEQU_LOCKOUT_THRESHOLD > 5 or settings.JINSHEQU_LOCKOUT_MINUTES < 30
-            or settings.JINSHEQU_LOCKOUT_WINDOW_MINUTES < 15):
-        errors.append(Error("Login lockout must lock after at most 5 failures in at least 15 minutes, "
-                            "for at least 30 minutes.", id="jinshequ.E010"))
+    if (
+        settings.JINSHEQU_LOCKOUT_THRESHOLD > 5
+        or settings.JINSHEQU_LOCKOUT_MINUTES < 30
+        or settings.JINSHEQU_LOCKOUT_WINDOW_MINUTES < 15
+    ):
+        errors.append(
+            Error(
+                "Login lockout must lock after at most 5 failures in at least 15 minutes, "
+                "for at least 30 minutes.",
+                id="jinshequ.E010",
+            )
+        )
     return errors

@@ -83,7 +83,7 @@ class Sm4GcmCipher:
     def decrypt(self, blob: bytes, aad: bytes) -> bytes:
         if len(blob) < 12 + self.tag_size:
             raise InvalidTag
-        nonce, body, tag = blob[:12], blob[12:-self.tag_size], blob[-self.tag_size:]
+        nonce, body, tag = blob[:12], blob[12 : -self.tag_size], blob[-self.tag_size :]
         dec = Cipher(algorithms.SM4(self._key), modes.GCM(nonce, tag)).decryptor()
         dec.authenticate_additional_data(aad)
         return dec.update(body) + dec.finalize()
@@ -214,7 +214,9 @@ def decrypt(token: str, *, purpose: str) -> str:
     """Decrypt a value made by ``encrypt``; any failure raises ``DecryptionError``."""
     try:
         cipher_name, kid, b64 = token.split(":", 2)
-        return _open(cipher_name, kid, base64.urlsafe_b64decode(b64 + "=" * (-len(b64) % 4)), purpose).decode()
+        return _open(
+            cipher_name, kid, base64.urlsafe_b64decode(b64 + "=" * (-len(b64) % 4)), purpose
+        ).decode()
     except Exception as exc:  # any failure is the same failure to callers
         raise DecryptionError("cannot decrypt field value") from exc
 

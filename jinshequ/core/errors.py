@@ -46,5 +46,6 @@ def error_message(exc: DomainError) -> str:
 
 def error_json(exc: DomainError, *, status: int | None = None) -> JsonResponse:
     """The API answer for a refused action: ``{"code", "message"}`` with the error's status."""
-    return JsonResponse({"code": exc.code, "message": error_message(exc)},
-                        status=exc.status if status is None else status)
+    return JsonResponse(
+        {"code": exc.code, "message": error_message(exc)}, status=exc.status if status is None else status
+    )

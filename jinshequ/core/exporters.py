@@ -34,8 +34,8 @@ def register(cls: type[Exporter]) -> type[Exporter]:
 
 
 class Exporter(abc.ABC):
-    name: ClassVar[str] = ""           # "members.list": app label, then what it exports
-    title: ClassVar[Any] = ""          # a (lazy) translated title: sheet name and file name
+    name: ClassVar[str] = ""  # "members.list": app label, then what it exports
+    title: ClassVar[Any] = ""  # a (lazy) translated title: sheet name and file name
     headers: ClassVar[Sequence[Any]] = ()  # (lazy) translated column headings
     chunk_size: ClassVar[int] = 2000
 
@@ -80,4 +80,3 @@ class Exporter(abc.ABC):
     def response(self) -> FileResponse:
         self.audit(self.count())
         return xlsx_response(self.get_title(), self.get_headers(), self.rows())
-

@@ -23,7 +23,9 @@ def neutralise(value: str) -> str:
 
 
 def content_disposition(filename: str) -> str:
-    ascii_name = "".join(c if c.isascii() and c.isalnum() or c in "._-" else "_" for c in filename) or "export"
+    ascii_name = (
+        "".join(c if c.isascii() and c.isalnum() or c in "._-" else "_" for c in filename) or "export"
+    )
     return f"attachment; filename=\"{ascii_name}\"; filename*=UTF-8''{quote(filename, safe='')}"
 
 
@@ -40,8 +42,15 @@ def safe_sheet_name(title: str) -> str:
 
 def write_xlsx(path_or_file, sheet: str, headers: Sequence[str], rows: Iterable[Sequence]) -> int:
     """Write rows; strings always as strings (``write_string``), so no cell becomes a formula."""
-    wb = xlsxwriter.Workbook(path_or_file, {"constant_memory": True, "strings_to_formulas": False,
-                                            "strings_to_numbers": False, "strings_to_urls": False})
+    wb = xlsxwriter.Workbook(
+        path_or_file,
+        {
+            "constant_memory": True,
+            "strings_to_formulas": False,
+            "strings_to_numbers": False,
+            "strings_to_urls": False,
+        },
+    )
     ws = wb.add_worksheet(safe_sheet_name(sheet))
     head = wb.add_format({"bold": True, "bg_color": "#F2F2F2", "border": 1})
     date_fmt = wb.add_format({"num_format": "yyyy-mm-dd"})
@@ -74,7 +83,9 @@ def xlsx_response(title: str, headers: Sequence[str], rows: Iterable[Sequence]) 
     write_xlsx(tmp, title, headers, rows)
     tmp.seek(0)
     stamp = timezone.localtime().strftime("%Y%m%d-%H%M")
-    response = FileResponse(tmp, content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
+    response = FileResponse(
+        tmp, content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+    )
     response["Content-Disposition"] = content_disposition(f"{title}-{stamp}.xlsx")
     response["Cache-Control"] = "no-store"
     return response

@@ -12,7 +12,9 @@ def style_form(form: forms.BaseForm) -> None:
         widget = field.widget
         if isinstance(widget, forms.HiddenInput):
             continue
-        if isinstance(widget, forms.CheckboxInput | forms.RadioSelect):  # RadioSelect covers CheckboxSelectMultiple
+        if isinstance(
+            widget, forms.CheckboxInput | forms.RadioSelect
+        ):  # RadioSelect covers CheckboxSelectMultiple
             widget.attrs.setdefault("class", "form-check-input")
         elif isinstance(widget, forms.Select):
             widget.attrs.setdefault("class", "form-select")

@@ -42,7 +42,9 @@ def validate_id_number(value: str) -> str:
     if not number:
         raise ValidationError(gettext("请填写身份证号。"), code="required")
     if len(number) != 18:
-        raise ValidationError(gettext("身份证号应为 18 位，当前为 %(len)s 位。") % {"len": len(number)}, code="id_length")
+        raise ValidationError(
+            gettext("身份证号应为 18 位，当前为 %(len)s 位。") % {"len": len(number)}, code="id_length"
+        )
     if not ID_RE.fullmatch(number):
         raise ValidationError(gettext("身份证号只能由数字组成，最后一位可以是 X。"), code="id_chars")
     try:
@@ -60,7 +62,7 @@ def normalize_phone(value: str) -> str:
     digits = re.sub(r"[\s-]", "", unicodedata.normalize("NFKC", value or ""))
     for prefix in ("+86", "0086"):
         if digits.startswith(prefix) and len(digits) == len(prefix) + 11:
-            digits = digits[len(prefix):]
+            digits = digits[len(prefix) :]
     return digits
 
 
@@ -90,6 +92,33 @@ def make_id_number(rng, *, area: str, birth: dt.date, male: bool) -> str:
 
 
 def make_phone(rng) -> str:
-    prefix = rng.choice(("130", "131", "132", "135", "136", "137", "138", "139", "150", "151", "152", "155",
-                         "156", "158", "159", "166", "177", "180", "181", "185", "186", "187", "188", "189", "199"))
+    prefix = rng.choice(
+        (
+            "130",
+            "131",
+            "132",
+            "135",
+            "136",
+            "137",
+            "138",
+            "139",
+            "150",
+            "151",
+            "152",
+            "155",
+            "156",
+            "158",
+            "159",
+            "166",
+            "177",
+            "180",
+            "181",
+            "185",
+            "186",
+            "187",
+            "188",
+            "189",
+            "199",
+        )
+    )
     return f"{prefix}{rng.randrange(0, 10**8):08d}"

@@ -80,7 +80,9 @@ def _error(request, status: int, code: str, message: str) -> HttpResponse:
     if wants_json(request):
         response = JsonResponse({"code": code, "message": message}, status=status)
     else:
-        body = render_to_string("core/idempotency_error.html", {"message": message, "code": code}, request=request)
+        body = render_to_string(
+            "core/idempotency_error.html", {"message": message, "code": code}, request=request
+        )
         response = HttpResponse(body, status=status)
     response["Cache-Control"] = "no-store"
     return response
@@ -88,8 +90,11 @@ def _error(request, status: int, code: str, message: str) -> HttpResponse:
 
 def _replay(record) -> HttpResponse:
     headers = record.response_headers or {}
-    response = HttpResponse(record.response_body.encode(), status=record.response_status,
-                            content_type=headers.get("Content-Type", "text/html; charset=utf-8"))
+    response = HttpResponse(
+        record.response_body.encode(),
+        status=record.response_status,
+        content_type=headers.get("Content-Type", "text/html; charset=utf-8"),
+    )
     if headers.get("Location"):
         response["Location"] = headers["Location"]
     response["Idempotent-Replayed"] = "true"
@@ -102,8 +107,9 @@ def _begin(user, key: str, scope: str, fp: str):
     model = _model()
     now = timezone.now()
     # A key whose request never finished (the worker died) is abandoned after a while.
-    model.objects.filter(user=user, key=key, scope=scope, response_status__isnull=True,
-                         created_at__lt=now - STALE_AFTER).delete()
+    model.objects.filter(
+        user=user, key=key, scope=scope, response_status__isnull=True, created_at__lt=now - STALE_AFTER
+    ).delete()
     try:
         with transaction.atomic():
             return model.objects.create(user=user, key=key, scope=scope, fingerprint=fp, created_at=now), None
@@ -123,8 +129,11 @@ def _finish(record, response) -> None:
     if response.has_header("Location"):
         headers["Location"] = response["Location"]
     model.objects.filter(pk=record.pk).update(
-        response_status=response.status_code, response_body=body.decode("utf-8", errors="replace"),
-        response_headers=headers, completed_at=timezone.now())
+        response_status=response.status_code,
+        response_body=body.decode("utf-8", errors="replace"),
+        response_headers=headers,
+        completed_at=timezone.now(),
+    )
 
 
 def idempotent(scope: str):
@@ -138,18 +147,30 @@ def idempotent(scope: str):
             if not key or user is None or not user.is_authenticated:
                 return view(request, *args, **kwargs)
             if not KEY_RE.match(key):
-                return _error(request, 400, "idempotency_key_invalid",
-                              gettext("Idempotency-Key 格式不正确（8–128 位字母、数字或 _ . : -）。"))
+                return _error(
+                    request,
+                    400,
+                    "idempotency_key_invalid",
+                    gettext("Idempotency-Key 格式不正确（8–128 位字母、数字或 _ . : -）。"),
+                )
             fp = fingerprint(request)
             record, existing = _begin(user, key, scope, fp)
             if record is None:
                 if existing is None:  # released between our insert and our read: treat as in progress
-                    return _error(request, 409, "idempotency_in_progress", gettext("相同的请求正在处理中，请稍候再试。"))
+                    return _error(
+                        request, 409, "idempotency_in_progress", gettext("相同的请求正在处理中，请稍候再试。")
+                    )
                 if existing.fingerprint != fp:
-                    return _error(request, 422, "idempotency_key_reused",
-                                  gettext("这个 Idempotency-Key 已用于另一个请求，请换一个新的。"))
+                    return _error(
+                        request,
+                        422,
+                        "idempotency_key_reused",
+                        gettext("这个 Idempotency-Key 已用于另一个请求，请换一个新的。"),
+                    )
                 if existing.response_status is None:
-                    return _error(request, 409, "idempotency_in_progress", gettext("相同的请求正在处理中，请稍候再试。"))
+                    return _error(
+                        request, 409, "idempotency_in_progress", gettext("相同的请求正在处理中，请稍候再试。")
+                    )
                 return _replay(existing)
             try:
                 response = view(request, *args, **kwargs)

@@ -27,7 +27,9 @@ class IdempotencyKey(models.Model):
     completed_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
-        constraints = [models.UniqueConstraint(fields=["user", "key", "scope"], name="core_idempotency_key_unique")]
+        constraints = [
+            models.UniqueConstraint(fields=["user", "key", "scope"], name="core_idempotency_key_unique")
+        ]
 
     def __str__(self) -> str:
         return f"{self.scope} {self.key}"

@@ -45,8 +45,13 @@ def _fc_list_has_cjk() -> bool:
     if not fc_list:
         return False
     try:
-        out = subprocess.run([fc_list, ":lang=zh", "family"], capture_output=True, text=True,  # noqa: S603
-                             timeout=10, check=False).stdout
+        out = subprocess.run(  # noqa: S603 (fc-list, found on PATH, fixed arguments)
+            [fc_list, ":lang=zh", "family"],
+            capture_output=True,
+            text=True,
+            timeout=10,
+            check=False,
+        ).stdout
     except (OSError, subprocess.SubprocessError):
         return False
     return bool(out.strip())

@@ -11,10 +11,34 @@ from functools import lru_cache
 from pypinyin import Style, lazy_pinyin
 
 SURNAME_READINGS = {
-    "单": "shan", "曾": "zeng", "解": "xie", "仇": "qiu", "区": "ou", "朴": "piao", "查": "zha",
-    "盖": "ge", "尉": "yu", "乐": "yue", "覃": "qin", "翟": "zhai", "缪": "miao", "召": "shao",
-    "长": "chang", "重": "chong", "种": "chong", "秘": "bi", "冼": "xian", "牟": "mu", "藏": "zang",
-    "员": "yun", "华": "hua", "任": "ren", "宁": "ning", "沈": "shen", "俞": "yu", "柏": "bai",
+    "单": "shan",
+    "曾": "zeng",
+    "解": "xie",
+    "仇": "qiu",
+    "区": "ou",
+    "朴": "piao",
+    "查": "zha",
+    "盖": "ge",
+    "尉": "yu",
+    "乐": "yue",
+    "覃": "qin",
+    "翟": "zhai",
+    "缪": "miao",
+    "召": "shao",
+    "长": "chang",
+    "重": "chong",
+    "种": "chong",
+    "秘": "bi",
+    "冼": "xian",
+    "牟": "mu",
+    "藏": "zang",
+    "员": "yun",
+    "华": "hua",
+    "任": "ren",
+    "宁": "ning",
+    "沈": "shen",
+    "俞": "yu",
+    "柏": "bai",
 }
 
 

@@ -6,8 +6,14 @@ import segno
 from django.utils.safestring import SafeString, mark_safe
 
 
-def qr_svg(data: str, *, size_mm: float | None = None, error: str = "m", border: int | None = None,
-           fast: bool = False) -> SafeString:
+def qr_svg(
+    data: str,
+    *,
+    size_mm: float | None = None,
+    error: str = "m",
+    border: int | None = None,
+    fast: bool = False,
+) -> SafeString:
     """An inline ``<svg>`` QR code of ``data``.
 
     Without ``size_mm`` it is for a page: no size attributes, a viewBox and the class ``qr-svg``, no style
@@ -20,8 +26,9 @@ def qr_svg(data: str, *, size_mm: float | None = None, error: str = "m", border:
     """
     qr = segno.make(data, error=error, micro=False, mask=0 if fast else None)
     if size_mm is None:
-        svg = qr.svg_inline(scale=1, border=4 if border is None else border, omitsize=True, light="#fff",
-                            svgclass="qr-svg")
+        svg = qr.svg_inline(
+            scale=1, border=4 if border is None else border, omitsize=True, light="#fff", svgclass="qr-svg"
+        )
         return mark_safe(svg)  # noqa: S308 (segno output: paths only, the data is not embedded as text)
     svg = qr_svg_from_matrix(qr.matrix, size_mm=size_mm, border=2 if border is None else border)
     return mark_safe(svg)  # noqa: S308 (numbers only)
@@ -41,7 +48,9 @@ def qr_svg_from_matrix(matrix, *, size_mm: float, border: int = 2) -> str:
                 runs.append(f"M{start + border} {y + border}h{x - start}v1h{start - x}z")
             else:
                 x += 1
-    return (f'<svg xmlns="http://www.w3.org/2000/svg" class="qrcode" width="{size_mm}mm" height="{size_mm}mm" '
-            f'viewBox="0 0 {width} {width}" shape-rendering="crispEdges">'
-            f'<rect width="{width}" height="{width}" fill="#fff"/>'
-            f'<path fill="#000" d="{"".join(runs)}"/></svg>')
+    return (
+        f'<svg xmlns="http://www.w3.org/2000/svg" class="qrcode" width="{size_mm}mm" height="{size_mm}mm" '
+        f'viewBox="0 0 {width} {width}" shape-rendering="crispEdges">'
+        f'<rect width="{width}" height="{width}" fill="#fff"/>'
+        f'<path fill="#000" d="{"".join(runs)}"/></svg>'
+    )

@@ -31,11 +31,18 @@ def cjk_font_families() -> list[str]:
     if not fc_list:
         return []
     try:
-        result = subprocess.run([fc_list, ":lang=zh", "family"], capture_output=True, text=True,  # noqa: S603
-                                timeout=15, check=False)
+        result = subprocess.run(  # noqa: S603 (fc-list, found on PATH, fixed arguments)
+            [fc_list, ":lang=zh", "family"],
+            capture_output=True,
+            text=True,
+            timeout=15,
+            check=False,
+        )
     except (OSError, subprocess.SubprocessError):
         return []
-    families = {name.strip() for line in result.stdout.splitlines() for name in line.split(",") if name.strip()}
+    families = {
+        name.strip() for line in result.stdout.splitlines() for name in line.split(",") if name.strip()
+    }
     return sorted(families, key=lambda name: ("SC" not in name, name))  # Simplified Chinese first
 
 

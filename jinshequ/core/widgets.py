@@ -15,15 +15,17 @@ from django import forms
 class SearchableSelect(forms.Select):
     template_name = "core/widgets/searchable_select.html"
 
-    def __init__(self, attrs=None, choices=(), *, url: str, search_name: str, search: str = "",
-                 placeholder: str = ""):
+    def __init__(
+        self, attrs=None, choices=(), *, url: str, search_name: str, search: str = "", placeholder: str = ""
+    ):
         super().__init__(attrs, choices)
         self.url, self.search_name, self.search, self.placeholder = url, search_name, search, placeholder
 
     def get_context(self, name, value, attrs):
         context = super().get_context(name, value, attrs)
-        context["widget"].update(url=self.url, search_name=self.search_name, search=self.search,
-                                 placeholder=self.placeholder)
+        context["widget"].update(
+            url=self.url, search_name=self.search_name, search=self.search, placeholder=self.placeholder
+        )
         return context
 
 

@@ -60,16 +60,23 @@ def check_upload(name: str, size: int) -> str:
     """Check the file name and size; return ``"xlsx"`` or ``"csv"``."""
     suffix = Path(name or "").suffix.lower()
     if suffix in (".xlsm", ".xltm", ".xlam"):
-        raise UnsafeFile("macro_ext", gettext("不接受启用宏的工作簿（.xlsm），请在 Excel 中另存为 .xlsx 后再上传。"))
+        raise UnsafeFile(
+            "macro_ext", gettext("不接受启用宏的工作簿（.xlsm），请在 Excel 中另存为 .xlsx 后再上传。")
+        )
     if suffix == ".xls":
-        raise UnsafeFile("legacy_xls", gettext("不接受旧版 Excel 文件（.xls），请在 Excel 中另存为 .xlsx 后再上传。"))
+        raise UnsafeFile(
+            "legacy_xls", gettext("不接受旧版 Excel 文件（.xls），请在 Excel 中另存为 .xlsx 后再上传。")
+        )
     if suffix not in (".xlsx", ".csv"):
         raise UnsafeFile("bad_ext", gettext("只接受 .xlsx 或 .csv 文件。"))
     if size <= 0:
         raise UnsafeFile("empty", gettext("文件是空的。"))
     limit = max_bytes()
     if size > limit:
-        raise UnsafeFile("too_big", gettext("文件超过 %(value)s MB，请拆分后分批导入。") % {"value": limit // (1024 * 1024)})
+        raise UnsafeFile(
+            "too_big",
+            gettext("文件超过 %(value)s MB，请拆分后分批导入。") % {"value": limit // (1024 * 1024)},
+        )
     return suffix[1:]
 
 
@@ -83,11 +90,15 @@ def check_file(path: str | Path, name: str) -> str:
         else:
             head = fh.read(8)
             if head.startswith(ZIP_MAGIC):
-                raise UnsafeFile("csv_is_zip", gettext("文件内容是 Excel 工作簿而不是 CSV，请把扩展名改为 .xlsx 后再上传。"))
+                raise UnsafeFile(
+                    "csv_is_zip",
+                    gettext("文件内容是 Excel 工作簿而不是 CSV，请把扩展名改为 .xlsx 后再上传。"),
+                )
     return kind
 
 
 # --- xlsx ----------------------------------------------------------------------------
+
 
 def _eocd_entry_count(fh) -> int | None:
     """Entry count from the end-of-central-directory record, read before ``zipfile`` lists anything."""
@@ -99,7 +110,7 @@ def _eocd_entry_count(fh) -> int | None:
     pos = tail.rfind(b"PK\x05\x06")
     if pos < 0 or pos + 22 > len(tail):
         return None
-    (total,) = struct.unpack("<H", tail[pos + 10:pos + 12])
+    (total,) = struct.unpack("<H", tail[pos + 10 : pos + 12])
     return total
 
 
@@ -118,14 +129,28 @@ def check_xlsx(fh) -> None:
     if not head:
         raise UnsafeFile("empty", gettext("文件是空的。"))
     if head.startswith(CFB_MAGIC):
-        raise UnsafeFile("cfb", gettext("这是旧版 Excel（.xls）或设置了打开密码的文件，请在 Excel 中另存为 .xlsx（不设密码）后再上传。"))
+        raise UnsafeFile(
+            "cfb",
+            gettext(
+                "这是旧版 Excel（.xls）或设置了打开密码的文件，请在 Excel 中另存为 .xlsx（不设密码）后再上传。"
+            ),
+        )
     if not head.startswith(ZIP_MAGIC):
-        raise UnsafeFile("not_zip", gettext("文件内容不是 Excel 工作簿（.xlsx），可能只是改了扩展名，请用 Excel 另存为 .xlsx 后再上传。"))
+        raise UnsafeFile(
+            "not_zip",
+            gettext(
+                "文件内容不是 Excel 工作簿（.xlsx），可能只是改了扩展名，请用 Excel 另存为 .xlsx 后再上传。"
+            ),
+        )
     count = _eocd_entry_count(fh)
     if count is None:
         raise UnsafeFile("corrupt", gettext("文件已损坏，无法作为 .xlsx 读取。"))
     if count > MAX_ENTRIES:
-        raise UnsafeFile("too_many_entries", gettext("文件内部条目过多（超过 %(max_entries)s 个），不像正常的 Excel 工作簿，不予接受。") % {"max_entries": MAX_ENTRIES})
+        raise UnsafeFile(
+            "too_many_entries",
+            gettext("文件内部条目过多（超过 %(max_entries)s 个），不像正常的 Excel 工作簿，不予接受。")
+            % {"max_entries": MAX_ENTRIES},
+        )
     fh.seek(0)
     try:
         zf = zipfile.ZipFile(fh)
@@ -134,28 +159,47 @@ def check_xlsx(fh) -> None:
     with zf:
         infos = zf.infolist()
         if len(infos) > MAX_ENTRIES:
-            raise UnsafeFile("too_many_entries", gettext("文件内部条目过多（超过 %(max_entries)s 个），不像正常的 Excel 工作簿，不予接受。") % {"max_entries": MAX_ENTRIES})
+            raise UnsafeFile(
+                "too_many_entries",
+                gettext("文件内部条目过多（超过 %(max_entries)s 个），不像正常的 Excel 工作簿，不予接受。")
+                % {"max_entries": MAX_ENTRIES},
+            )
         names = [info.filename for info in infos]
         if any(_bad_name(n) for n in names):
-            raise UnsafeFile("path_traversal", gettext("文件内部含有非法路径（如 ../），可能被篡改，不予接受。"))
+            raise UnsafeFile(
+                "path_traversal", gettext("文件内部含有非法路径（如 ../），可能被篡改，不予接受。")
+            )
         if len(set(names)) != len(names):
             raise UnsafeFile("duplicate_entry", gettext("文件内部有重名条目，可能被篡改，不予接受。"))
         if "[Content_Types].xml" not in names:
-            raise UnsafeFile("no_content_types", gettext("文件缺少 [Content_Types].xml，不是有效的 Excel 工作簿。"))
+            raise UnsafeFile(
+                "no_content_types", gettext("文件缺少 [Content_Types].xml，不是有效的 Excel 工作簿。")
+            )
         for info in infos:
             if info.flag_bits & 0x1:
                 raise UnsafeFile("encrypted", gettext("文件内部条目被加密，请取消密码后再上传。"))
             if info.compress_type not in (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED):
-                raise UnsafeFile("compression", gettext("文件使用了不支持的压缩方式，请用 Excel 重新另存为 .xlsx。"))
+                raise UnsafeFile(
+                    "compression", gettext("文件使用了不支持的压缩方式，请用 Excel 重新另存为 .xlsx。")
+                )
         total = sum(info.file_size for info in infos)
         if total > MAX_UNCOMPRESSED:
-            raise UnsafeFile("too_large_uncompressed",
-                             gettext("文件解压后超过 %(value)s MB（可能是“压缩炸弹”），不予接受。") % {"value": MAX_UNCOMPRESSED // (1024 * 1024)})
+            raise UnsafeFile(
+                "too_large_uncompressed",
+                gettext("文件解压后超过 %(value)s MB（可能是“压缩炸弹”），不予接受。")
+                % {"value": MAX_UNCOMPRESSED // (1024 * 1024)},
+            )
         packed = sum(info.compress_size for info in infos)
-        bomb_entry = any(info.file_size >= RATIO_MIN_ENTRY and info.file_size > MAX_RATIO * max(info.compress_size, 1)
-                         for info in infos)
+        bomb_entry = any(
+            info.file_size >= RATIO_MIN_ENTRY and info.file_size > MAX_RATIO * max(info.compress_size, 1)
+            for info in infos
+        )
         if bomb_entry or (total >= RATIO_MIN_ENTRY and total > MAX_RATIO * max(packed, 1)):
-            raise UnsafeFile("ratio", gettext("文件压缩比异常（超过 %(max_ratio)s:1，可能是“压缩炸弹”），不予接受。") % {"max_ratio": MAX_RATIO})
+            raise UnsafeFile(
+                "ratio",
+                gettext("文件压缩比异常（超过 %(max_ratio)s:1，可能是“压缩炸弹”），不予接受。")
+                % {"max_ratio": MAX_RATIO},
+            )
         lowered = [n.lower() for n in names]
         if any(n.endswith("vbaproject.bin") or n.endswith(".bin") and "vba" in n for n in lowered):
             raise UnsafeFile("macro", gettext("文件含有宏（VBA 代码），不予接受，请另存为不含宏的 .xlsx。"))
@@ -167,7 +211,9 @@ def check_xlsx(fh) -> None:
 def _check_content_types(zf: zipfile.ZipFile) -> None:
     info = zf.getinfo("[Content_Types].xml")
     if info.file_size > MAX_CONTENT_TYPES_BYTES:
-        raise UnsafeFile("content_types", gettext("文件的 [Content_Types].xml 异常，不是有效的 Excel 工作簿。"))
+        raise UnsafeFile(
+            "content_types", gettext("文件的 [Content_Types].xml 异常，不是有效的 Excel 工作簿。")
+        )
     try:
         data = zf.read(info)
     except (zipfile.BadZipFile, zlib.error, OSError, EOFError):
@@ -175,14 +221,20 @@ def _check_content_types(zf: zipfile.ZipFile) -> None:
     try:
         root = SafeET.fromstring(data, forbid_dtd=True)
     except DefusedXmlException:
-        raise UnsafeFile("xml_entities", gettext("文件含有 XML 实体或 DTD 声明（可能是“XML 炸弹”），不予接受。")) from None
+        raise UnsafeFile(
+            "xml_entities", gettext("文件含有 XML 实体或 DTD 声明（可能是“XML 炸弹”），不予接受。")
+        ) from None
     except SafeET.ParseError:
-        raise UnsafeFile("content_types", gettext("文件的 [Content_Types].xml 无法解析，不是有效的 Excel 工作簿。")) from None
+        raise UnsafeFile(
+            "content_types", gettext("文件的 [Content_Types].xml 无法解析，不是有效的 Excel 工作簿。")
+        ) from None
     types = [el.get("ContentType", "") for el in root]
     if any("macroenabled" in t.lower() or "vbaproject" in t.lower() for t in types):
         raise UnsafeFile("macro", gettext("文件含有宏（VBA 代码），不予接受，请另存为不含宏的 .xlsx。"))
     if not any(t in SPREADSHEET_MAIN_TYPES for t in types):
-        raise UnsafeFile("not_workbook", gettext("文件不是 Excel 工作簿（可能是改了扩展名的其他 Office 文件）。"))
+        raise UnsafeFile(
+            "not_workbook", gettext("文件不是 Excel 工作簿（可能是改了扩展名的其他 Office 文件）。")
+        )
 
 
 def _verify_entry(fh, info: zipfile.ZipInfo) -> None:
@@ -205,11 +257,15 @@ def _verify_entry(fh, info: zipfile.ZipInfo) -> None:
         nonlocal produced, carry
         produced += len(out)
         if produced > declared:
-            raise UnsafeFile("size_mismatch", gettext("文件内部数据比声明的大（可能是“压缩炸弹”），不予接受。"))
+            raise UnsafeFile(
+                "size_mismatch", gettext("文件内部数据比声明的大（可能是“压缩炸弹”），不予接受。")
+            )
         if is_xml and out:
             window = carry + out
             if _DTD_RE.search(window):
-                raise UnsafeFile("xml_entities", gettext("文件含有 XML 实体或 DTD 声明（可能是“XML 炸弹”），不予接受。"))
+                raise UnsafeFile(
+                    "xml_entities", gettext("文件含有 XML 实体或 DTD 声明（可能是“XML 炸弹”），不予接受。")
+                )
             carry = window[-16:]
 
     try:
@@ -239,6 +295,7 @@ def _verify_entry(fh, info: zipfile.ZipInfo) -> None:
 
 # --- csv -----------------------------------------------------------------------------
 
+
 def decode_csv(data: bytes) -> str:
     """UTF-8 (with or without BOM), else GB18030 (what Chinese Excel writes by default)."""
     if b"\x00" in data:
@@ -250,7 +307,9 @@ def decode_csv(data: bytes) -> str:
     try:
         return data.decode("gb18030")
     except UnicodeDecodeError:
-        raise UnsafeFile("csv_encoding", gettext("无法识别 CSV 文件的编码，请另存为“CSV UTF-8”格式后再上传。")) from None
+        raise UnsafeFile(
+            "csv_encoding", gettext("无法识别 CSV 文件的编码，请另存为“CSV UTF-8”格式后再上传。")
+        ) from None
 
 
 def iter_csv(path: str | Path) -> Iterator[list[str]]:
@@ -258,7 +317,10 @@ def iter_csv(path: str | Path) -> Iterator[list[str]]:
     with open(path, "rb") as fh:
         data = fh.read(max_bytes() + 1)
     if len(data) > max_bytes():
-        raise UnsafeFile("too_big", gettext("文件超过 %(value)s MB，请拆分后分批导入。") % {"value": max_bytes() // (1024 * 1024)})
+        raise UnsafeFile(
+            "too_big",
+            gettext("文件超过 %(value)s MB，请拆分后分批导入。") % {"value": max_bytes() // (1024 * 1024)},
+        )
     text = decode_csv(data)
     first_line = text[:4096].split("\n", 1)[0]
     delimiter = max((",", "\t", ";"), key=first_line.count)
@@ -266,4 +328,8 @@ def iter_csv(path: str | Path) -> Iterator[list[str]]:
     try:
         yield from reader
     except csv.Error:
-        raise UnsafeFile("csv_format", gettext("CSV 文件第 %(line_num)s 行格式错误（引号不配对等），请检查后再上传。") % {"line_num": reader.line_num}) from None
+        raise UnsafeFile(
+            "csv_format",
+            gettext("CSV 文件第 %(line_num)s 行格式错误（引号不配对等），请检查后再上传。")
+            % {"line_num": reader.line_num},
+        ) from None

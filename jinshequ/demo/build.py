@@ -61,14 +61,25 @@ SCALES = {
 
 # Skills that people of a unit kind often have (the rest are drawn at random).
 KIND_SKILLS = {
-    "hospital": ("医疗保健", "心理疏导"), "school": ("教育辅导", "文艺体育", "书法绘画"),
-    "party_gov": ("政策宣讲", "法律咨询", "矛盾调解"), "institution": ("政策宣讲", "电脑网络"),
-    "soe": ("水电维修", "家电维修", "驾驶", "治安巡逻"), "private": ("财会金融", "电脑网络", "烹饪"),
+    "hospital": ("医疗保健", "心理疏导"),
+    "school": ("教育辅导", "文艺体育", "书法绘画"),
+    "party_gov": ("政策宣讲", "法律咨询", "矛盾调解"),
+    "institution": ("政策宣讲", "电脑网络"),
+    "soe": ("水电维修", "家电维修", "驾驶", "治安巡逻"),
+    "private": ("财会金融", "电脑网络", "烹饪"),
     "social": ("助老助残", "矛盾调解", "心理疏导"),
 }
 # How much more likely than average a member of a unit kind is to be a leading cadre.
-CADRE_FACTOR = {"party_gov": 2.2, "institution": 1.3, "hospital": 0.8, "school": 0.8, "soe": 0.7,
-                "private": 0.4, "social": 0.5, "other": 0.6}
+CADRE_FACTOR = {
+    "party_gov": 2.2,
+    "institution": 1.3,
+    "hospital": 0.8,
+    "school": 0.8,
+    "soe": 0.7,
+    "private": 0.4,
+    "social": 0.5,
+    "other": 0.6,
+}
 
 
 @dataclass
@@ -93,6 +104,7 @@ class DemoResult:
 
 # --- what is in the database ------------------------------------------------------------
 
+
 def demo_info() -> dict | None:
     """The summary of the demo city in this database (``None`` when there is none)."""
     if not Region.objects.filter(kind=RegionKind.CITY, name=geo.CITY_NAME, parent=None).exists():
@@ -106,8 +118,12 @@ def demo_info() -> dict | None:
 
 
 def database_is_empty() -> bool:
-    return not (Region.objects.exists() or WorkUnit.objects.exists() or Member.objects.exists()
-                or User.objects.exists())
+    return not (
+        Region.objects.exists()
+        or WorkUnit.objects.exists()
+        or Member.objects.exists()
+        or User.objects.exists()
+    )
 
 
 def demo_accounts() -> list[DemoAccount]:
@@ -117,15 +133,20 @@ def demo_accounts() -> list[DemoAccount]:
     for username in DEMO_USERNAMES:
         user = by_name.get(username)
         if user is not None:
-            out.append(DemoAccount(username, str(Role(user.role).label), _scope_label(user), user.display_name))
+            out.append(
+                DemoAccount(username, str(Role(user.role).label), _scope_label(user), user.display_name)
+            )
     return out
 
 
 def _scope_label(user: User) -> str:
     if user.role == Role.MEMBER:
         member = Member.objects.filter(user=user).select_related("community", "work_unit").first()
-        return f"本人（{member.community.name} · {member.work_unit.short_name or member.work_unit.name}）" \
-            if member else "本人"
+        return (
+            f"本人（{member.community.name} · {member.work_unit.short_name or member.work_unit.name}）"
+            if member
+            else "本人"
+        )
     if user.role == Role.UNIT_ADMIN and user.work_unit_id:
         return user.work_unit.name
     if user.region_id:
@@ -134,6 +155,7 @@ def _scope_label(user: User) -> str:
 
 
 # --- generation ---------------------------------------------------------------------------
+
 
 @dataclass
 class _Community:
@@ -158,17 +180,24 @@ def _geography(scale: str) -> list[tuple[geo.DistrictSpec, list[tuple[str, int]]
     return out
 
 
-def _build_regions(seed: int, scale: str) -> tuple[Region, dict[str, Region], dict[str, Region], list[_Community]]:
+def _build_regions(
+    seed: int, scale: str
+) -> tuple[Region, dict[str, Region], dict[str, Region], list[_Community]]:
     rng = _rng(seed, scale, "regions")
     layout = _geography(scale)
-    city = Region.objects.create(name=geo.CITY_NAME, kind=RegionKind.CITY, code=geo.CITY_CODE,
-                                 address="本溪市平山区胜利路 1 号", office_phone="024-42822000")
+    city = Region.objects.create(
+        name=geo.CITY_NAME,
+        kind=RegionKind.CITY,
+        code=geo.CITY_CODE,
+        address="本溪市平山区胜利路 1 号",
+        office_phone="024-42822000",
+    )
     city.path = f"{city.pk}."
     city.save(update_fields=["path"])
 
-    districts = Region.objects.bulk_create([
-        Region(name=d.name, kind=d.kind, parent=city, code=d.area_code, path="") for d, _ in layout
-    ])
+    districts = Region.objects.bulk_create(
+        [Region(name=d.name, kind=d.kind, parent=city, code=d.area_code, path="") for d, _ in layout]
+    )
     for region in districts:
         region.path = f"{city.path}{region.pk}."
     by_district = {r.name: r for r in districts}
@@ -176,9 +205,16 @@ def _build_regions(seed: int, scale: str) -> tuple[Region, dict[str, Region], di
     street_rows = []
     for d, streets in layout:
         for i, (street, _) in enumerate(streets, start=1):
-            street_rows.append(Region(name=street, kind=RegionKind.STREET, parent=by_district[d.name],
-                                      code=f"{d.area_code}{i:03d}", path="",
-                                      office_phone=f"024-4{rng.randrange(1000000, 9999999)}"))
+            street_rows.append(
+                Region(
+                    name=street,
+                    kind=RegionKind.STREET,
+                    parent=by_district[d.name],
+                    code=f"{d.area_code}{i:03d}",
+                    path="",
+                    office_phone=f"024-4{rng.randrange(1000000, 9999999)}",
+                )
+            )
     street_rows = Region.objects.bulk_create(street_rows)
     for region in street_rows:
         region.path = f"{by_district[region.parent.name].path}{region.pk}."
@@ -193,9 +229,15 @@ def _build_regions(seed: int, scale: str) -> tuple[Region, dict[str, Region], di
             parent = by_street[(d.name, street)]
             for j in range(1, count + 1):
                 stem = next(stem_iter)
-                region = Region(name=f"{stem}社区", kind=RegionKind.COMMUNITY, parent=parent, path="",
-                                code=f"{parent.code}{j:03d}", address=f"{parent.name}{stem}路 {rng.randrange(1, 200)} 号",
-                                office_phone=f"024-4{rng.randrange(1000000, 9999999)}")
+                region = Region(
+                    name=f"{stem}社区",
+                    kind=RegionKind.COMMUNITY,
+                    parent=parent,
+                    path="",
+                    code=f"{parent.code}{j:03d}",
+                    address=f"{parent.name}{stem}路 {rng.randrange(1, 200)} 号",
+                    office_phone=f"024-4{rng.randrange(1000000, 9999999)}",
+                )
                 pending.append((region, d, street))
     created = Region.objects.bulk_create([p[0] for p in pending])
     communities = []
@@ -230,13 +272,13 @@ def _select_small_units(rng: random.Random, catalog: list[UnitSpec], target: int
     return sorted(chosen.values(), key=lambda u: order[u.key])
 
 
-def _build_units(seed: int, scale: Scale, by_district: dict[str, Region],
-                 by_street: dict[str, Region]) -> list[tuple[WorkUnit, UnitSpec]]:
+def _build_units(
+    seed: int, scale: Scale, by_district: dict[str, Region], by_street: dict[str, Region]
+) -> list[tuple[WorkUnit, UnitSpec]]:
     rng = _rng(seed, scale.name, "units")
     layout = _geography(scale.name)
     streets = {d.name: [s for s, _ in ss] for d, ss in layout}
-    catalog = unit_catalog(rng, [d for d, _ in layout], streets, list(geo.COMMUNITY_STEMS),
-                           total=scale.units)
+    catalog = unit_catalog(rng, [d for d, _ in layout], streets, list(geo.COMMUNITY_STEMS), total=scale.units)
     if scale.name == "small":
         catalog = _select_small_units(rng, catalog, scale.units)
 
@@ -253,10 +295,16 @@ def _build_units(seed: int, scale: Scale, by_district: dict[str, Region],
                 continue
             region = by_street.get(f"{spec.district}/{spec.street}") if spec.street else None
             region = region or by_district[spec.district]
-            unit = WorkUnit(name=spec.name, short_name=spec.short_name, kind=spec.kind, region=region,
-                            parent=by_key[spec.parent] if spec.parent else None, path="",
-                            region_path=region.path,
-                            party_org_name=f"中共{spec.name}{'委员会' if spec.weight >= 100 else '支部委员会'}"[:120])
+            unit = WorkUnit(
+                name=spec.name,
+                short_name=spec.short_name,
+                kind=spec.kind,
+                region=region,
+                parent=by_key[spec.parent] if spec.parent else None,
+                path="",
+                region_path=region.path,
+                party_org_name=f"中共{spec.name}{'委员会' if spec.weight >= 100 else '支部委员会'}"[:120],
+            )
             rows.append((unit, spec))
         WorkUnit.objects.bulk_create([u for u, _ in rows], batch_size=1000)
         for unit, spec in rows:
@@ -271,8 +319,13 @@ def _pick(cum: list[float], rng: random.Random) -> int:
     return bisect.bisect_right(cum, rng.random() * cum[-1])
 
 
-def _make_members(seed: int, scale: Scale, units: list[tuple[WorkUnit, UnitSpec]],
-                   communities: list[_Community], as_of: dt.date) -> list[Member]:
+def _make_members(
+    seed: int,
+    scale: Scale,
+    units: list[tuple[WorkUnit, UnitSpec]],
+    communities: list[_Community],
+    as_of: dt.date,
+) -> list[Member]:
     rng = _rng(seed, scale.name, "members")
     skills = list(Skill.objects.filter(is_active=True).order_by("sort_order", "name"))
     skill_by_name = {s.name: s for s in skills}
@@ -337,10 +390,18 @@ def _make_members(seed: int, scale: Scale, units: list[tuple[WorkUnit, UnitSpec]
         else:
             join_age = min(rng.triangular(19, max(age - 1, 20), 25), age - 1)
             joined = birth + dt.timedelta(days=int(join_age * 365.25))
-        cadre = age >= 28 and not probationary and rng.random() < 0.08 * CADRE_FACTOR.get(spec.kind, 1.0) / mean_factor
+        cadre = (
+            age >= 28
+            and not probationary
+            and rng.random() < 0.08 * CADRE_FACTOR.get(spec.kind, 1.0) / mean_factor
+        )
         left = rng.random() < 0.01
-        building, entrance, floor, room = (rng.randrange(1, 40), rng.randrange(1, 7), rng.randrange(1, 19),
-                                           rng.randrange(1, 5))
+        building, entrance, floor, room = (
+            rng.randrange(1, 40),
+            rng.randrange(1, 7),
+            rng.randrange(1, 19),
+            rng.randrange(1, 5),
+        )
         weekday_day, weekday_evening, weekend = rng.random() < 0.2, rng.random() < 0.55, rng.random() < 0.8
         if not (weekday_day or weekday_evening or weekend):
             weekend = True
@@ -356,12 +417,18 @@ def _make_members(seed: int, scale: Scale, units: list[tuple[WorkUnit, UnitSpec]
                 chosen.append(pick)
 
         member = Member(
-            name=name, gender="M" if male else "F", birth_date=birth, work_unit_id=unit.pk,
+            name=name,
+            gender="M" if male else "F",
+            birth_date=birth,
+            work_unit_id=unit.pk,
             community_id=community.region.pk,
             address=f"{rng.choice(community.compounds)}{building}号楼{entrance}单元{floor}{room:02d}室",
             party_status=PartyStatus.PROBATIONARY if probationary else PartyStatus.FULL,
-            is_leading_cadre=cadre, avail_weekday_day=weekday_day, avail_weekday_evening=weekday_evening,
-            avail_weekend=weekend, joined_party_on=joined,
+            is_leading_cadre=cadre,
+            avail_weekday_day=weekday_day,
+            avail_weekday_evening=weekday_evening,
+            avail_weekend=weekend,
+            joined_party_on=joined,
             status=MemberStatus.LEFT if left else MemberStatus.ACTIVE,
             left_on=as_of - dt.timedelta(days=rng.randrange(1, 300)) if left else None,
         )
@@ -390,8 +457,10 @@ def _column_writer(field, now):
         return lambda obj: ops.adapt_datetimefield_value(getattr(obj, attname))
     if isinstance(field, models.DateField):
         return lambda obj: ops.adapt_datefield_value(getattr(obj, attname))
-    if isinstance(field, (models.CharField, models.TextField, models.BooleanField, models.IntegerField,
-                          models.ForeignKey)):
+    if isinstance(
+        field,
+        (models.CharField, models.TextField, models.BooleanField, models.IntegerField, models.ForeignKey),
+    ):
         return lambda obj: getattr(obj, attname)
     return lambda obj: field.get_db_prep_save(getattr(obj, attname), connection)
 
@@ -411,11 +480,13 @@ def _fast_insert(model, objs: list) -> None:
     writers = [_column_writer(f, now) for f in fields]
     qn = connection.ops.quote_name
     # Only model metadata (quoted) goes into the statement; every value is a parameter.
-    sql = (f"INSERT INTO {qn(model._meta.db_table)} ({', '.join(qn(f.column) for f in fields)}) "  # noqa: S608
-           f"VALUES ({', '.join(['%s'] * len(fields))})")
+    sql = (
+        f"INSERT INTO {qn(model._meta.db_table)} ({', '.join(qn(f.column) for f in fields)}) "  # noqa: S608
+        f"VALUES ({', '.join(['%s'] * len(fields))})"
+    )
     with connection.cursor() as cursor:
         for start in range(0, len(objs), 5000):
-            cursor.executemany(sql, [tuple(w(o) for w in writers) for o in objs[start:start + 5000]])
+            cursor.executemany(sql, [tuple(w(o) for w in writers) for o in objs[start : start + 5000]])
 
 
 def _write_members(members: list[Member]) -> None:
@@ -428,9 +499,14 @@ def _write_members(members: list[Member]) -> None:
     _fast_insert(through, [through(member_id=m.pk, skill_id=s.pk) for m in members for s in m._demo_skills])
 
 
-def _build_accounts(city: Region, by_district: dict[str, Region], by_street: dict[str, Region],
-                    communities: list[_Community], units: list[tuple[WorkUnit, UnitSpec]],
-                    members: list[Member]) -> list[DemoAccount]:
+def _build_accounts(
+    city: Region,
+    by_district: dict[str, Region],
+    by_street: dict[str, Region],
+    communities: list[_Community],
+    units: list[tuple[WorkUnit, UnitSpec]],
+    members: list[Member],
+) -> list[DemoAccount]:
     """One account per role, anchored so that the scopes overlap in an interesting way."""
     district = by_district.get(CITY_SEAT) or next(iter(by_district.values()))
     other_district = next(d for d in by_district.values() if d.pk != district.pk)
@@ -463,12 +539,30 @@ def _build_accounts(city: Region, by_district: dict[str, Region], by_street: dic
         ("unit_admin_2", Role.UNIT_ADMIN, None, unit_2, "陈晓红"),
         ("inspector", Role.INSPECTOR, district, None, "张卫东"),
     )
-    users = [User(username=username, role=role, region=region, work_unit=work_unit, display_name=display,
-                  password=password, password_changed_at=now)
-             for username, role, region, work_unit, display in staff]
+    users = [
+        User(
+            username=username,
+            role=role,
+            region=region,
+            work_unit=work_unit,
+            display_name=display,
+            password=password,
+            password_changed_at=now,
+        )
+        for username, role, region, work_unit, display in staff
+    ]
     for username, m in (("member", member), ("member_2", member_2)):
-        users.append(User(username=username, role=Role.MEMBER, display_name=m.name, password=password,
-                          password_changed_at=now, phone_hash=m.phone_hash, phone_masked=m.phone_masked))
+        users.append(
+            User(
+                username=username,
+                role=Role.MEMBER,
+                display_name=m.name,
+                password=password,
+                password_changed_at=now,
+                phone_hash=m.phone_hash,
+                phone_masked=m.phone_masked,
+            )
+        )
     User.objects.bulk_create(users)
     linked = {u.username: u for u in User.objects.filter(username__in=("member", "member_2"))}
     for username, m in (("member", member), ("member_2", member_2)):
@@ -501,24 +595,50 @@ def build_demo(*, scale: str = "small", seed: int = DEFAULT_SEED, as_of: dt.date
     accounts = _build_accounts(city, by_district, by_street, communities, units, members)
     lap("accounts")
     loader = Loader()
-    world = build_reporting(seed=seed, scale=scale, as_of=as_of, members=members, lap=lap, loader=loader,
-                            communities=[c.region for c in communities], unit_ids=[u.pk for u, _ in units])
+    world = build_reporting(
+        seed=seed,
+        scale=scale,
+        as_of=as_of,
+        members=members,
+        lap=lap,
+        loader=loader,
+        communities=[c.region for c in communities],
+        unit_ids=[u.pk for u, _ in units],
+    )
     service_counts = build_service(world, seed=seed, scale=scale, loader=loader, lap=lap)
     loader.finish()
     analyze()
     lap("analyze")
     counts = {
         "regions": 1 + len(by_district) + len(by_street) + len(communities),
-        "districts": len(by_district), "streets": len(by_street), "communities": len(communities),
-        "units": len(units), "members": len(members),
-        "member_skills": Member.skills.through.objects.count(), "accounts": len(accounts),
-        **world.counts, **service_counts,
+        "districts": len(by_district),
+        "streets": len(by_street),
+        "communities": len(communities),
+        "units": len(units),
+        "members": len(members),
+        "member_skills": Member.skills.through.objects.count(),
+        "accounts": len(accounts),
+        **world.counts,
+        **service_counts,
     }
-    audit(event=BUILT_EVENT, actor=None, object_type="demo", object_id=scale, object_repr=f"演示城市（{scale}）",
-          changes={"scale": scale, "seed": seed, "as_of": as_of.isoformat(), **counts})
+    audit(
+        event=BUILT_EVENT,
+        actor=None,
+        object_type="demo",
+        object_id=scale,
+        object_repr=f"演示城市（{scale}）",
+        changes={"scale": scale, "seed": seed, "as_of": as_of.isoformat(), **counts},
+    )
     from jinshequ.regions.selectors import regions_changed
 
     regions_changed()  # regions were bulk-inserted: no signals fired
-    return DemoResult(created=True, scale=scale, seed=seed, seconds=time.perf_counter() - started,
-                      counts=counts, accounts=accounts, phases=phases,
-                      cpu_seconds=time.process_time() - cpu_started)
+    return DemoResult(
+        created=True,
+        scale=scale,
+        seed=seed,
+        seconds=time.perf_counter() - started,
+        counts=counts,
+        accounts=accounts,
+        phases=phases,
+        cpu_seconds=time.process_time() - cpu_started,
+    )

@@ -21,8 +21,15 @@ from jinshequ.demo.build import (
 )
 
 __all__ = [
-    "DEFAULT_SEED", "SCALES", "DemoAccount", "DemoResult", "build_demo", "database_is_empty", "demo_accounts",
-    "demo_info", "reset_database",
+    "DEFAULT_SEED",
+    "SCALES",
+    "DemoAccount",
+    "DemoResult",
+    "build_demo",
+    "database_is_empty",
+    "demo_accounts",
+    "demo_info",
+    "reset_database",
 ]
 
 

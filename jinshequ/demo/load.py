@@ -84,7 +84,8 @@ class Loader:
         if clock is None:
             suffix = self._suffix
             clock = self.__dict__["_clock_table"] = [
-                f"{h:02d}:{m:02d}:{s:02d}{suffix}" for h in range(24) for m in range(60) for s in range(60)]
+                f"{h:02d}:{m:02d}:{s:02d}{suffix}" for h in range(24) for m in range(60) for s in range(60)
+            ]
         return clock
 
     # --- ids -----------------------------------------------------------------------------------
@@ -142,11 +143,17 @@ class Loader:
         table = model._meta.db_table
         with connection.cursor() as cursor:
             if self.vendor == "sqlite":
-                cursor.execute("SELECT name, sql FROM sqlite_master WHERE type = 'index' AND tbl_name = %s "
-                               "AND sql IS NOT NULL", [table])
+                cursor.execute(
+                    "SELECT name, sql FROM sqlite_master WHERE type = 'index' AND tbl_name = %s "
+                    "AND sql IS NOT NULL",
+                    [table],
+                )
             elif self.vendor == "postgresql":
-                cursor.execute("SELECT indexname, indexdef FROM pg_indexes WHERE tablename = %s AND indexname NOT IN "
-                               "(SELECT conname FROM pg_constraint WHERE conrelid = %s::regclass)", [table, table])
+                cursor.execute(
+                    "SELECT indexname, indexdef FROM pg_indexes WHERE tablename = %s AND indexname NOT IN "
+                    "(SELECT conname FROM pg_constraint WHERE conrelid = %s::regclass)",
+                    [table, table],
+                )
             indexes = cursor.fetchall() if self.vendor in ("sqlite", "postgresql") else []
             self._check_deferred(cursor)
             for name, _ in indexes:
@@ -170,8 +177,11 @@ class Loader:
             return
         self._fk_tables.add(table)
         with connection.cursor() as cursor:
-            cursor.execute("SELECT conname, pg_get_constraintdef(oid) FROM pg_constraint "
-                           "WHERE contype = 'f' AND conrelid = %s::regclass ORDER BY conname", [table])
+            cursor.execute(
+                "SELECT conname, pg_get_constraintdef(oid) FROM pg_constraint "
+                "WHERE contype = 'f' AND conrelid = %s::regclass ORDER BY conname",
+                [table],
+            )
             keys = cursor.fetchall()
             if keys:
                 self._check_deferred(cursor)

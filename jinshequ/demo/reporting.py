@@ -104,11 +104,19 @@ def _campaigns(as_of: dt.date) -> tuple[Campaign, Campaign]:
     prev_start = dt.date(start.year - 1, start.month, 1)
     prev_end = start - dt.timedelta(days=1)
     previous = Campaign.objects.create(
-        name=f"{_campaign_year(prev_start, prev_end)}年在职党员进社区", starts_on=prev_start, ends_on=prev_end,
-        report_deadline=prev_start + dt.timedelta(days=225), is_current=False)
+        name=f"{_campaign_year(prev_start, prev_end)}年在职党员进社区",
+        starts_on=prev_start,
+        ends_on=prev_end,
+        report_deadline=prev_start + dt.timedelta(days=225),
+        is_current=False,
+    )
     campaign = Campaign.objects.create(
-        name=f"{_campaign_year(start, end)}年在职党员进社区", starts_on=start, ends_on=end,
-        report_deadline=start + dt.timedelta(days=225), is_current=True)
+        name=f"{_campaign_year(start, end)}年在职党员进社区",
+        starts_on=start,
+        ends_on=end,
+        report_deadline=start + dt.timedelta(days=225),
+        is_current=True,
+    )
     return campaign, previous
 
 
@@ -128,8 +136,17 @@ def _any_time(rng: random.Random, day: int) -> int:
 
 
 class _Builder:
-    def __init__(self, *, seed: int, scale: str, as_of: dt.date, members: list[Member], communities: list[Region],
-                 unit_ids: list[int], loader: Loader) -> None:
+    def __init__(
+        self,
+        *,
+        seed: int,
+        scale: str,
+        as_of: dt.date,
+        members: list[Member],
+        communities: list[Region],
+        unit_ids: list[int],
+        loader: Loader,
+    ) -> None:
         self.rng = _rng(seed, scale, "reporting")
         self.as_of = as_of
         self.anchor = moment(as_of)
@@ -163,78 +180,216 @@ class _Builder:
             if other != community_id:
                 return other
 
-    def reg(self, member_id: int, community_id: int, campaign_id: int, status: str, method: str, submitted: int,
-            *, submitted_by=None, decided: int | None = None, decided_by=None, reject_reason: str = "",
-            confirmed_on: int | None = None, ended_on: int | None = None, end_reason: str = "") -> None:
+    def reg(
+        self,
+        member_id: int,
+        community_id: int,
+        campaign_id: int,
+        status: str,
+        method: str,
+        submitted: int,
+        *,
+        submitted_by=None,
+        decided: int | None = None,
+        decided_by=None,
+        reject_reason: str = "",
+        confirmed_on: int | None = None,
+        ended_on: int | None = None,
+        end_reason: str = "",
+    ) -> None:
         ts, day = self.load.ts, self.load.day
-        self.registrations.append((  # plain values: psycopg's COPY would write an Enum's name
-            member_id, community_id, campaign_id, str(status), str(method), ts(submitted), submitted_by, ts(decided),
-            decided_by, reject_reason, day(confirmed_on) if confirmed_on is not None else None,
-            day(ended_on) if ended_on is not None else None, end_reason))
+        self.registrations.append(
+            (  # plain values: psycopg's COPY would write an Enum's name
+                member_id,
+                community_id,
+                campaign_id,
+                str(status),
+                str(method),
+                ts(submitted),
+                submitted_by,
+                ts(decided),
+                decided_by,
+                reject_reason,
+                day(confirmed_on) if confirmed_on is not None else None,
+                day(ended_on) if ended_on is not None else None,
+                end_reason,
+            )
+        )
 
-    def confirmed(self, member: Member, community_id: int, campaign: Campaign, day: int, *,
-                  method: str | None = None, admin: int | None = None, user: int | None = None) -> None:
+    def confirmed(
+        self,
+        member: Member,
+        community_id: int,
+        campaign: Campaign,
+        day: int,
+        *,
+        method: str | None = None,
+        admin: int | None = None,
+        user: int | None = None,
+    ) -> None:
         """A confirmed registration: submitted (self/QR: a few days before), decided on ``day``."""
         rng = self.rng
         if method is None:
-            method = rng.choices((RegistrationMethod.SELF, RegistrationMethod.OFFICE, RegistrationMethod.QR),
-                                 weights=(45, 35, 20))[0]
+            method = rng.choices(
+                (RegistrationMethod.SELF, RegistrationMethod.OFFICE, RegistrationMethod.QR),
+                weights=(45, 35, 20),
+            )[0]
         decided = _office_time(rng, day)
         if method == RegistrationMethod.OFFICE:
             submitted, by = decided, admin
         else:
-            submitted = min(_any_time(rng, max(day - rng.choice((0, 0, 1, 1, 2, 3, 4)), campaign.starts_on.toordinal())),
-                            decided - 600)
+            submitted = min(
+                _any_time(rng, max(day - rng.choice((0, 0, 1, 1, 2, 3, 4)), campaign.starts_on.toordinal())),
+                decided - 600,
+            )
             by = user
-        self.reg(member.pk, community_id, campaign.pk, RegistrationStatus.CONFIRMED, method, submitted,
-                 submitted_by=by, decided=decided, decided_by=admin, confirmed_on=day)
+        self.reg(
+            member.pk,
+            community_id,
+            campaign.pk,
+            RegistrationStatus.CONFIRMED,
+            method,
+            submitted,
+            submitted_by=by,
+            decided=decided,
+            decided_by=admin,
+            confirmed_on=day,
+        )
         self.registered[member.pk] = (community_id, day)
 
-    def ended(self, member: Member, community_id: int, campaign: Campaign, day: int, ended_on: int, reason: str,
-              admin: int | None = None) -> None:
+    def ended(
+        self,
+        member: Member,
+        community_id: int,
+        campaign: Campaign,
+        day: int,
+        ended_on: int,
+        reason: str,
+        admin: int | None = None,
+    ) -> None:
         rng = self.rng
         method = rng.choice((RegistrationMethod.SELF, RegistrationMethod.OFFICE))
         decided = _office_time(rng, day)
-        self.reg(member.pk, community_id, campaign.pk, RegistrationStatus.ENDED, method, decided - 3600 * 20,
-                 decided=decided, decided_by=admin, confirmed_on=day, ended_on=ended_on, end_reason=reason)
+        self.reg(
+            member.pk,
+            community_id,
+            campaign.pk,
+            RegistrationStatus.ENDED,
+            method,
+            decided - 3600 * 20,
+            decided=decided,
+            decided_by=admin,
+            confirmed_on=day,
+            ended_on=ended_on,
+            end_reason=reason,
+        )
 
-    def pending(self, member: Member, community_id: int, campaign: Campaign, *, user: int | None = None) -> None:
+    def pending(
+        self, member: Member, community_id: int, campaign: Campaign, *, user: int | None = None
+    ) -> None:
         rng = self.rng
         day = self.today - rng.randint(1, 20)
         method = rng.choices((RegistrationMethod.SELF, RegistrationMethod.QR), weights=(7, 3))[0]
-        self.reg(member.pk, community_id, campaign.pk, RegistrationStatus.PENDING, method, _any_time(rng, day),
-                 submitted_by=user)
+        self.reg(
+            member.pk,
+            community_id,
+            campaign.pk,
+            RegistrationStatus.PENDING,
+            method,
+            _any_time(rng, day),
+            submitted_by=user,
+        )
 
-    def rejected(self, member: Member, community_id: int, campaign: Campaign, day: int,
-                 admin: int | None = None) -> None:
+    def rejected(
+        self, member: Member, community_id: int, campaign: Campaign, day: int, admin: int | None = None
+    ) -> None:
         rng = self.rng
         submitted = _any_time(rng, day - rng.randint(1, 3))
         decided = _office_time(rng, day)
-        self.reg(member.pk, community_id, campaign.pk, RegistrationStatus.REJECTED, RegistrationMethod.SELF,
-                 submitted, decided=max(decided, submitted + 600), decided_by=admin,
-                 reject_reason=rng.choice(REJECT_REASONS))
+        self.reg(
+            member.pk,
+            community_id,
+            campaign.pk,
+            RegistrationStatus.REJECTED,
+            RegistrationMethod.SELF,
+            submitted,
+            decided=max(decided, submitted + 600),
+            decided_by=admin,
+            reject_reason=rng.choice(REJECT_REASONS),
+        )
 
-    def exemption(self, member: Member, *, valid_until: int, created: int, revoked: int | None = None) -> None:
+    def exemption(
+        self, member: Member, *, valid_until: int, created: int, revoked: int | None = None
+    ) -> None:
         rng = self.rng
         reason = rng.choices([r for r, _ in EXEMPTION_WEIGHTS], weights=[w for _, w in EXEMPTION_WEIGHTS])[0]
-        self.exemptions.append((member.pk, reason, rng.choice(EXEMPTION_NOTES[reason]), self.load.day(valid_until),
-                                None, self.load.ts(created), self.load.ts(revoked)))
+        self.exemptions.append(
+            (
+                member.pk,
+                reason,
+                rng.choice(EXEMPTION_NOTES[reason]),
+                self.load.day(valid_until),
+                None,
+                self.load.ts(created),
+                self.load.ts(revoked),
+            )
+        )
 
-    def notify(self, member: Member, kind: str, title: str, body: str, link: str, created: int,
-               read: int | None) -> None:
-        self.notifications.append((member.pk, member.user_id, kind, title, body, link, self.load.ts(created),
-                                   self.load.ts(read), "log", ""))
+    def notify(
+        self, member: Member, kind: str, title: str, body: str, link: str, created: int, read: int | None
+    ) -> None:
+        self.notifications.append(
+            (
+                member.pk,
+                member.user_id,
+                kind,
+                title,
+                body,
+                link,
+                self.load.ts(created),
+                self.load.ts(read),
+                "log",
+                "",
+            )
+        )
 
 
-def build_reporting(*, seed: int, scale: str, as_of: dt.date, members: list[Member], communities: list[Region],
-                    unit_ids: list[int], loader: Loader, lap) -> ReportWorld:
+def build_reporting(
+    *,
+    seed: int,
+    scale: str,
+    as_of: dt.date,
+    members: list[Member],
+    communities: list[Region],
+    unit_ids: list[int],
+    loader: Loader,
+    lap,
+) -> ReportWorld:
     """Write campaigns, registrations, exemptions, cards, notifications and unit changes."""
     campaign, previous = _campaigns(as_of)
-    b = _Builder(seed=seed, scale=scale, as_of=as_of, members=members, communities=communities,
-                 unit_ids=unit_ids, loader=loader)
+    b = _Builder(
+        seed=seed,
+        scale=scale,
+        as_of=as_of,
+        members=members,
+        communities=communities,
+        unit_ids=unit_ids,
+        loader=loader,
+    )
     rng = b.rng
-    users = {u.username: u for u in User.objects.filter(username__in=(
-        "member", "member_2", "community_admin", "community_admin_2", "unit_admin", "unit_admin_2"))}
+    users = {
+        u.username: u
+        for u in User.objects.filter(
+            username__in=(
+                "member",
+                "member_2",
+                "community_admin",
+                "community_admin_2",
+                "unit_admin",
+                "unit_admin_2",
+            )
+        )
+    }
     admin_of = {users[name].region_id: users[name].pk for name in ("community_admin", "community_admin_2")}
     by_user = {m.user_id: m for m in members if m.user_id}
     demo, demo_2 = by_user[users["member"].pk], by_user[users["member_2"].pk]
@@ -246,14 +401,20 @@ def build_reporting(*, seed: int, scale: str, as_of: dt.date, members: list[Memb
 
     # Fates forced for the demo: each demo community's queue holds a transfer, a non-resident and a few
     # residents' requests.
-    forced: dict[int, tuple[str, int]] = {demo.pk: ("demo", demo.community_id),
-                                          demo_2.pk: ("demo", demo_2.community_id)}
+    forced: dict[int, tuple[str, int]] = {
+        demo.pk: ("demo", demo.community_id),
+        demo_2.pk: ("demo", demo_2.community_id),
+    }
     for community_id in admin_of:
         residents = [m for m in active if m.community_id == community_id and m.pk not in forced]
         street = b.street_of[community_id]
-        outsiders = [m for m in active if m.community_id != community_id and m.pk not in forced
-                     and b.street_of.get(m.community_id) == street] or \
-                    [m for m in active if m.community_id != community_id and m.pk not in forced]
+        outsiders = [
+            m
+            for m in active
+            if m.community_id != community_id
+            and m.pk not in forced
+            and b.street_of.get(m.community_id) == street
+        ] or [m for m in active if m.community_id != community_id and m.pk not in forced]
         picks = rng.sample(residents, min(len(residents), 5))
         if picks:
             forced[picks[0].pk] = ("transfer_pending", community_id)
@@ -273,17 +434,39 @@ def build_reporting(*, seed: int, scale: str, as_of: dt.date, members: list[Memb
             if kind == "demo":
                 if m.pk == demo.pk:  # reminded, then reported by phone in the current campaign
                     day = cur_first + 21
-                    b.notify(m, REMINDER_KIND, REMINDER_TITLE, reminder_body(campaign), reverse("members:me"),
-                             _any_time(rng, day - 10), _any_time(rng, day - 9))
-                    b.confirmed(m, home, campaign, day, method=RegistrationMethod.SELF, admin=admin, user=m.user_id)
-                    b.notify(m, "registration.confirmed", "报到已确认",
-                             f"{b.name_of[home]}已确认您的报到，欢迎参与社区服务。", "", _office_time(rng, day) + 60,
-                             _any_time(rng, day + 1))
+                    b.notify(
+                        m,
+                        REMINDER_KIND,
+                        REMINDER_TITLE,
+                        reminder_body(campaign),
+                        reverse("members:me"),
+                        _any_time(rng, day - 10),
+                        _any_time(rng, day - 9),
+                    )
+                    b.confirmed(
+                        m, home, campaign, day, method=RegistrationMethod.SELF, admin=admin, user=m.user_id
+                    )
+                    b.notify(
+                        m,
+                        "registration.confirmed",
+                        "报到已确认",
+                        f"{b.name_of[home]}已确认您的报到，欢迎参与社区服务。",
+                        "",
+                        _office_time(rng, day) + 60,
+                        _any_time(rng, day + 1),
+                    )
                 else:  # registered at the office last year
                     day = _early_day(rng, prev_first, prev_first + 60)
                     b.confirmed(m, home, previous, day, method=RegistrationMethod.OFFICE, admin=admin)
-                    b.notify(m, "registration.confirmed", "报到已确认", f"您已在{b.name_of[home]}完成报到。", "",
-                             _office_time(rng, day) + 60, _any_time(rng, day + 2))
+                    b.notify(
+                        m,
+                        "registration.confirmed",
+                        "报到已确认",
+                        f"您已在{b.name_of[home]}完成报到。",
+                        "",
+                        _office_time(rng, day) + 60,
+                        _any_time(rng, day + 2),
+                    )
             elif kind == "transfer_pending":  # reported where they lived before; moved here
                 old = b.neighbour(target)
                 b.confirmed(m, old, previous, _early_day(rng, prev_first, prev_last))
@@ -302,18 +485,29 @@ def build_reporting(*, seed: int, scale: str, as_of: dt.date, members: list[Memb
                 b.ended(m, b.neighbour(where), previous, old_day, new_day, f"转至{b.name_of[where]}")
                 b.confirmed(m, where, campaign, new_day, admin=admin_of.get(where))
             elif rng.random() < IN_PREVIOUS:
-                b.confirmed(m, where, previous, _early_day(rng, prev_first, prev_last), admin=admin_of.get(where))
+                b.confirmed(
+                    m, where, previous, _early_day(rng, prev_first, prev_last), admin=admin_of.get(where)
+                )
             else:
                 day = _early_day(rng, cur_first, cur_last)
                 if rng.random() < 0.012 and day > cur_first + 5:  # first tried the wrong community
                     b.rejected(m, b.neighbour(where), campaign, day - rng.randint(2, 5))
                 elif rng.random() < 0.006 and day > cur_first + 5:  # changed their choice before an answer
                     submitted = _any_time(rng, day - rng.randint(3, 6))
-                    b.reg(m.pk, b.neighbour(where), campaign.pk, RegistrationStatus.CANCELLED,
-                          RegistrationMethod.SELF, submitted, decided=submitted + 86400)
+                    b.reg(
+                        m.pk,
+                        b.neighbour(where),
+                        campaign.pk,
+                        RegistrationStatus.CANCELLED,
+                        RegistrationMethod.SELF,
+                        submitted,
+                        decided=submitted + 86400,
+                    )
                 b.confirmed(m, where, campaign, day, admin=admin_of.get(where))
             if rng.random() < 0.004:  # an exemption that ran out, or was withdrawn, before they reported
-                b.exemption(m, valid_until=cur_first - rng.randint(1, 60), created=_any_time(rng, prev_first + 30))
+                b.exemption(
+                    m, valid_until=cur_first - rng.randint(1, 60), created=_any_time(rng, prev_first + 30)
+                )
         elif roll < CONFIRMED + PENDING:
             if rng.random() < 0.1:
                 b.rejected(m, b.neighbour(home), campaign, today - rng.randint(25, 90))
@@ -331,13 +525,24 @@ def build_reporting(*, seed: int, scale: str, as_of: dt.date, members: list[Memb
                 b.exemption(m, valid_until=today - rng.randint(1, 90), created=_any_time(rng, cur_first + 5))
             elif r < 0.16:
                 created = _any_time(rng, cur_first + rng.randint(5, 60))
-                b.exemption(m, valid_until=today + rng.randint(30, 200), created=created,
-                            revoked=created + rng.randint(10, 90) * DAY)
+                b.exemption(
+                    m,
+                    valid_until=today + rng.randint(30, 200),
+                    created=created,
+                    revoked=created + rng.randint(10, 90) * DAY,
+                )
             if rng.random() < 0.45:  # the unit sent reminders
                 for _ in range(rng.choice((1, 1, 2))):
                     sent = _office_time(rng, today - rng.randint(1, 30))
-                    b.notify(m, REMINDER_KIND, REMINDER_TITLE, reminder_body(campaign), reverse("members:me"),
-                             sent, sent + rng.randint(1, 48) * 3600 if rng.random() < 0.35 else None)
+                    b.notify(
+                        m,
+                        REMINDER_KIND,
+                        REMINDER_TITLE,
+                        reminder_body(campaign),
+                        reverse("members:me"),
+                        sent,
+                        sent + rng.randint(1, 48) * 3600 if rng.random() < 0.35 else None,
+                    )
         if rng.random() < CARDS:
             cards_for.append(m)
 
@@ -351,22 +556,69 @@ def build_reporting(*, seed: int, scale: str, as_of: dt.date, members: list[Memb
             b.ended(m, m.community_id, previous, first, left, "离开单位")
     lap("registrations")
 
-    loader.write(Registration, ("member_id", "community_id", "campaign_id", "status", "method", "submitted_at",
-                                "submitted_by_id", "decided_at", "decided_by_id", "reject_reason", "confirmed_on",
-                                "ended_on", "end_reason"), b.registrations)
-    loader.write(Exemption, ("member_id", "reason", "note", "valid_until", "created_by_id", "created_at",
-                             "revoked_at"), b.exemptions)
+    loader.write(
+        Registration,
+        (
+            "member_id",
+            "community_id",
+            "campaign_id",
+            "status",
+            "method",
+            "submitted_at",
+            "submitted_by_id",
+            "decided_at",
+            "decided_by_id",
+            "reject_reason",
+            "confirmed_on",
+            "ended_on",
+            "end_reason",
+        ),
+        b.registrations,
+    )
+    loader.write(
+        Exemption,
+        ("member_id", "reason", "note", "valid_until", "created_by_id", "created_at", "revoked_at"),
+        b.exemptions,
+    )
     cards = _cards(b, cards_for, demo, campaign)
     changes = _unit_changes(b, active, demo_2)
-    loader.write(Notification, ("member_id", "user_id", "kind", "title", "body", "link", "created_at", "read_at",
-                                "delivered_via", "delivery_error"), b.notifications)
+    loader.write(
+        Notification,
+        (
+            "member_id",
+            "user_id",
+            "kind",
+            "title",
+            "body",
+            "link",
+            "created_at",
+            "read_at",
+            "delivered_via",
+            "delivery_error",
+        ),
+        b.notifications,
+    )
     lap("write registrations")
     return ReportWorld(
-        as_of=as_of, anchor=b.anchor, campaign=campaign, previous=previous, members=members,
-        communities=communities, registered=b.registered, users=users, admin_of=admin_of, demo_member=demo,
+        as_of=as_of,
+        anchor=b.anchor,
+        campaign=campaign,
+        previous=previous,
+        members=members,
+        communities=communities,
+        registered=b.registered,
+        users=users,
+        admin_of=admin_of,
+        demo_member=demo,
         demo_member_2=demo_2,
-        counts={"registrations": len(b.registrations), "exemptions": len(b.exemptions), "cards": cards,
-                "notifications": len(b.notifications), "unit_changes": changes})
+        counts={
+            "registrations": len(b.registrations),
+            "exemptions": len(b.exemptions),
+            "cards": cards,
+            "notifications": len(b.notifications),
+            "unit_changes": changes,
+        },
+    )
 
 
 def _cards(b: _Builder, members: list[Member], demo: Member, campaign: Campaign) -> int:
@@ -390,19 +642,61 @@ def _cards(b: _Builder, members: list[Member], demo: Member, campaign: Campaign)
         issued, printed = batch[m.work_unit_id]
         if m.pk == demo.pk:
             lost = issued + rng.randint(60, 120) * DAY
-            rows.append((m.pk, number(), f"{rng.getrandbits(64):016x}", False, ts(issued), ts(lost), "遗失补办",
-                         ts(issued + DAY)))
+            rows.append(
+                (
+                    m.pk,
+                    number(),
+                    f"{rng.getrandbits(64):016x}",
+                    False,
+                    ts(issued),
+                    ts(lost),
+                    "遗失补办",
+                    ts(issued + DAY),
+                )
+            )
             issued = lost + 600
-        rows.append((m.pk, number(), f"{rng.getrandbits(64):016x}", True, ts(issued), None, "",
-                     ts(issued + DAY) if printed else None))
+        rows.append(
+            (
+                m.pk,
+                number(),
+                f"{rng.getrandbits(64):016x}",
+                True,
+                ts(issued),
+                None,
+                "",
+                ts(issued + DAY) if printed else None,
+            )
+        )
     for m in b.members:  # cards of members who left were revoked
         if m.status == MemberStatus.LEFT and rng.random() < 0.5:
             issued = _office_time(rng, start + rng.randint(0, 40))
             revoked = max(issued + DAY, moment(m.left_on, 10))
-            rows.append((m.pk, number(), f"{rng.getrandbits(64):016x}", False, ts(issued), ts(revoked), "离开单位",
-                         None))
-    b.load.write(ContactCard, ("member_id", "number", "nonce", "is_active", "issued_at", "revoked_at",
-                               "revoke_reason", "printed_at"), rows)
+            rows.append(
+                (
+                    m.pk,
+                    number(),
+                    f"{rng.getrandbits(64):016x}",
+                    False,
+                    ts(issued),
+                    ts(revoked),
+                    "离开单位",
+                    None,
+                )
+            )
+    b.load.write(
+        ContactCard,
+        (
+            "member_id",
+            "number",
+            "nonce",
+            "is_active",
+            "issued_at",
+            "revoked_at",
+            "revoke_reason",
+            "printed_at",
+        ),
+        rows,
+    )
     return len(rows)
 
 

@@ -39,7 +39,9 @@ class ImportCommand(BaseCommand):
 
     def add_arguments(self, parser):
         parser.add_argument("file", help="要导入的 .xlsx 或 .csv 文件")
-        parser.add_argument("--dry-run", action="store_true", help="只检查并报告将要进行的修改，不写入任何数据")
+        parser.add_argument(
+            "--dry-run", action="store_true", help="只检查并报告将要进行的修改，不写入任何数据"
+        )
         parser.add_argument("--valid-only", action="store_true", help="有错误时只导入无误的行")
         parser.add_argument("--user", help="以该用户的身份和管辖范围导入（用户名）")
         parser.add_argument("--error-report", help="把错误报告写入这个 .xlsx 文件")
@@ -67,43 +69,61 @@ class ImportCommand(BaseCommand):
             except UnsafeFile as exc:
                 raise CommandError(exc.message) from None
             self.report(outcome.errors, importer.error_count, options)
-            self.out(f"dry run: {outcome.total_rows} rows, would create {outcome.created}, update "
-                     f"{outcome.updated}, unchanged {outcome.unchanged}, rows with errors {outcome.error_rows}")
+            self.out(
+                f"dry run: {outcome.total_rows} rows, would create {outcome.created}, update "
+                f"{outcome.updated}, unchanged {outcome.unchanged}, rows with errors {outcome.error_rows}"
+            )
             for notice in outcome.notices:
                 self.out(notice)
             if outcome.error_rows and not options["valid_only"]:
                 raise CommandError(f"文件有 {outcome.error_rows} 行错误，未写入任何数据（试运行）。")
             return
         job = ImportJob.objects.create(
-            kind=self.importer_class.kind, status=ImportJob.Status.APPLYING, created_by=user, file_name=name[:200],
-            file_sha256=file_sha256(path), file_size=path.stat().st_size, heartbeat_at=timezone.now(),
+            kind=self.importer_class.kind,
+            status=ImportJob.Status.APPLYING,
+            created_by=user,
+            file_name=name[:200],
+            file_sha256=file_sha256(path),
+            file_size=path.stat().st_size,
+            heartbeat_at=timezone.now(),
             mode=ImportJob.Mode.VALID_ONLY if options["valid_only"] else ImportJob.Mode.ALL,
-            request_id=f"cli-{os.getpid()}")
+            request_id=f"cli-{os.getpid()}",
+        )
         self.out(f"import job {job.pk}")
         progress = JobProgress(job, echo=self.out)
         importer = self.importer_class(user=user, progress=progress)
         try:
-            outcome = run_import(importer, path, name, apply=True, only_valid=options["valid_only"],
-                                 actor=user, job=job)
+            outcome = run_import(
+                importer, path, name, apply=True, only_valid=options["valid_only"], actor=user, job=job
+            )
         except UnsafeFile as exc:
-            ImportJob.objects.filter(pk=job.pk).update(status=ImportJob.Status.FAILED, message=exc.message,
-                                                       finished_at=timezone.now())
+            ImportJob.objects.filter(pk=job.pk).update(
+                status=ImportJob.Status.FAILED, message=exc.message, finished_at=timezone.now()
+            )
             raise CommandError(exc.message) from None
         except ImportHasErrors:
             rows = len(importer.bad_rows)
             ImportJob.objects.filter(pk=job.pk).update(
-                status=ImportJob.Status.FAILED, finished_at=timezone.now(), errors=importer.errors[:1000],
-                error_rows=rows, total_rows=len(importer.rows),
-                message=f"文件有 {rows} 行错误，未写入任何数据。")
+                status=ImportJob.Status.FAILED,
+                finished_at=timezone.now(),
+                errors=importer.errors[:1000],
+                error_rows=rows,
+                total_rows=len(importer.rows),
+                message=f"文件有 {rows} 行错误，未写入任何数据。",
+            )
             self.report(sorted(importer.errors, key=lambda e: e["row"]), importer.error_count, options)
-            raise CommandError(f"文件有 {rows} 行错误，未写入任何数据。修正后重新导入，或加 --valid-only 只导入无误的行。") from None
+            raise CommandError(
+                f"文件有 {rows} 行错误，未写入任何数据。修正后重新导入，或加 --valid-only 只导入无误的行。"
+            ) from None
         finally:
             progress.close()
         self.report(outcome.errors, importer.error_count, options)
         for notice in outcome.notices:
             self.out(notice)
-        self.out(f"done: created {outcome.created}, updated {outcome.updated}, unchanged {outcome.unchanged}, "
-                 f"skipped {outcome.skipped}")
+        self.out(
+            f"done: created {outcome.created}, updated {outcome.updated}, unchanged {outcome.unchanged}, "
+            f"skipped {outcome.skipped}"
+        )
 
     def report(self, errors: list[dict], count: int, options) -> None:
         for e in errors[:SHOWN_ERRORS]:

@@ -33,8 +33,14 @@ class ImportJob(models.Model):
     kind = models.CharField(_("类型"), max_length=8, choices=Kind.choices, default=Kind.MEMBERS)
     status = models.CharField(_("状态"), max_length=12, choices=Status.choices, default=Status.VALIDATING)
     mode = models.CharField(_("导入方式"), max_length=12, choices=Mode.choices, blank=True)
-    created_by = models.ForeignKey("accounts.User", verbose_name=_("导入人"), null=True, blank=True,
-                                   on_delete=models.SET_NULL, related_name="import_jobs")
+    created_by = models.ForeignKey(
+        "accounts.User",
+        verbose_name=_("导入人"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="import_jobs",
+    )
     file_name = models.CharField(_("文件名"), max_length=200)
     upload = models.FileField(upload_to="imports/", max_length=255, blank=True)
     file_sha256 = models.CharField(max_length=64, blank=True)

@@ -79,6 +79,7 @@ FALSE_WORDS = frozenset({"否", "n", "no", "false", "0", "×", "✗", "不是"})
 
 # --- shared engine -------------------------------------------------------------------
 
+
 @dataclasses.dataclass(frozen=True)
 class Column:
     key: str
@@ -164,7 +165,7 @@ def split_list(value: Any) -> list[str]:
 def suggest(value: str, choices: Iterable[str], n: int = 3) -> str:
     """ "您是不是要找：A、B？" for the closest names, or an empty string."""
     close = difflib.get_close_matches(value, list(choices), n=n, cutoff=0.5)
-    return gettext("您是不是要找：%(join)s？") % {"join": gettext('、').join(close)} if close else ""
+    return gettext("您是不是要找：%(join)s？") % {"join": gettext("、").join(close)} if close else ""
 
 
 def masked_cell(value: Any, *, kind: str = "") -> str:
@@ -240,8 +241,14 @@ class BaseImporter(abc.ABC):
         self.error_count += 1
         if len(self.errors) < MAX_STORED_ERRORS:
             heading = self.by_key[key].heading if key in self.by_key else key
-            self.errors.append({"row": row, "column": heading, "value": masked_cell(value, kind=mask),
-                                "message": str(message)})  # a lazy message would not serialise
+            self.errors.append(
+                {
+                    "row": row,
+                    "column": heading,
+                    "value": masked_cell(value, kind=mask),
+                    "message": str(message),
+                }
+            )  # a lazy message would not serialise
 
     # reading
     def heading_index(self) -> dict[str, str]:
@@ -261,8 +268,11 @@ class BaseImporter(abc.ABC):
         rows: list[SourceRow] = []
         for number, cells in enumerate(raw, start=1):
             if header is None:
-                found = {i: index[h] for i, h in ((i, normalize_heading(c)) for i, c in enumerate(cells))
-                         if h in index}
+                found = {
+                    i: index[h]
+                    for i, h in ((i, normalize_heading(c)) for i, c in enumerate(cells))
+                    if h in index
+                }
                 if found and len(set(found.values())) >= min(2, len(self.columns)):
                     header, mapping = cells, found
                     self._check_heading(cells, mapping)
@@ -280,10 +290,18 @@ class BaseImporter(abc.ABC):
             if not values:
                 continue
             if len(rows) >= MAX_ROWS:
-                raise UnsafeFile("too_many_rows", gettext("文件数据超过 %(max_rows)s 行，请拆分后分批导入。") % {"max_rows": format(MAX_ROWS, ",")})
+                raise UnsafeFile(
+                    "too_many_rows",
+                    gettext("文件数据超过 %(max_rows)s 行，请拆分后分批导入。")
+                    % {"max_rows": format(MAX_ROWS, ",")},
+                )
             rows.append(SourceRow(number, values))
         if header is None:
-            raise UnsafeFile("no_heading", gettext("找不到标题行。请使用导入模板，第一行填写列名（如“%(heading)s”）。") % {"heading": self.columns[0].heading})
+            raise UnsafeFile(
+                "no_heading",
+                gettext("找不到标题行。请使用导入模板，第一行填写列名（如“%(heading)s”）。")
+                % {"heading": self.columns[0].heading},
+            )
         if not rows:
             raise UnsafeFile("no_rows", gettext("文件中没有数据行。"))
         self.rows = rows
@@ -292,15 +310,31 @@ class BaseImporter(abc.ABC):
         seen: dict[str, int] = {}
         for i, key in mapping.items():
             if key in seen:
-                raise UnsafeFile("duplicate_column", gettext("“%(heading)s”列出现了两次（第 %(value)s 列和第 %(value2)s 列），请删除其中一列。") % {"heading": self.by_key[key].heading, "value": seen[key] + 1, "value2": i + 1})
+                raise UnsafeFile(
+                    "duplicate_column",
+                    gettext(
+                        "“%(heading)s”列出现了两次（第 %(value)s 列和第 %(value2)s 列），请删除其中一列。"
+                    )
+                    % {"heading": self.by_key[key].heading, "value": seen[key] + 1, "value2": i + 1},
+                )
             seen[key] = i
         self.present = set(seen)
         missing = [c.heading for c in self.columns if c.required and c.key not in seen]
         if missing:
-            raise UnsafeFile("missing_columns", gettext("缺少必填列：%(join)s。请使用导入模板，或检查列名是否写错。") % {"join": gettext('、').join(missing)})
+            raise UnsafeFile(
+                "missing_columns",
+                gettext("缺少必填列：%(join)s。请使用导入模板，或检查列名是否写错。")
+                % {"join": gettext("、").join(missing)},
+            )
         unknown = [cell_text(c) for i, c in enumerate(cells) if i not in mapping and cell_text(c)]
         if unknown:
-            self.notices.append(gettext("以下列无法识别，已忽略：%(join)s%(value)s。") % {"join": gettext('、').join(unknown[:10]), "value": gettext(' 等') if len(unknown) > 10 else ''})
+            self.notices.append(
+                gettext("以下列无法识别，已忽略：%(join)s%(value)s。")
+                % {
+                    "join": gettext("、").join(unknown[:10]),
+                    "value": gettext(" 等") if len(unknown) > 10 else "",
+                }
+            )
 
     # the passes, implemented by subclasses
     def prepare(self) -> None:  # noqa: B027 - an optional hook: nothing to load by default
@@ -337,18 +371,27 @@ def iter_xlsx(path: str | Path) -> Iterator[list]:
         workbook = CalamineWorkbook.from_path(str(path))
         index = 0
         for i, meta in enumerate(workbook.sheets_metadata):
-            if str(meta.typ).endswith("WorkSheet") and str(meta.visible).endswith("Visible") \
-                    and not str(meta.visible).endswith("Hidden"):
+            if (
+                str(meta.typ).endswith("WorkSheet")
+                and str(meta.visible).endswith("Visible")
+                and not str(meta.visible).endswith("Hidden")
+            ):
                 index = i
                 break
         sheet = workbook.get_sheet_by_index(index)
         if sheet.height > MAX_ROWS + HEADER_SEARCH_ROWS + 1:
-            raise UnsafeFile("too_many_rows", gettext("文件数据超过 %(max_rows)s 行，请拆分后分批导入。") % {"max_rows": format(MAX_ROWS, ",")})
+            raise UnsafeFile(
+                "too_many_rows",
+                gettext("文件数据超过 %(max_rows)s 行，请拆分后分批导入。")
+                % {"max_rows": format(MAX_ROWS, ",")},
+            )
         rows = sheet.iter_rows()
     except UnsafeFile:
         raise
     except Exception:  # calamine raises its own error types for every kind of damage
-        raise UnsafeFile("unreadable", gettext("无法读取文件内容，请用 Excel 打开后重新另存为 .xlsx 再上传。")) from None
+        raise UnsafeFile(
+            "unreadable", gettext("无法读取文件内容，请用 Excel 打开后重新另存为 .xlsx 再上传。")
+        ) from None
     yield from rows
 
 
@@ -360,8 +403,16 @@ def file_sha256(path: str | Path) -> str:
     return digest.hexdigest()
 
 
-def run_import(importer: BaseImporter, path: str | Path, file_name: str, *, apply: bool,
-               only_valid: bool = False, actor=None, job: ImportJob | None = None) -> Outcome:
+def run_import(
+    importer: BaseImporter,
+    path: str | Path,
+    file_name: str,
+    *,
+    apply: bool,
+    only_valid: bool = False,
+    actor=None,
+    job: ImportJob | None = None,
+) -> Outcome:
     """Run the passes. Without ``apply`` nothing is written (a dry run / preview).
 
     With ``apply`` the existing-row checks, the build and the save run in one transaction; if the
@@ -388,8 +439,16 @@ def _gc_paused():
             gc.enable()
 
 
-def _run(importer: BaseImporter, path: str | Path, file_name: str, *, apply: bool, only_valid: bool, actor,
-         job: ImportJob | None) -> Outcome:
+def _run(
+    importer: BaseImporter,
+    path: str | Path,
+    file_name: str,
+    *,
+    apply: bool,
+    only_valid: bool,
+    actor,
+    job: ImportJob | None,
+) -> Outcome:
     importer.read(path, file_name)
     total = len(importer.rows)
     importer.progress("validate", 0, total)
@@ -411,19 +470,34 @@ def _run(importer: BaseImporter, path: str | Path, file_name: str, *, apply: boo
             outcome.applied = True
             if outcome.nothing_to_do:
                 outcome.notices.append(gettext("文件已导入过，没有变化：没有新增或修改任何记录。"))
-            audit(event="import.completed", actor=actor, obj=job, object_type=f"import.{importer.kind}",
-                  object_repr=file_name[:200], actor_name="" if actor else "system:import",
-                  ip=job.ip if job is not None else "", request_id=job.request_id if job is not None else "",
-                  reason=(gettext("%(label)s导入") % {"label": importer.label}) + (gettext("（只导入无误的行）") if only_valid else ""),
-                  changes={"file": file_name[:200], "rows": total, "created": outcome.created,
-                           "updated": outcome.updated, "unchanged": outcome.unchanged,
-                           "skipped": outcome.skipped})
+            audit(
+                event="import.completed",
+                actor=actor,
+                obj=job,
+                object_type=f"import.{importer.kind}",
+                object_repr=file_name[:200],
+                actor_name="" if actor else "system:import",
+                ip=job.ip if job is not None else "",
+                request_id=job.request_id if job is not None else "",
+                reason=(gettext("%(label)s导入") % {"label": importer.label})
+                + (gettext("（只导入无误的行）") if only_valid else ""),
+                changes={
+                    "file": file_name[:200],
+                    "rows": total,
+                    "created": outcome.created,
+                    "updated": outcome.updated,
+                    "unchanged": outcome.unchanged,
+                    "skipped": outcome.skipped,
+                },
+            )
             if job is not None:
                 _finish_job(job, outcome)
         return outcome
     _fill(outcome, importer)
     if outcome.nothing_to_do:
-        outcome.notices.append(gettext("文件已导入过，没有变化：全部数据与系统中一致，确认导入也不会修改任何记录。"))
+        outcome.notices.append(
+            gettext("文件已导入过，没有变化：全部数据与系统中一致，确认导入也不会修改任何记录。")
+        )
     return outcome
 
 
@@ -434,7 +508,10 @@ def _fill(outcome: Outcome, importer: BaseImporter) -> None:
     outcome.skipped = outcome.error_rows
     outcome.notices = list(importer.notices) + outcome.notices
     if importer.error_count > len(importer.errors):
-        outcome.notices.append(gettext("错误过多，只列出了前 %(len)s 条（共 %(error_count)s 条）。") % {"len": format(len(importer.errors), ","), "error_count": format(importer.error_count, ",")})
+        outcome.notices.append(
+            gettext("错误过多，只列出了前 %(len)s 条（共 %(error_count)s 条）。")
+            % {"len": format(len(importer.errors), ","), "error_count": format(importer.error_count, ",")}
+        )
     for key, value in importer.counts().items():
         setattr(outcome, key, value)
     outcome.preview = importer.preview_rows()
@@ -442,18 +519,38 @@ def _fill(outcome: Outcome, importer: BaseImporter) -> None:
 
 def _finish_job(job: ImportJob, outcome: Outcome) -> None:
     job.status = ImportJob.Status.DONE
-    job.total_rows, job.valid_rows, job.error_rows = outcome.total_rows, outcome.valid_rows, outcome.error_rows
+    job.total_rows, job.valid_rows, job.error_rows = (
+        outcome.total_rows,
+        outcome.valid_rows,
+        outcome.error_rows,
+    )
     job.errors, job.notices = outcome.errors, outcome.notices
     job.created_count, job.updated_count = outcome.created, outcome.updated
     job.unchanged_count, job.skipped_count = outcome.unchanged, outcome.skipped
     job.progress = job.progress_total = outcome.created + outcome.updated
     job.finished_at = job.heartbeat_at = timezone.now()
-    job.save(update_fields=["status", "total_rows", "valid_rows", "error_rows", "errors", "notices",
-                            "created_count", "updated_count", "unchanged_count", "skipped_count",
-                            "progress", "progress_total", "finished_at", "heartbeat_at"])
+    job.save(
+        update_fields=[
+            "status",
+            "total_rows",
+            "valid_rows",
+            "error_rows",
+            "errors",
+            "notices",
+            "created_count",
+            "updated_count",
+            "unchanged_count",
+            "skipped_count",
+            "progress",
+            "progress_total",
+            "finished_at",
+            "heartbeat_at",
+        ]
+    )
 
 
 # --- jobs: progress, heartbeat, reaping ------------------------------------------------
+
 
 class JobProgress:
     """Progress callback for a job: writes progress and the heartbeat at most twice a second.
@@ -480,7 +577,9 @@ class JobProgress:
         if phase == "apply" and connection.in_atomic_block:
             self._side_write(done, total, now)
         else:
-            ImportJob.objects.filter(pk=self.job_id).update(progress=done, progress_total=total, heartbeat_at=now)
+            ImportJob.objects.filter(pk=self.job_id).update(
+                progress=done, progress_total=total, heartbeat_at=now
+            )
 
     def _side_write(self, done: int, total: int, now: dt.datetime) -> None:
         if connection.vendor != "postgresql":
@@ -490,8 +589,11 @@ class JobProgress:
                 self.side = connections.create_connection("default")
             with self.side.cursor() as cursor:
                 cursor.execute("SET lock_timeout = '500ms'")
-                cursor.execute("UPDATE members_importjob SET progress = %s, progress_total = %s, heartbeat_at = %s "
-                               "WHERE id = %s", [done, total, now, self.job_id])
+                cursor.execute(
+                    "UPDATE members_importjob SET progress = %s, progress_total = %s, heartbeat_at = %s "
+                    "WHERE id = %s",
+                    [done, total, now, self.job_id],
+                )
         except DatabaseError:
             logger.warning("import job %s: progress update skipped", self.job_id)
 
@@ -520,17 +622,22 @@ def reap_stale_jobs(*, now: dt.datetime | None = None, older_than: dt.timedelta 
     now = now or timezone.now()
     cutoff = now - (older_than if older_than is not None else stale_after())
     running = [ImportJob.Status.VALIDATING, ImportJob.Status.APPLYING]
-    stale = (Q(heartbeat_at__lt=cutoff) | Q(heartbeat_at__isnull=True, created_at__lt=cutoff)) & Q(status__in=running)
+    stale = (Q(heartbeat_at__lt=cutoff) | Q(heartbeat_at__isnull=True, created_at__lt=cutoff)) & Q(
+        status__in=running
+    )
     expired = Q(status=ImportJob.Status.READY, created_at__lt=now - keep_uploads())
     jobs = list(ImportJob.objects.filter(stale | expired).only("pk", "status", "upload"))
     reaped = 0
     for job in jobs:
-        message = (gettext("上传后超过 24 小时未确认，文件已删除，没有写入任何数据。请重新上传。")
-                   if job.status == ImportJob.Status.READY else
-                   gettext("导入进程意外中断（长时间没有响应），没有写入任何数据。请重新上传文件导入。"))
+        message = (
+            gettext("上传后超过 24 小时未确认，文件已删除，没有写入任何数据。请重新上传。")
+            if job.status == ImportJob.Status.READY
+            else gettext("导入进程意外中断（长时间没有响应），没有写入任何数据。请重新上传文件导入。")
+        )
         try:
             done = ImportJob.objects.filter(stale | expired, pk=job.pk).update(
-                status=ImportJob.Status.FAILED, finished_at=now, message=message, upload="")
+                status=ImportJob.Status.FAILED, finished_at=now, message=message, upload=""
+            )
         except DatabaseError:  # SQLite: another import holds the write lock; try again next time
             break
         if done:
@@ -558,8 +665,15 @@ class Registered:
 _REGISTRY: dict[str, Registered] = {}
 
 
-def register(importer: type[BaseImporter], *, perm: str, upload_url: str, sheet: str, template_name: str,
-             notes: Callable[[], list[tuple[str, str]]] = list) -> None:
+def register(
+    importer: type[BaseImporter],
+    *,
+    perm: str,
+    upload_url: str,
+    sheet: str,
+    template_name: str,
+    notes: Callable[[], list[tuple[str, str]]] = list,
+) -> None:
     _REGISTRY[importer.kind] = Registered(importer, perm, upload_url, sheet, template_name, notes)
 
 
@@ -579,8 +693,9 @@ UPLOAD_PURPOSE = "import_upload"
 def store_upload(job: ImportJob, name: str, data: bytes) -> None:
     """Keep an upload (members' ID numbers and phones in plain text) encrypted at rest under
     ``MEDIA_ROOT/imports`` while its job waits for validation and confirmation."""
-    job.upload.save(name + UPLOAD_SUFFIX, ContentFile(crypto.encrypt_bytes(data, purpose=UPLOAD_PURPOSE)),
-                    save=False)
+    job.upload.save(
+        name + UPLOAD_SUFFIX, ContentFile(crypto.encrypt_bytes(data, purpose=UPLOAD_PURPOSE)), save=False
+    )
 
 
 @contextlib.contextmanager
@@ -596,16 +711,24 @@ def plain_copy(data: bytes, suffix: str) -> Iterator[Path]:
             os.unlink(name)
 
 
-def import_job_create(*, kind: str, user, file_name: str, data: bytes, ip: str = "",
-                      request_id: str = "") -> ImportJob:
+def import_job_create(
+    *, kind: str, user, file_name: str, data: bytes, ip: str = "", request_id: str = ""
+) -> ImportJob:
     """Accept an uploaded spreadsheet: check it as a whole (``UnsafeFile``) in a private temporary copy, keep
     it encrypted under a random name (``store_upload``), create its job and queue the validation."""
     suffix = Path(file_name).suffix.lower()
     with plain_copy(data, suffix) as path:
         check_file(path, file_name)
-    job = ImportJob(kind=kind, created_by=user, file_name=Path(file_name).name[:200],
-                    file_sha256=hashlib.sha256(data).hexdigest(), file_size=len(data), ip=ip[:45],
-                    request_id=request_id[:32], heartbeat_at=timezone.now())
+    job = ImportJob(
+        kind=kind,
+        created_by=user,
+        file_name=Path(file_name).name[:200],
+        file_sha256=hashlib.sha256(data).hexdigest(),
+        file_size=len(data),
+        ip=ip[:45],
+        request_id=request_id[:32],
+        heartbeat_at=timezone.now(),
+    )
     store_upload(job, f"{uuid.uuid4().hex}{suffix}", data)
     job.save()
     from jinshequ.imports.tasks import validate_import_job  # tasks import this module
@@ -626,7 +749,9 @@ def _job_file(job: ImportJob) -> Iterator[Path]:
     try:
         data = crypto.decrypt_bytes(blob, purpose=UPLOAD_PURPOSE)
     except crypto.DecryptionError:
-        raise UnsafeFile("unreadable", gettext("上传的文件无法解密（密钥可能已更换），请重新上传。")) from None
+        raise UnsafeFile(
+            "unreadable", gettext("上传的文件无法解密（密钥可能已更换），请重新上传。")
+        ) from None
     with plain_copy(data, Path(name.removesuffix(UPLOAD_SUFFIX)).suffix) as path:
         yield path
 
@@ -659,19 +784,43 @@ def run_job_validation(job_id: int) -> None:
         return
     finally:
         progress.close()
-    earlier = (ImportJob.objects.filter(file_sha256=job.file_sha256, status=ImportJob.Status.DONE,
-                                        created_by=job.created_by, kind=job.kind)
-               .exclude(pk=job.pk).order_by("-finished_at").first()) if job.file_sha256 else None
+    earlier = (
+        (
+            ImportJob.objects.filter(
+                file_sha256=job.file_sha256,
+                status=ImportJob.Status.DONE,
+                created_by=job.created_by,
+                kind=job.kind,
+            )
+            .exclude(pk=job.pk)
+            .order_by("-finished_at")
+            .first()
+        )
+        if job.file_sha256
+        else None
+    )
     notices = outcome.notices
     if earlier is not None:
         when = timezone.localtime(earlier.finished_at).strftime("%Y-%m-%d %H:%M")
-        notices = [gettext("同一文件已于 %(when)s 导入过（导入 #%(pk)s）。") % {"when": when, "pk": earlier.pk}, *notices]
+        notices = [
+            gettext("同一文件已于 %(when)s 导入过（导入 #%(pk)s）。") % {"when": when, "pk": earlier.pk},
+            *notices,
+        ]
     ImportJob.objects.filter(pk=job.pk, status=ImportJob.Status.VALIDATING).update(
-        status=ImportJob.Status.READY, total_rows=outcome.total_rows, valid_rows=outcome.valid_rows,
-        error_rows=outcome.error_rows, errors=outcome.errors, preview=outcome.preview, notices=notices,
+        status=ImportJob.Status.READY,
+        total_rows=outcome.total_rows,
+        valid_rows=outcome.valid_rows,
+        error_rows=outcome.error_rows,
+        errors=outcome.errors,
+        preview=outcome.preview,
+        notices=notices,
         planned={"created": outcome.created, "updated": outcome.updated, "unchanged": outcome.unchanged},
-        skipped_count=outcome.skipped, progress=outcome.total_rows, progress_total=outcome.total_rows,
-        heartbeat_at=timezone.now(), message="")
+        skipped_count=outcome.skipped,
+        progress=outcome.total_rows,
+        progress_total=outcome.total_rows,
+        heartbeat_at=timezone.now(),
+        message="",
+    )
 
 
 def run_job_apply(job_id: int, *, echo: Callable[[str], None] | None = None) -> ImportJob | None:
@@ -688,23 +837,39 @@ def run_job_apply(job_id: int, *, echo: Callable[[str], None] | None = None) -> 
     only_valid = job.mode == ImportJob.Mode.VALID_ONLY
     try:
         with _job_file(job) as path:
-            run_import(importer, path, job.file_name, apply=True, only_valid=only_valid, actor=job.created_by,
-                       job=job)
+            run_import(
+                importer,
+                path,
+                job.file_name,
+                apply=True,
+                only_valid=only_valid,
+                actor=job.created_by,
+                job=job,
+            )
     except ImportHasErrors:
         # The data changed since the preview: show the new errors and let the user decide again.
         outcome = Outcome(total_rows=len(importer.rows))
         _fill(outcome, importer)
         ImportJob.objects.filter(pk=job.pk).update(
-            status=ImportJob.Status.READY, mode="", errors=outcome.errors, error_rows=outcome.error_rows,
-            valid_rows=outcome.valid_rows, skipped_count=outcome.skipped, heartbeat_at=timezone.now(),
-            message=gettext("导入前再次检查时发现了新的错误，没有写入任何数据。请查看错误后重新选择。"))
+            status=ImportJob.Status.READY,
+            mode="",
+            errors=outcome.errors,
+            error_rows=outcome.error_rows,
+            valid_rows=outcome.valid_rows,
+            skipped_count=outcome.skipped,
+            heartbeat_at=timezone.now(),
+            message=gettext("导入前再次检查时发现了新的错误，没有写入任何数据。请查看错误后重新选择。"),
+        )
         return job
     except UnsafeFile as exc:
         _fail(job, exc.message)
         return job
     except Exception:
         logger.exception("import job %s: apply crashed", job_id)
-        _fail(job, gettext("导入时发生内部错误，已全部撤销，没有写入任何数据。请稍后重试；如仍失败，请联系管理员。"))
+        _fail(
+            job,
+            gettext("导入时发生内部错误，已全部撤销，没有写入任何数据。请稍后重试；如仍失败，请联系管理员。"),
+        )
         return job
     finally:
         progress.close()
@@ -714,8 +879,13 @@ def run_job_apply(job_id: int, *, echo: Callable[[str], None] | None = None) -> 
 
 
 def _fail(job: ImportJob, message: str) -> None:
-    ImportJob.objects.filter(pk=job.pk).update(status=ImportJob.Status.FAILED, message=message, upload="",
-                                               finished_at=timezone.now(), heartbeat_at=timezone.now())
+    ImportJob.objects.filter(pk=job.pk).update(
+        status=ImportJob.Status.FAILED,
+        message=message,
+        upload="",
+        finished_at=timezone.now(),
+        heartbeat_at=timezone.now(),
+    )
     _delete_upload(job)
 
 
@@ -734,14 +904,23 @@ def write_error_report(target, errors: list[dict]) -> int:
     return write_xlsx(target, gettext("错误报告"), ERROR_REPORT_HEADERS, error_report_rows(errors))
 
 
-def template_bytes(importer_cls: type[BaseImporter], *, sheet: str, notes: Iterable[tuple[str, str]] = ()) -> bytes:
+def template_bytes(
+    importer_cls: type[BaseImporter], *, sheet: str, notes: Iterable[tuple[str, str]] = ()
+) -> bytes:
     """The downloadable template: headings in the first row, text format where Excel would mangle
     numbers, drop-down lists where the values are fixed, and an instructions sheet."""
     import xlsxwriter
 
     buffer = io.BytesIO()
-    wb = xlsxwriter.Workbook(buffer, {"in_memory": True, "strings_to_formulas": False,
-                                      "strings_to_numbers": False, "strings_to_urls": False})
+    wb = xlsxwriter.Workbook(
+        buffer,
+        {
+            "in_memory": True,
+            "strings_to_formulas": False,
+            "strings_to_numbers": False,
+            "strings_to_urls": False,
+        },
+    )
     ws = wb.add_worksheet(sheet)
     head = wb.add_format({"bold": True, "bg_color": "#F2F2F2", "border": 1})
     head_required = wb.add_format({"bold": True, "bg_color": "#FDE2E2", "border": 1, "font_color": "#9E1016"})
@@ -751,8 +930,9 @@ def template_bytes(importer_cls: type[BaseImporter], *, sheet: str, notes: Itera
         ws.set_column(i, i, col.width, text if col.text_format else None)
         choices = getattr(importer_cls, "choices", {}).get(col.key)
         if choices:
-            ws.data_validation(1, i, 5000, i, {"validate": "list", "source": list(choices),
-                                               "error_type": "warning"})
+            ws.data_validation(
+                1, i, 5000, i, {"validate": "list", "source": list(choices), "error_type": "warning"}
+            )
     ws.freeze_panes(1, 0)
     help_ws = wb.add_worksheet("填写说明")
     help_ws.set_column(0, 0, 16)

@@ -39,9 +39,15 @@ RECENT_JOBS = 10
 
 
 class UploadForm(forms.Form):
-    file = forms.FileField(label=_("选择文件"), widget=forms.ClearableFileInput(attrs={
-        "accept": ".xlsx,.csv,application/vnd.openxmlformats-officedocument.spreadsheetml.sheet,text/csv",
-        "class": "form-control"}))
+    file = forms.FileField(
+        label=_("选择文件"),
+        widget=forms.ClearableFileInput(
+            attrs={
+                "accept": ".xlsx,.csv,application/vnd.openxmlformats-officedocument.spreadsheetml.sheet,text/csv",
+                "class": "form-control",
+            }
+        ),
+    )
 
     def clean_file(self):
         upload = self.cleaned_data["file"]
@@ -59,9 +65,14 @@ def handle_upload(request, kind: str):
         return form, None
     upload = form.cleaned_data["file"]
     try:
-        job = import_job_create(kind=kind, user=request.user, file_name=upload.name,
-                                data=b"".join(upload.chunks()), ip=client_ip(request),
-                                request_id=getattr(request, "request_id", ""))
+        job = import_job_create(
+            kind=kind,
+            user=request.user,
+            file_name=upload.name,
+            data=b"".join(upload.chunks()),
+            ip=client_ip(request),
+            request_id=getattr(request, "request_id", ""),
+        )
     except UnsafeFile as exc:
         form.add_error("file", forms.ValidationError(exc.message, code=exc.code))
         return form, None
@@ -94,7 +105,9 @@ def import_template(request):
         raise PermissionDenied
     data = template_bytes(entry.importer, sheet=str(entry.sheet), notes=entry.notes())
     filename = str(entry.template_name)
-    response = HttpResponse(data, content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
+    response = HttpResponse(
+        data, content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+    )
     response["Content-Disposition"] = content_disposition(filename)
     return response
 
@@ -112,16 +125,26 @@ def import_detail(request, pk):
         return response
     page = Paginator(job.errors, ERRORS_PER_PAGE).get_page(request.GET.get("page"))
     planned = job.planned or {}
-    return render(request, "imports/detail.html", {
-        "job": job, "page": page, "errors": page.object_list, "querystring_base": "",
-        "preview": job.preview, "planned": planned,
-        "can_import_all": job.status == ImportJob.Status.READY and not job.error_rows and job.valid_rows,
-        "can_import_valid": job.status == ImportJob.Status.READY and job.error_rows and job.valid_rows,
-        "nothing_to_do": job.status == ImportJob.Status.READY and job.valid_rows
-        and not planned.get("created") and not planned.get("updated"),
-        "upload_url": registered(job.kind).upload_url,
-        "is_units": job.kind == ImportJob.Kind.UNITS,
-    })
+    return render(
+        request,
+        "imports/detail.html",
+        {
+            "job": job,
+            "page": page,
+            "errors": page.object_list,
+            "querystring_base": "",
+            "preview": job.preview,
+            "planned": planned,
+            "can_import_all": job.status == ImportJob.Status.READY and not job.error_rows and job.valid_rows,
+            "can_import_valid": job.status == ImportJob.Status.READY and job.error_rows and job.valid_rows,
+            "nothing_to_do": job.status == ImportJob.Status.READY
+            and job.valid_rows
+            and not planned.get("created")
+            and not planned.get("updated"),
+            "upload_url": registered(job.kind).upload_url,
+            "is_units": job.kind == ImportJob.Kind.UNITS,
+        },
+    )
 
 
 @require_POST
@@ -133,15 +156,23 @@ def import_confirm(request, pk):
         messages.error(request, gettext("请选择导入方式。"))
         return redirect("imports:detail", pk=job.pk)
     if mode == ImportJob.Mode.ALL and job.error_rows:
-        messages.error(request, gettext("文件中有错误，不能全部导入。请修正后重新上传，或选择“只导入无误的行”。"))
+        messages.error(
+            request, gettext("文件中有错误，不能全部导入。请修正后重新上传，或选择“只导入无误的行”。")
+        )
         return redirect("imports:detail", pk=job.pk)
     if not job.valid_rows:
         messages.error(request, gettext("没有可以导入的行。"))
         return redirect("imports:detail", pk=job.pk)
     started = ImportJob.objects.filter(pk=job.pk, status=ImportJob.Status.READY).update(
-        status=ImportJob.Status.APPLYING, mode=mode, ip=client_ip(request),
-        request_id=getattr(request, "request_id", "")[:32], heartbeat_at=timezone.now(), progress=0,
-        progress_total=job.valid_rows, message="")
+        status=ImportJob.Status.APPLYING,
+        mode=mode,
+        ip=client_ip(request),
+        request_id=getattr(request, "request_id", "")[:32],
+        heartbeat_at=timezone.now(),
+        progress=0,
+        progress_total=job.valid_rows,
+        message="",
+    )
     if not started:
         messages.warning(request, gettext("这个导入已经开始或已结束，不能重复确认。"))
         return redirect("imports:detail", pk=job.pk)
@@ -155,7 +186,10 @@ def import_confirm(request, pk):
 def _done_message(job: ImportJob) -> str:
     if not job.created_count and not job.updated_count:
         return gettext("导入完成：文件已导入过，没有变化。")
-    return gettext("导入完成：新增 %(created_count)s 条，更新 %(updated_count)s 条。") % {"created_count": job.created_count, "updated_count": job.updated_count}
+    return gettext("导入完成：新增 %(created_count)s 条，更新 %(updated_count)s 条。") % {
+        "created_count": job.created_count,
+        "updated_count": job.updated_count,
+    }
 
 
 @require_GET
@@ -164,5 +198,6 @@ def import_errors(request, pk):
     job = _get_job(request, pk)
     if not job.errors:
         raise Http404
-    return xlsx_response(gettext("导入错误报告-%(pk)s") % {"pk": job.pk}, ERROR_REPORT_HEADERS, error_report_rows(job.errors))
-
+    return xlsx_response(
+        gettext("导入错误报告-%(pk)s") % {"pk": job.pk}, ERROR_REPORT_HEADERS, error_report_rows(job.errors)
+    )

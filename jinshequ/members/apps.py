@@ -12,5 +12,11 @@ class MembersConfig(AppConfig):
         from jinshequ.imports.services import register
         from jinshequ.members.importers import MemberImporter, member_template_notes
 
-        register(MemberImporter, perm=Perm.MEMBER_IMPORT, upload_url="members:import", sheet=_("党员信息"),
-                 template_name=_("党员导入模板.xlsx"), notes=member_template_notes)
+        register(
+            MemberImporter,
+            perm=Perm.MEMBER_IMPORT,
+            upload_url="members:import",
+            sheet=_("党员信息"),
+            template_name=_("党员导入模板.xlsx"),
+            notes=member_template_notes,
+        )

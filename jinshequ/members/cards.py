@@ -55,14 +55,19 @@ def card_print_counts(members: QuerySet[Member]) -> dict[str, int]:
     """How many members are selected, how many hold an active card, and how many of those were printed."""
     ids = members.values("pk")
     cards = ContactCard.objects.filter(member__in=ids, is_active=True)
-    return {"members": members.count(), "with_card": cards.count(),
-            "printed": cards.filter(printed_at__isnull=False).count()}
+    return {
+        "members": members.count(),
+        "with_card": cards.count(),
+        "printed": cards.filter(printed_at__isnull=False).count(),
+    }
 
 
 def parts(total: int, size: int) -> list[dict]:
     """Split ``total`` rows into numbered parts of ``size`` for printing in several PDFs."""
-    return [{"number": i + 1, "first": start + 1, "last": min(start + size, total)}
-            for i, start in enumerate(range(0, total, size))]
+    return [
+        {"number": i + 1, "first": start + 1, "last": min(start + size, total)}
+        for i, start in enumerate(range(0, total, size))
+    ]
 
 
 def qr_png_uri(data: str, *, fast: bool = True) -> str:
@@ -80,7 +85,9 @@ def community_label(community) -> str:
     return f"{parent} {community.name}".strip()
 
 
-def cards_prepare(*, members: list[Member], actor, fast_qr: bool = True) -> list[tuple[ContactCard, PrintedCard]]:
+def cards_prepare(
+    *, members: list[Member], actor, fast_qr: bool = True
+) -> list[tuple[ContactCard, PrintedCard]]:
     """The active card of each member (the first card is issued for those without one), ready to print.
 
     Members must come with ``work_unit`` and ``community__parent`` selected.
@@ -89,32 +96,61 @@ def cards_prepare(*, members: list[Member], actor, fast_qr: bool = True) -> list
         reporting.cards_issue_missing(members, actor=actor)
     except IntegrityError:  # another admin printing the same unit issued some of them a moment ago
         reporting.cards_issue_missing(members, actor=actor)
-    cards = {c.member_id: c for c in ContactCard.objects.filter(member__in=[m.pk for m in members], is_active=True)}
+    cards = {
+        c.member_id: c for c in ContactCard.objects.filter(member__in=[m.pk for m in members], is_active=True)
+    }
     out = []
     for m in members:
         card = cards[m.pk]
-        out.append((card, PrintedCard(name=m.name, unit=m.work_unit.name, community=community_label(m.community),
-                                      number=card.number, qr=qr_png_uri(reporting.card_token(card), fast=fast_qr))))
+        out.append(
+            (
+                card,
+                PrintedCard(
+                    name=m.name,
+                    unit=m.work_unit.name,
+                    community=community_label(m.community),
+                    number=card.number,
+                    qr=qr_png_uri(reporting.card_token(card), fast=fast_qr),
+                ),
+            )
+        )
     return out
 
 
 @transaction.atomic
-def cards_mark_printed(*, cards: list[ContactCard], actor, request=None, unit: WorkUnit | None = None,
-                       member: Member | None = None) -> int:
+def cards_mark_printed(
+    *,
+    cards: list[ContactCard],
+    actor,
+    request=None,
+    unit: WorkUnit | None = None,
+    member: Member | None = None,
+) -> int:
     """Record that ``cards`` went to paper: ``printed_at`` on each, one ``card.printed`` audit row."""
     now = timezone.now()
     ids = [c.pk for c in cards]
     for start in range(0, len(ids), 500):
-        ContactCard.objects.filter(pk__in=ids[start:start + 500]).update(printed_at=now)
+        ContactCard.objects.filter(pk__in=ids[start : start + 500]).update(printed_at=now)
     changes = {"count": len(ids)}
     if unit is not None:
         audit(event="card.printed", actor=actor, request=request, obj=unit, changes=changes)
     elif member is not None:
-        audit(event="card.printed", actor=actor, request=request, obj=member,
-              object_repr=f"{member.name} {cards[0].number if cards else ''}".strip(), changes=changes)
+        audit(
+            event="card.printed",
+            actor=actor,
+            request=request,
+            obj=member,
+            object_repr=f"{member.name} {cards[0].number if cards else ''}".strip(),
+            changes=changes,
+        )
     else:
-        audit(event="card.printed", actor=actor, request=request, object_type="members.contactcard",
-              changes=changes)
+        audit(
+            event="card.printed",
+            actor=actor,
+            request=request,
+            object_type="members.contactcard",
+            changes=changes,
+        )
     return len(ids)
 
 
@@ -128,16 +164,23 @@ def card_history(member: Member) -> tuple[ContactCard | None, list[ContactCard]]
 # --- report-in receipts (报到回执) ------------------------------------------------------------------
 
 
-def receipt_registrations(members: QuerySet[Member], *, since: dt.date | None = None,
-                          until: dt.date | None = None) -> QuerySet[Registration]:
+def receipt_registrations(
+    members: QuerySet[Member], *, since: dt.date | None = None, until: dt.date | None = None
+) -> QuerySet[Registration]:
     """Current (confirmed) registrations of ``members``, in unit and name order, for receipts."""
-    qs = Registration.objects.filter(member__in=members.filter(status=MemberStatus.ACTIVE).values("pk"),
-                                     status=RegistrationStatus.CONFIRMED)
+    qs = Registration.objects.filter(
+        member__in=members.filter(status=MemberStatus.ACTIVE).values("pk"),
+        status=RegistrationStatus.CONFIRMED,
+    )
     if since:
         qs = qs.filter(confirmed_on__gte=since)
     if until:
         qs = qs.filter(confirmed_on__lte=until)
-    return (qs.select_related("member", "member__work_unit", "member__community__parent", "community",
-                              "community__parent", "decided_by")
-            .order_by("member__work_unit__path", "member__name_pinyin", "member_id"))
-
+    return qs.select_related(
+        "member",
+        "member__work_unit",
+        "member__community__parent",
+        "community",
+        "community__parent",
+        "decided_by",
+    ).order_by("member__work_unit__path", "member__name_pinyin", "member_id")

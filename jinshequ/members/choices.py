@@ -22,9 +22,12 @@ PICK_LIMIT = 30
 # kind → the scoped rows it picks from; the search text comes as "<kind>_name", the chosen id as "<kind>".
 KINDS = ("community", "unit", "work_unit")
 BLANK = {  # the empty option: in a filter ("all"), or in a form (choose one)
-    ("community", True): _("全部社区"), ("community", False): _("请选择社区"),
-    ("unit", True): _("全部单位"), ("unit", False): _("请选择单位"),
-    ("work_unit", True): _("全部单位"), ("work_unit", False): _("请选择单位"),
+    ("community", True): _("全部社区"),
+    ("community", False): _("请选择社区"),
+    ("unit", True): _("全部单位"),
+    ("unit", False): _("请选择单位"),
+    ("work_unit", True): _("全部单位"),
+    ("work_unit", False): _("请选择单位"),
 }
 PLACEHOLDER = {"community": _("社区名称"), "unit": _("单位名称"), "work_unit": _("单位名称")}
 
@@ -44,8 +47,8 @@ def _units(user, kind: str):
 def first_choices(user, kind: str) -> list[tuple[int, str]]:
     """Up to ``PICK_LIMIT + 1`` of the scope's choices, in order: all of them when the list is short."""
     if kind == "community":
-        return community_pairs_for_user(user)[:PICK_LIMIT + 1]  # cached per scope
-    return list(_units(user, kind).order_by("name").values_list("pk", "name")[:PICK_LIMIT + 1])
+        return community_pairs_for_user(user)[: PICK_LIMIT + 1]  # cached per scope
+    return list(_units(user, kind).order_by("name").values_list("pk", "name")[: PICK_LIMIT + 1])
 
 
 def pick_choices(user, kind: str, *, q: str = "", selected=None) -> list[tuple[int, str]]:
@@ -62,7 +65,9 @@ def pick_choices(user, kind: str, *, q: str = "", selected=None) -> list[tuple[i
     condition = Q(pk=chosen) if chosen is not None else Q(pk__in=[])
     if q:
         condition |= Q(name__contains=q)
-    rows = list(_units(user, kind).filter(condition).order_by("name").values_list("pk", "name")[:PICK_LIMIT + 1])
+    rows = list(
+        _units(user, kind).filter(condition).order_by("name").values_list("pk", "name")[: PICK_LIMIT + 1]
+    )
     head = [r for r in rows if r[0] == chosen]
     return head + [r for r in rows if r[0] != chosen][:PICK_LIMIT]
 
@@ -71,8 +76,9 @@ def blank_choice(kind: str, *, filtering: bool) -> tuple[str, str]:
     return ("", BLANK[kind, filtering])
 
 
-def searchable_widget(user, kind: str, *, data, filtering: bool, selected=None,
-                      attrs=None) -> SearchableSelect:
+def searchable_widget(
+    user, kind: str, *, data, filtering: bool, selected=None, attrs=None
+) -> SearchableSelect:
     """The widget of a long pick list, its options as the form's data asks (search text and chosen id)."""
     search_name = f"{kind}_name"
     q = data.get(search_name, "") if data else ""
@@ -80,5 +86,11 @@ def searchable_widget(user, kind: str, *, data, filtering: bool, selected=None,
         selected = data.get(kind)
     url = reverse("members:choices", args=[kind]) + ("?all=1" if filtering else "")
     choices = [blank_choice(kind, filtering=filtering), *pick_choices(user, kind, q=q, selected=selected)]
-    return SearchableSelect({"class": "form-select", **(attrs or {})}, choices, url=url, search_name=search_name,
-                            search=q, placeholder=PLACEHOLDER[kind])
+    return SearchableSelect(
+        {"class": "form-select", **(attrs or {})},
+        choices,
+        url=url,
+        search_name=search_name,
+        search=q,
+        placeholder=PLACEHOLDER[kind],
+    )

@@ -64,38 +64,109 @@ from jinshequ.members.models import (
 MEMBER_COLUMNS: tuple[Column, ...] = (
     Column("name", "姓名", ("党员姓名", "名字"), required=True, note=_("最多 40 个字。"), width=10),
     Column("gender", "性别", (), note=_("男或女；可不填，按身份证号判断，填写时须与身份证号一致。"), width=6),
-    Column("birth_date", "出生日期", ("出生年月日", "生日"),
-           note=_("可不填；填写时须与身份证号一致，如 1980-01-02。"), width=12),
-    Column("id_number", "身份证号", ("身份证号码", "公民身份号码", "身份证", "证件号码", "身份证件号码"), required=True,
-           note=_("18 位，末位可为 X。请把这一列设为“文本”格式，否则 Excel 会把末几位变成 0。"), text_format=True,
-           width=22),
-    Column("phone", "手机号", ("手机", "手机号码", "联系电话", "电话", "联系方式"), note=_("11 位手机号。"),
-           text_format=True, width=14),
-    Column("unit", "所在单位", ("工作单位", "单位", "单位名称", "党员所在单位"), required=True,
-           note=_("须与系统中的单位名称一致。"), width=24),
-    Column("community", "居住社区", ("所在社区", "社区", "报到社区", "居住地社区"), required=True,
-           note=_("社区名称；有重名时写成“街道/社区”或“区/街道/社区”。"), width=22),
-    Column("address", "居住地址", ("家庭住址", "住址", "地址", "现住址", "家庭地址"), note=_("最多 200 个字。"), width=30),
-    Column("party_status", "党员状态", ("党员类别", "党籍状态", "党员身份"), note=_("正式或预备；不填视为正式党员。"),
-           width=10),
+    Column(
+        "birth_date",
+        "出生日期",
+        ("出生年月日", "生日"),
+        note=_("可不填；填写时须与身份证号一致，如 1980-01-02。"),
+        width=12,
+    ),
+    Column(
+        "id_number",
+        "身份证号",
+        ("身份证号码", "公民身份号码", "身份证", "证件号码", "身份证件号码"),
+        required=True,
+        note=_("18 位，末位可为 X。请把这一列设为“文本”格式，否则 Excel 会把末几位变成 0。"),
+        text_format=True,
+        width=22,
+    ),
+    Column(
+        "phone",
+        "手机号",
+        ("手机", "手机号码", "联系电话", "电话", "联系方式"),
+        note=_("11 位手机号。"),
+        text_format=True,
+        width=14,
+    ),
+    Column(
+        "unit",
+        "所在单位",
+        ("工作单位", "单位", "单位名称", "党员所在单位"),
+        required=True,
+        note=_("须与系统中的单位名称一致。"),
+        width=24,
+    ),
+    Column(
+        "community",
+        "居住社区",
+        ("所在社区", "社区", "报到社区", "居住地社区"),
+        required=True,
+        note=_("社区名称；有重名时写成“街道/社区”或“区/街道/社区”。"),
+        width=22,
+    ),
+    Column(
+        "address",
+        "居住地址",
+        ("家庭住址", "住址", "地址", "现住址", "家庭地址"),
+        note=_("最多 200 个字。"),
+        width=30,
+    ),
+    Column(
+        "party_status",
+        "党员状态",
+        ("党员类别", "党籍状态", "党员身份"),
+        note=_("正式或预备；不填视为正式党员。"),
+        width=10,
+    ),
     Column("is_leading_cadre", "是否领导干部", ("领导干部",), note=_("是或否；不填视为否。"), width=12),
-    Column("skills", "特长", ("个人特长", "专业特长"), note=_("须是系统中已有的特长，多个用顿号、逗号或分号分隔。"), width=20),
-    Column("availability", "可服务时间", ("服务时间", "可参加活动时间"),
-           note=_("工作日白天、工作日晚上、周末，可组合，用顿号分隔。"), width=22),
+    Column(
+        "skills",
+        "特长",
+        ("个人特长", "专业特长"),
+        note=_("须是系统中已有的特长，多个用顿号、逗号或分号分隔。"),
+        width=20,
+    ),
+    Column(
+        "availability",
+        "可服务时间",
+        ("服务时间", "可参加活动时间"),
+        note=_("工作日白天、工作日晚上、周末，可组合，用顿号分隔。"),
+        width=22,
+    ),
     Column("joined_party_on", "入党日期", ("入党时间",), note=_("如 2005-07-01。"), width=12),
 )
 
 AVAILABILITY_WORDS = {
-    "工作日白天": "avail_weekday_day", "白天": "avail_weekday_day",
-    "工作日晚上": "avail_weekday_evening", "工作日晚间": "avail_weekday_evening", "晚上": "avail_weekday_evening",
-    "周末": "avail_weekend", "双休日": "avail_weekend", "节假日": "avail_weekend", "周末节假日": "avail_weekend",
+    "工作日白天": "avail_weekday_day",
+    "白天": "avail_weekday_day",
+    "工作日晚上": "avail_weekday_evening",
+    "工作日晚间": "avail_weekday_evening",
+    "晚上": "avail_weekday_evening",
+    "周末": "avail_weekend",
+    "双休日": "avail_weekend",
+    "节假日": "avail_weekend",
+    "周末节假日": "avail_weekend",
 }
 AVAILABILITY_FIELDS = ("avail_weekday_day", "avail_weekday_evening", "avail_weekend")
-PARTY_WORDS = {"正式": PartyStatus.FULL, "正式党员": PartyStatus.FULL,
-               "预备": PartyStatus.PROBATIONARY, "预备党员": PartyStatus.PROBATIONARY}
+PARTY_WORDS = {
+    "正式": PartyStatus.FULL,
+    "正式党员": PartyStatus.FULL,
+    "预备": PartyStatus.PROBATIONARY,
+    "预备党员": PartyStatus.PROBATIONARY,
+}
 GENDER_WORDS = {"男": Gender.MALE, "女": Gender.FEMALE, "m": Gender.MALE, "f": Gender.FEMALE}
-COMPARED_FIELDS = ("name", "gender", "birth_date", "work_unit_id", "community_id", "address", "party_status",
-                   "is_leading_cadre", *AVAILABILITY_FIELDS, "joined_party_on")
+COMPARED_FIELDS = (
+    "name",
+    "gender",
+    "birth_date",
+    "work_unit_id",
+    "community_id",
+    "address",
+    "party_status",
+    "is_leading_cadre",
+    *AVAILABILITY_FIELDS,
+    "joined_party_on",
+)
 PHONE_FIELDS = ("phone_enc", "phone_hash", "phone_masked", "phone_tail")
 
 
@@ -124,7 +195,9 @@ class MemberImporter(BaseImporter):
     label = "党员"
     columns = MEMBER_COLUMNS
     choices: ClassVar[dict[str, tuple[str, ...]]] = {
-        "gender": ("男", "女"), "party_status": ("正式", "预备"), "is_leading_cadre": ("是", "否"),
+        "gender": ("男", "女"),
+        "party_status": ("正式", "预备"),
+        "is_leading_cadre": ("是", "否"),
     }
 
     def __init__(self, *, user=None, progress: ProgressFn | None = None) -> None:
@@ -163,7 +236,9 @@ class MemberImporter(BaseImporter):
         else:
             self.unit_scope = set(unit_choices_for_user(user).values_list("id", flat=True))
 
-        regions = {r[0]: r for r in Region.objects.values_list("id", "name", "kind", "parent_id", "is_active")}
+        regions = {
+            r[0]: r for r in Region.objects.values_list("id", "name", "kind", "parent_id", "is_active")
+        }
         self.community_label: dict[int, str] = {}
         self.community_active: set[int] = set()
         self.community_by_key: dict[str, set[int]] = defaultdict(set)
@@ -190,8 +265,11 @@ class MemberImporter(BaseImporter):
         elif kind is Kind.UNIT:
             self.community_scope = set(community_choices().values_list("id", flat=True))
         else:
-            self.community_scope = set(region_list_for_user(user).filter(kind=RegionKind.COMMUNITY, is_active=True)
-                                       .values_list("id", flat=True))
+            self.community_scope = set(
+                region_list_for_user(user)
+                .filter(kind=RegionKind.COMMUNITY, is_active=True)
+                .values_list("id", flat=True)
+            )
         skills = list(Skill.objects.values_list("id", "name", "is_active"))
         self.skill_by_key = {norm_key(name): (sid, name, active) for sid, name, active in skills}
         self.skill_names = {sid: name for sid, name, _a in skills}
@@ -224,10 +302,16 @@ class MemberImporter(BaseImporter):
             ids = [self.unit_exact[text]] if text in self.unit_exact else ids
             if len(ids) > 1:
                 names = gettext("、").join(sorted(self.unit_names[u] for u in ids)[:5])
-                return None, [gettext("有多个单位的名称与“%(text)s”相近（%(names)s），请照系统中的写法填写。") % {"text": text, "names": names}]
+                return None, [
+                    gettext("有多个单位的名称与“%(text)s”相近（%(names)s），请照系统中的写法填写。")
+                    % {"text": text, "names": names}
+                ]
         if not ids:
             hint = suggest(text, (self.unit_names[u] for u in self.unit_scope))
-            return None, [gettext("系统中没有名为“%(text)s”的单位。%(value)s") % {"text": text, "value": hint or gettext('请先添加该单位，或检查名称是否与系统中一致。')}]
+            return None, [
+                gettext("系统中没有名为“%(text)s”的单位。%(value)s")
+                % {"text": text, "value": hint or gettext("请先添加该单位，或检查名称是否与系统中一致。")}
+            ]
         uid = ids[0]
         if uid not in self.unit_active:
             return None, [gettext("单位“%(text)s”已停用，不能再导入党员。") % {"text": text}]
@@ -239,14 +323,23 @@ class MemberImporter(BaseImporter):
         parts = [norm_key(p) for p in _PATH_SPLIT.split(text) if p.strip()]
         ids = set(self.community_by_key.get("".join(parts), set()))
         if not ids and len(parts) > 1:
-            ids = {cid for cid in self.community_by_key.get(parts[-1], set())
-                   if set(parts[:-1]) <= self.community_ancestors[cid]}
+            ids = {
+                cid
+                for cid in self.community_by_key.get(parts[-1], set())
+                if set(parts[:-1]) <= self.community_ancestors[cid]
+            }
         if not ids:
             hint = suggest(text, (self.community_label[c].rsplit("/", 1)[-1] for c in self.community_scope))
-            return None, [gettext("系统中没有名为“%(text)s”的社区。%(value)s") % {"text": text, "value": hint or gettext('请检查社区名称。')}]
+            return None, [
+                gettext("系统中没有名为“%(text)s”的社区。%(value)s")
+                % {"text": text, "value": hint or gettext("请检查社区名称。")}
+            ]
         if len(ids) > 1:
             options = gettext("、").join(sorted(self.community_label[c] for c in ids)[:5])
-            return None, [gettext("有多个社区叫“%(text)s”（%(options)s），请写成“街道/社区”以便区分。") % {"text": text, "options": options}]
+            return None, [
+                gettext("有多个社区叫“%(text)s”（%(options)s），请写成“街道/社区”以便区分。")
+                % {"text": text, "options": options}
+            ]
         cid = ids.pop()
         if cid not in self.community_active:
             return None, [gettext("社区“%(text)s”已停用。") % {"text": text}]
@@ -260,7 +353,10 @@ class MemberImporter(BaseImporter):
             found = self.skill_by_key.get(norm_key(word))
             if found is None:
                 hint = suggest(word, self.active_skill_names)
-                messages.append(gettext("系统中没有“%(word)s”这项特长。%(value)s") % {"word": word, "value": hint or gettext('请先在“特长”中添加，或删去该项。')})
+                messages.append(
+                    gettext("系统中没有“%(word)s”这项特长。%(value)s")
+                    % {"word": word, "value": hint or gettext("请先在“特长”中添加，或删去该项。")}
+                )
             elif not found[2]:
                 messages.append(gettext("特长“%(value)s”已停用。") % {"value": found[1]})
             else:
@@ -284,8 +380,14 @@ class MemberImporter(BaseImporter):
             numbers = rows_by_hash[id_hash]
             if len(numbers) > 1:
                 others = gettext("、").join(str(n) for n in numbers if n != number)
-                self.error(number, "id_number", id_number,
-                           gettext("身份证号在文件中重复出现（另见第 %(others)s 行），每人只能有一行。") % {"others": others}, mask="id")
+                self.error(
+                    number,
+                    "id_number",
+                    id_number,
+                    gettext("身份证号在文件中重复出现（另见第 %(others)s 行），每人只能有一行。")
+                    % {"others": others},
+                    mask="id",
+                )
 
     def clean_row(self, source: SourceRow) -> MemberRow | None:  # noqa: C901 (one branch per column)
         v = source.values
@@ -328,11 +430,21 @@ class MemberImporter(BaseImporter):
                 try:
                     birth = parse_date(v["birth_date"])
                 except ValueError:
-                    self.error(row, "birth_date", v["birth_date"], gettext("日期格式不正确，应为 1980-01-02 这样的格式。"))
+                    self.error(
+                        row,
+                        "birth_date",
+                        v["birth_date"],
+                        gettext("日期格式不正确，应为 1980-01-02 这样的格式。"),
+                    )
                 else:
                     if birth != fields["birth_date"]:
-                        self.error(row, "birth_date", v["birth_date"],
-                                   gettext("出生日期与身份证号不一致（身份证号为 %(value)s）。") % {"value": format(fields['birth_date'], "%Y-%m-%d")})
+                        self.error(
+                            row,
+                            "birth_date",
+                            v["birth_date"],
+                            gettext("出生日期与身份证号不一致（身份证号为 %(value)s）。")
+                            % {"value": format(fields["birth_date"], "%Y-%m-%d")},
+                        )
 
         phone = None
         if "phone" in v:
@@ -371,7 +483,9 @@ class MemberImporter(BaseImporter):
             try:
                 fields["is_leading_cadre"] = parse_bool(v["is_leading_cadre"])
             except ValueError:
-                self.error(row, "is_leading_cadre", v["is_leading_cadre"], gettext("是否领导干部只能填“是”或“否”。"))
+                self.error(
+                    row, "is_leading_cadre", v["is_leading_cadre"], gettext("是否领导干部只能填“是”或“否”。")
+                )
         skills = None
         if "skills" in v:
             skills = self.find_skills(row, v["skills"])
@@ -380,8 +494,15 @@ class MemberImporter(BaseImporter):
             for word in split_list(v["availability"]):
                 field = AVAILABILITY_WORDS.get(word)
                 if field is None:
-                    self.error(row, "availability", v["availability"],
-                               gettext("无法识别“%(word)s”。可服务时间只能是“工作日白天”“工作日晚上”“周末”，多个用顿号分隔。") % {"word": word})
+                    self.error(
+                        row,
+                        "availability",
+                        v["availability"],
+                        gettext(
+                            "无法识别“%(word)s”。可服务时间只能是“工作日白天”“工作日晚上”“周末”，多个用顿号分隔。"
+                        )
+                        % {"word": word},
+                    )
                     break
                 chosen.add(field)
             else:
@@ -391,12 +512,24 @@ class MemberImporter(BaseImporter):
             try:
                 joined = parse_date(v["joined_party_on"])
             except ValueError:
-                self.error(row, "joined_party_on", v["joined_party_on"], gettext("日期格式不正确，应为 2005-07-01 这样的格式。"))
+                self.error(
+                    row,
+                    "joined_party_on",
+                    v["joined_party_on"],
+                    gettext("日期格式不正确，应为 2005-07-01 这样的格式。"),
+                )
             else:
                 if joined > self.today:
-                    self.error(row, "joined_party_on", v["joined_party_on"], gettext("入党日期不能晚于今天。"))
+                    self.error(
+                        row, "joined_party_on", v["joined_party_on"], gettext("入党日期不能晚于今天。")
+                    )
                 elif number and joined < _add_years(fields["birth_date"], 18):
-                    self.error(row, "joined_party_on", v["joined_party_on"], gettext("入党日期早于年满 18 周岁的日期，请核对。"))
+                    self.error(
+                        row,
+                        "joined_party_on",
+                        v["joined_party_on"],
+                        gettext("入党日期早于年满 18 周岁的日期，请核对。"),
+                    )
                 else:
                     fields["joined_party_on"] = joined
         if self.error_count != errors_before:
@@ -413,33 +546,53 @@ class MemberImporter(BaseImporter):
         wanted = ("id", "id_number_hash", "phone_hash", "phone_masked", "status", *COMPARED_FIELDS)
         in_scope: set[int] = set()
         for start in range(0, len(hashes), LOOKUP_CHUNK):
-            chunk = hashes[start:start + LOOKUP_CHUNK]
+            chunk = hashes[start : start + LOOKUP_CHUNK]
             for values in Member.objects.filter(id_number_hash__in=chunk).values(*wanted):
                 self.existing[values["id_number_hash"]] = values
             if self.user is not None:
-                in_scope.update(member_list_for_user(self.user).filter(id_number_hash__in=chunk)
-                                .values_list("id", flat=True))
+                in_scope.update(
+                    member_list_for_user(self.user)
+                    .filter(id_number_hash__in=chunk)
+                    .values_list("id", flat=True)
+                )
         if self.user is None:
             in_scope = {values["id"] for values in self.existing.values()}
         ids = [values["id"] for values in self.existing.values()]
         through = Member.skills.through
         for start in range(0, len(ids), LOOKUP_CHUNK):
-            for member_id, skill_id in through.objects.filter(member_id__in=ids[start:start + LOOKUP_CHUNK]) \
-                    .values_list("member_id", "skill_id"):
+            for member_id, skill_id in through.objects.filter(
+                member_id__in=ids[start : start + LOOKUP_CHUNK]
+            ).values_list("member_id", "skill_id"):
                 self.existing_skills[member_id].add(skill_id)
         for cleaned in self.clean_rows:
             old = self.existing.get(cleaned.id_hash)
             if old is None:
                 continue
             if old["id"] not in in_scope:
-                self.error(cleaned.number, "id_number", cleaned.id_number,
-                           gettext("该身份证号已登记为您管辖范围以外的党员，不能通过导入修改，请联系上级管理员。"), mask="id")
+                self.error(
+                    cleaned.number,
+                    "id_number",
+                    cleaned.id_number,
+                    gettext("该身份证号已登记为您管辖范围以外的党员，不能通过导入修改，请联系上级管理员。"),
+                    mask="id",
+                )
             elif old["status"] == MemberStatus.MERGED:
-                self.error(cleaned.number, "id_number", cleaned.id_number,
-                           gettext("该身份证号属于一条已合并的重复记录，不能通过导入修改，请联系管理员核对。"), mask="id")
+                self.error(
+                    cleaned.number,
+                    "id_number",
+                    cleaned.id_number,
+                    gettext("该身份证号属于一条已合并的重复记录，不能通过导入修改，请联系管理员核对。"),
+                    mask="id",
+                )
             elif norm_key(old["name"]) != norm_key(cleaned.fields["name"]):
-                self.error(cleaned.number, "id_number", cleaned.id_number,
-                           gettext("该身份证号已登记为另一名党员“%(value)s”，请核对身份证号或姓名。") % {"value": old['name']}, mask="id")
+                self.error(
+                    cleaned.number,
+                    "id_number",
+                    cleaned.id_number,
+                    gettext("该身份证号已登记为另一名党员“%(value)s”，请核对身份证号或姓名。")
+                    % {"value": old["name"]},
+                    mask="id",
+                )
 
     # -- pass 2 ------------------------------------------------------------------------
     def build(self) -> None:
@@ -457,11 +610,19 @@ class MemberImporter(BaseImporter):
                 if old[field] != new:
                     changes[field] = [_audit_str(old[field]), _audit_str(new)]
                     values[field] = new
-            if cleaned.phone is not None and crypto.blind_index(cleaned.phone, purpose=PHONE_PURPOSE) != old["phone_hash"]:
+            if (
+                cleaned.phone is not None
+                and crypto.blind_index(cleaned.phone, purpose=PHONE_PURPOSE) != old["phone_hash"]
+            ):
                 changes["phone"] = [old["phone_masked"] or None, mask_phone(cleaned.phone)]
-            skills_changed = cleaned.skills is not None and set(cleaned.skills) != self.existing_skills[old["id"]]
+            skills_changed = (
+                cleaned.skills is not None and set(cleaned.skills) != self.existing_skills[old["id"]]
+            )
             if skills_changed:
-                changes["skills"] = [self._skill_label(self.existing_skills[old["id"]]), self._skill_label(cleaned.skills)]
+                changes["skills"] = [
+                    self._skill_label(self.existing_skills[old["id"]]),
+                    self._skill_label(cleaned.skills),
+                ]
             action = "update" if changes else "unchanged"
             self.plan.append(PlannedMember(cleaned, action, old["id"], changes, values, skills_changed))
 
@@ -479,15 +640,25 @@ class MemberImporter(BaseImporter):
         labels = {"create": gettext("新增"), "update": gettext("更新"), "unchanged": gettext("无变化")}
         for item in self.plan[:PREVIEW_ROWS]:
             r = item.row
-            out.append({
-                "row": r.number, "action": labels[item.action], "action_code": item.action, "name": r.fields["name"],
-                "gender": str(Gender(r.fields["gender"]).label), "id_number": mask_id_number(r.id_number),
-                "phone": mask_phone(r.phone) if r.phone else "",
-                "unit": self.unit_names.get(r.fields.get("work_unit_id"), ""),
-                "community": self.community_label.get(r.fields.get("community_id"), ""),
-                "party_status": str(PartyStatus(r.fields["party_status"]).label) if "party_status" in r.fields else "",
-                "changes": gettext("、").join(_FIELD_LABELS.get(k, k) for k in item.changes) if item.action == "update" else "",
-            })
+            out.append(
+                {
+                    "row": r.number,
+                    "action": labels[item.action],
+                    "action_code": item.action,
+                    "name": r.fields["name"],
+                    "gender": str(Gender(r.fields["gender"]).label),
+                    "id_number": mask_id_number(r.id_number),
+                    "phone": mask_phone(r.phone) if r.phone else "",
+                    "unit": self.unit_names.get(r.fields.get("work_unit_id"), ""),
+                    "community": self.community_label.get(r.fields.get("community_id"), ""),
+                    "party_status": str(PartyStatus(r.fields["party_status"]).label)
+                    if "party_status" in r.fields
+                    else "",
+                    "changes": gettext("、").join(_FIELD_LABELS.get(k, k) for k in item.changes)
+                    if item.action == "update"
+                    else "",
+                }
+            )
         return out
 
     # -- pass 3 ------------------------------------------------------------------------
@@ -508,15 +679,21 @@ class MemberImporter(BaseImporter):
         actor_fields["actor_id"] = getattr(actor_fields.pop("actor"), "pk", None)  # cheaper than the instance
         if actor is None:
             actor_fields["actor_name"] = "system:import"
-        audit_base = {"created_at": now, "ip": job.ip if job else "", "request_id": job.request_id if job else "",
-                      "object_type": "members.member", "success": True,
-                      "reason": f"导入 #{job.pk}" if job else "命令行导入", **actor_fields}
+        audit_base = {
+            "created_at": now,
+            "ip": job.ip if job else "",
+            "request_id": job.request_id if job else "",
+            "object_type": "members.member",
+            "success": True,
+            "reason": f"导入 #{job.pk}" if job else "命令行导入",
+            **actor_fields,
+        }
         through = Member.skills.through
         member_insert = RowInserter(Member)
         link_insert = RowInserter(through)
         done = 0
         for start in range(0, total, APPLY_CHUNK):
-            chunk = work[start:start + APPLY_CHUNK]
+            chunk = work[start : start + APPLY_CHUNK]
             creates = [p for p in chunk if p.action == "create"]
             updates = [p for p in chunk if p.action == "update"]
             events: list[AuditEvent] = []
@@ -526,15 +703,28 @@ class MemberImporter(BaseImporter):
                 ids = {}
                 hashes = [p.row.id_hash for p in creates]
                 for i in range(0, len(hashes), LOOKUP_CHUNK):
-                    ids.update(Member.objects.filter(id_number_hash__in=hashes[i:i + LOOKUP_CHUNK])
-                               .values_list("id_number_hash", "id"))
+                    ids.update(
+                        Member.objects.filter(id_number_hash__in=hashes[i : i + LOOKUP_CHUNK]).values_list(
+                            "id_number_hash", "id"
+                        )
+                    )
                 for p in creates:
                     p.member_id = ids[p.row.id_hash]
-                    links.extend({"member_id": p.member_id, "skill_id": s} for s in sorted(p.row.skills or ()))
-                    events.append(AuditEvent(event="member.created", object_id=str(p.member_id),
-                                             object_repr=mask_text(p.row.fields["name"]), **audit_base,
-                                             changes={"name": [None, p.row.fields["name"]],
-                                                      "id_number": [None, mask_id_number(p.row.id_number)]}))
+                    links.extend(
+                        {"member_id": p.member_id, "skill_id": s} for s in sorted(p.row.skills or ())
+                    )
+                    events.append(
+                        AuditEvent(
+                            event="member.created",
+                            object_id=str(p.member_id),
+                            object_repr=mask_text(p.row.fields["name"]),
+                            **audit_base,
+                            changes={
+                                "name": [None, p.row.fields["name"]],
+                                "id_number": [None, mask_id_number(p.row.id_number)],
+                            },
+                        )
+                    )
             if updates:
                 self._update_members(updates, now, today, actor)
                 reskilled = [p.member_id for p in updates if p.skills_changed]
@@ -543,9 +733,15 @@ class MemberImporter(BaseImporter):
                 for p in updates:
                     if p.skills_changed:
                         links.extend({"member_id": p.member_id, "skill_id": s} for s in sorted(p.row.skills))
-                    events.append(AuditEvent(event="member.updated", object_id=str(p.member_id),
-                                             object_repr=mask_text(p.row.fields["name"]), changes=p.changes,
-                                             **audit_base))
+                    events.append(
+                        AuditEvent(
+                            event="member.updated",
+                            object_id=str(p.member_id),
+                            object_repr=mask_text(p.row.fields["name"]),
+                            changes=p.changes,
+                            **audit_base,
+                        )
+                    )
             if links:
                 link_insert.insert(links)
             audit_bulk(events)
@@ -557,21 +753,35 @@ class MemberImporter(BaseImporter):
         f = r.fields
         pinyin, initials = name_pinyin(f["name"])
         values = {
-            "name": f["name"], "name_pinyin": pinyin, "name_initials": initials, "gender": f["gender"],
-            "birth_date": f["birth_date"], "work_unit_id": f["work_unit_id"], "community_id": f["community_id"],
-            "address": f.get("address", ""), "party_status": f.get("party_status", PartyStatus.FULL),
-            "is_leading_cadre": f.get("is_leading_cadre", False), "joined_party_on": f.get("joined_party_on"),
-            "status": MemberStatus.ACTIVE, "created_at": now, "updated_at": now,
-            "id_number_enc": crypto.encrypt(r.id_number, purpose=ID_PURPOSE), "id_number_hash": r.id_hash,
-            "id_number_masked": mask_id_number(r.id_number), "id_tail": r.id_number[-4:],
+            "name": f["name"],
+            "name_pinyin": pinyin,
+            "name_initials": initials,
+            "gender": f["gender"],
+            "birth_date": f["birth_date"],
+            "work_unit_id": f["work_unit_id"],
+            "community_id": f["community_id"],
+            "address": f.get("address", ""),
+            "party_status": f.get("party_status", PartyStatus.FULL),
+            "is_leading_cadre": f.get("is_leading_cadre", False),
+            "joined_party_on": f.get("joined_party_on"),
+            "status": MemberStatus.ACTIVE,
+            "created_at": now,
+            "updated_at": now,
+            "id_number_enc": crypto.encrypt(r.id_number, purpose=ID_PURPOSE),
+            "id_number_hash": r.id_hash,
+            "id_number_masked": mask_id_number(r.id_number),
+            "id_tail": r.id_number[-4:],
         }
         if "avail_weekend" in f:
             for field in AVAILABILITY_FIELDS:
                 values[field] = f[field]
         if r.phone:
-            values.update(phone_enc=crypto.encrypt(r.phone, purpose=PHONE_PURPOSE),
-                          phone_hash=crypto.blind_index(r.phone, purpose=PHONE_PURPOSE),
-                          phone_masked=mask_phone(r.phone), phone_tail=r.phone[-4:])
+            values.update(
+                phone_enc=crypto.encrypt(r.phone, purpose=PHONE_PURPOSE),
+                phone_hash=crypto.blind_index(r.phone, purpose=PHONE_PURPOSE),
+                phone_masked=mask_phone(r.phone),
+                phone_tail=r.phone[-4:],
+            )
         return values
 
     def _update_members(self, updates: list[PlannedMember], now: dt.datetime, today: dt.date, actor) -> None:
@@ -591,9 +801,15 @@ class MemberImporter(BaseImporter):
                 fields += list(PHONE_FIELDS)
             if "work_unit_id" in p.values:
                 old_unit = self.existing[p.row.id_hash]["work_unit_id"]
-                moves.append(UnitChange(member_id=p.member_id, from_unit_id=old_unit,
-                                        to_unit_id=p.values["work_unit_id"], changed_on=today,
-                                        changed_by=actor if getattr(actor, "pk", None) else None))
+                moves.append(
+                    UnitChange(
+                        member_id=p.member_id,
+                        from_unit_id=old_unit,
+                        to_unit_id=p.values["work_unit_id"],
+                        changed_on=today,
+                        changed_by=actor if getattr(actor, "pk", None) else None,
+                    )
+                )
             if len(fields) > 1:
                 by_fields[tuple(fields)].append(member)
         for fields, members in by_fields.items():
@@ -602,11 +818,22 @@ class MemberImporter(BaseImporter):
             UnitChange.objects.bulk_create(moves, batch_size=1000)
 
 
-_FIELD_LABELS = {"name": "姓名", "gender": "性别", "birth_date": "出生日期", "work_unit_id": "所在单位",
-                 "community_id": "居住社区", "address": "居住地址", "party_status": "党员状态",
-                 "is_leading_cadre": "领导干部", "avail_weekday_day": "可服务时间",
-                 "avail_weekday_evening": "可服务时间", "avail_weekend": "可服务时间",
-                 "joined_party_on": "入党日期", "phone": "手机号", "skills": "特长"}
+_FIELD_LABELS = {
+    "name": "姓名",
+    "gender": "性别",
+    "birth_date": "出生日期",
+    "work_unit_id": "所在单位",
+    "community_id": "居住社区",
+    "address": "居住地址",
+    "party_status": "党员状态",
+    "is_leading_cadre": "领导干部",
+    "avail_weekday_day": "可服务时间",
+    "avail_weekday_evening": "可服务时间",
+    "avail_weekend": "可服务时间",
+    "joined_party_on": "入党日期",
+    "phone": "手机号",
+    "skills": "特长",
+}
 
 
 def _audit_str(value: Any) -> str | None:
@@ -624,7 +851,10 @@ def member_template_notes() -> list[tuple[str, str]]:
     skills = "、".join(Skill.objects.filter(is_active=True).values_list("name", flat=True))
     return [
         ("说明", "第一行是列名，请勿修改；列的顺序可以调整，不需要的选填列可以删除。每位党员一行。"),
-        ("说明", "按身份证号识别党员：系统中已有的党员会被更新，没有的会被新增；重复导入同一文件不会产生重复记录。"),
+        (
+            "说明",
+            "按身份证号识别党员：系统中已有的党员会被更新，没有的会被新增；重复导入同一文件不会产生重复记录。",
+        ),
         ("说明", "选填列留空时，不会清除系统中已有的信息。"),
         ("可选特长", skills or "（暂无）"),
     ]

@@ -66,25 +66,36 @@ class Member(models.Model):
     phone_masked = models.CharField(_("手机号"), max_length=11, editable=False, blank=True, default="")
     phone_tail = models.CharField(max_length=4, editable=False, blank=True, default="", db_index=True)
 
-    work_unit = models.ForeignKey("units.WorkUnit", verbose_name=_("所在单位"), on_delete=models.PROTECT,
-                                  related_name="members")
-    community = models.ForeignKey("regions.Region", verbose_name=_("居住社区"), on_delete=models.PROTECT,
-                                  related_name="resident_members", limit_choices_to={"kind": "community"})
+    work_unit = models.ForeignKey(
+        "units.WorkUnit", verbose_name=_("所在单位"), on_delete=models.PROTECT, related_name="members"
+    )
+    community = models.ForeignKey(
+        "regions.Region",
+        verbose_name=_("居住社区"),
+        on_delete=models.PROTECT,
+        related_name="resident_members",
+        limit_choices_to={"kind": "community"},
+    )
     address = models.CharField(_("居住地址"), max_length=200, blank=True)
-    party_status = models.CharField(_("党员状态"), max_length=16, choices=PartyStatus.choices,
-                                    default=PartyStatus.FULL)
+    party_status = models.CharField(
+        _("党员状态"), max_length=16, choices=PartyStatus.choices, default=PartyStatus.FULL
+    )
     is_leading_cadre = models.BooleanField(_("领导干部"), default=False)
     skills = models.ManyToManyField(Skill, verbose_name=_("特长"), blank=True, related_name="members")
     avail_weekday_day = models.BooleanField(_("工作日白天"), default=False)
     avail_weekday_evening = models.BooleanField(_("工作日晚上"), default=False)
     avail_weekend = models.BooleanField(_("周末"), default=True)
     joined_party_on = models.DateField(_("入党日期"), null=True, blank=True)
-    status = models.CharField(_("状态"), max_length=8, choices=MemberStatus.choices, default=MemberStatus.ACTIVE)
+    status = models.CharField(
+        _("状态"), max_length=8, choices=MemberStatus.choices, default=MemberStatus.ACTIVE
+    )
     left_on = models.DateField(_("离开日期"), null=True, blank=True)
-    merged_into = models.ForeignKey("self", null=True, blank=True, on_delete=models.PROTECT, related_name="+",
-                                    verbose_name=_("合并到"))
-    user = models.OneToOneField("accounts.User", null=True, blank=True, on_delete=models.SET_NULL,
-                                related_name="member")
+    merged_into = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.PROTECT, related_name="+", verbose_name=_("合并到")
+    )
+    user = models.OneToOneField(
+        "accounts.User", null=True, blank=True, on_delete=models.SET_NULL, related_name="member"
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -172,18 +183,29 @@ class Registration(models.Model):
     member's current registration. Ended, rejected and cancelled registrations stay as history."""
 
     member = models.ForeignKey(Member, on_delete=models.PROTECT, related_name="registrations")
-    community = models.ForeignKey("regions.Region", on_delete=models.PROTECT, related_name="registrations",
-                                  limit_choices_to={"kind": "community"})
-    campaign = models.ForeignKey("campaigns.Campaign", null=True, blank=True, on_delete=models.PROTECT,
-                                 related_name="registrations")
-    status = models.CharField(max_length=10, choices=RegistrationStatus.choices, default=RegistrationStatus.PENDING)
-    method = models.CharField(max_length=8, choices=RegistrationMethod.choices, default=RegistrationMethod.SELF)
+    community = models.ForeignKey(
+        "regions.Region",
+        on_delete=models.PROTECT,
+        related_name="registrations",
+        limit_choices_to={"kind": "community"},
+    )
+    campaign = models.ForeignKey(
+        "campaigns.Campaign", null=True, blank=True, on_delete=models.PROTECT, related_name="registrations"
+    )
+    status = models.CharField(
+        max_length=10, choices=RegistrationStatus.choices, default=RegistrationStatus.PENDING
+    )
+    method = models.CharField(
+        max_length=8, choices=RegistrationMethod.choices, default=RegistrationMethod.SELF
+    )
     submitted_at = models.DateTimeField()
-    submitted_by = models.ForeignKey("accounts.User", null=True, blank=True, on_delete=models.SET_NULL,
-                                     related_name="+")
+    submitted_by = models.ForeignKey(
+        "accounts.User", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
     decided_at = models.DateTimeField(null=True, blank=True)
-    decided_by = models.ForeignKey("accounts.User", null=True, blank=True, on_delete=models.SET_NULL,
-                                   related_name="+")
+    decided_by = models.ForeignKey(
+        "accounts.User", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
     reject_reason = models.CharField(max_length=200, blank=True)
     confirmed_on = models.DateField(null=True, blank=True)
     ended_on = models.DateField(null=True, blank=True)
@@ -196,10 +218,16 @@ class Registration(models.Model):
         # One confirmed registration (the current one) per member, and at most one pending request:
         # a member who moves stays reported where they are until the new community confirms.
         constraints = [
-            models.UniqueConstraint(fields=["member"], condition=models.Q(status="confirmed"),
-                                    name="one_current_registration_per_member"),
-            models.UniqueConstraint(fields=["member"], condition=models.Q(status="pending"),
-                                    name="one_pending_registration_per_member"),
+            models.UniqueConstraint(
+                fields=["member"],
+                condition=models.Q(status="confirmed"),
+                name="one_current_registration_per_member",
+            ),
+            models.UniqueConstraint(
+                fields=["member"],
+                condition=models.Q(status="pending"),
+                name="one_pending_registration_per_member",
+            ),
         ]
         indexes = [
             models.Index(fields=["community", "status"], name="reg_community_status"),
@@ -237,7 +265,9 @@ class Exemption(models.Model):
         verbose_name = _("免报到")
         verbose_name_plural = _("免报到")
         ordering = ["-created_at"]
-        indexes = [models.Index(fields=["member", "revoked_at", "valid_until"], name="exemption_member_valid")]
+        indexes = [
+            models.Index(fields=["member", "revoked_at", "valid_until"], name="exemption_member_valid")
+        ]
 
     def __str__(self) -> str:
         return f"{self.member} {self.get_reason_display()}"
@@ -261,8 +291,9 @@ class ContactCard(models.Model):
         verbose_name_plural = _("联系卡")
         ordering = ["-issued_at"]
         constraints = [
-            models.UniqueConstraint(fields=["member"], condition=models.Q(is_active=True),
-                                    name="one_active_card_per_member"),
+            models.UniqueConstraint(
+                fields=["member"], condition=models.Q(is_active=True), name="one_active_card_per_member"
+            ),
         ]
 
     def __str__(self) -> str:

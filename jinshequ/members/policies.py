@@ -19,8 +19,13 @@ class MemberPolicy(Policy):
     unit = "work_unit"
     owner = "user"
     select_related = ("work_unit", "community")
-    actions = {"manage": Perm.MEMBER_MANAGE, "export": Perm.MEMBER_EXPORT, "import": Perm.MEMBER_IMPORT,
-               "reveal": Perm.MEMBER_VIEW_SENSITIVE, "history": Perm.MEMBER_VIEW}
+    actions = {
+        "manage": Perm.MEMBER_MANAGE,
+        "export": Perm.MEMBER_EXPORT,
+        "import": Perm.MEMBER_IMPORT,
+        "reveal": Perm.MEMBER_VIEW_SENSITIVE,
+        "history": Perm.MEMBER_VIEW,
+    }
     reads = frozenset({"view", "history"})
 
 

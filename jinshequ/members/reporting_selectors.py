@@ -91,16 +91,22 @@ def pending_for_community(user) -> QuerySet[Registration]:
     community_id = administered_community_id(user)
     if community_id is None:
         return Registration.objects.none()
-    return (Registration.objects.filter(community_id=community_id, status=RegistrationStatus.PENDING)
-            .select_related("member", "member__work_unit").order_by("submitted_at", "id"))
+    return (
+        Registration.objects.filter(community_id=community_id, status=RegistrationStatus.PENDING)
+        .select_related("member", "member__work_unit")
+        .order_by("submitted_at", "id")
+    )
 
 
 def ledger_for_community(community) -> QuerySet[Registration]:
     """登记台账: every member registered in the community (confirmed and ended), newest first."""
-    return (Registration.objects.filter(community=community,
-                                        status__in=[RegistrationStatus.CONFIRMED, RegistrationStatus.ENDED])
-            .select_related("member", "member__work_unit").order_by(F("ended_on").desc(nulls_first=True),
-                                                                    "-confirmed_on", "-id"))
+    return (
+        Registration.objects.filter(
+            community=community, status__in=[RegistrationStatus.CONFIRMED, RegistrationStatus.ENDED]
+        )
+        .select_related("member", "member__work_unit")
+        .order_by(F("ended_on").desc(nulls_first=True), "-confirmed_on", "-id")
+    )
 
 
 def member_scope_for_roster(user) -> QuerySet[Member]:

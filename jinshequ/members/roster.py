@@ -48,7 +48,9 @@ from jinshequ.regions.models import Region
 from jinshequ.units.models import WorkUnit
 
 REMINDER_KIND = "roster.reminder"
-REMINDER_TITLE = gettext_noop("请尽快到居住地社区报到")  # stored Chinese by the demo builder; gettext() when sent
+REMINDER_TITLE = gettext_noop(
+    "请尽快到居住地社区报到"
+)  # stored Chinese by the demo builder; gettext() when sent
 REMINDER_QUIET_HOURS = 24
 
 
@@ -77,8 +79,12 @@ def report_status_case(day: dt.date | None = None) -> Case:
     )
 
 
-BADGES = {ReportStatus.REPORTED: "text-bg-success", ReportStatus.PENDING: "text-bg-warning",
-          ReportStatus.EXEMPT: "text-bg-secondary", ReportStatus.OUTSTANDING: "text-bg-danger"}
+BADGES = {
+    ReportStatus.REPORTED: "text-bg-success",
+    ReportStatus.PENDING: "text-bg-warning",
+    ReportStatus.EXEMPT: "text-bg-secondary",
+    ReportStatus.OUTSTANDING: "text-bg-danger",
+}
 _STATUS_SQL = (
     "CASE WHEN EXISTS (SELECT 1 FROM {reg} r WHERE r.member_id = {member}.id AND r.status = %s) THEN %s "
     "WHEN EXISTS (SELECT 1 FROM {exemption} e WHERE e.member_id = {member}.id AND e.revoked_at IS NULL "
@@ -95,16 +101,34 @@ def report_status_sql(day: dt.date | None = None) -> RawSQL:
     qn = connection.ops.quote_name
     member, reg, exemption = (qn(m._meta.db_table) for m in (Member, Registration, Exemption))
     sql = _STATUS_SQL.format(member=member, reg=reg, exemption=exemption)  # noqa: S608 (quoted table names only)
-    params = (RegistrationStatus.CONFIRMED.value, ReportStatus.REPORTED, day or timezone.localdate(),
-              ReportStatus.EXEMPT, RegistrationStatus.PENDING.value, ReportStatus.PENDING, ReportStatus.OUTSTANDING)
+    params = (
+        RegistrationStatus.CONFIRMED.value,
+        ReportStatus.REPORTED,
+        day or timezone.localdate(),
+        ReportStatus.EXEMPT,
+        RegistrationStatus.PENDING.value,
+        ReportStatus.PENDING,
+        ReportStatus.OUTSTANDING,
+    )
     return RawSQL(sql, params, output_field=CharField())  # noqa: S611 (see above)
 
 
-ROW_FIELDS = ("id", "name", "name_pinyin", "phone_masked", "work_unit_id", "work_unit__name", "community_id",
-              "community__name", "status")
+ROW_FIELDS = (
+    "id",
+    "name",
+    "name_pinyin",
+    "phone_masked",
+    "work_unit_id",
+    "work_unit__name",
+    "community_id",
+    "community__name",
+    "status",
+)
 
 
-def roster_rows(members: QuerySet[Member], *, status: str = "", day: dt.date | None = None) -> QuerySet[Member]:
+def roster_rows(
+    members: QuerySet[Member], *, status: str = "", day: dt.date | None = None
+) -> QuerySet[Member]:
     """The roster's rows, each with ``report_status``; call ``attach_report_details`` on the page shown.
 
     ``status``: one of ``ReportStatus``; ``"all"`` everyone; anything else everyone expected to report
@@ -118,8 +142,16 @@ def roster_rows(members: QuerySet[Member], *, status: str = "", day: dt.date | N
     return qs.select_related("work_unit", "community").only(*ROW_FIELDS).order_by("name_pinyin", "id")
 
 
-def roster_page(members: QuerySet[Member], *, status: str = "", q: str = "", number=1, per_page: int = 50,
-                day: dt.date | None = None, with_unit: bool = True):
+def roster_page(
+    members: QuerySet[Member],
+    *,
+    status: str = "",
+    q: str = "",
+    number=1,
+    per_page: int = 50,
+    day: dt.date | None = None,
+    with_unit: bool = True,
+):
     """The roster in two cheap queries, whatever the unit's size: the number of members per status
     (grouped), and the rows of the page with their report details (the status filter and the order done
     in SQL).
@@ -133,8 +165,9 @@ def roster_page(members: QuerySet[Member], *, status: str = "", q: str = "", num
     from jinshequ.members.selectors import member_search
 
     annotated = members.annotate(report_status=report_status_sql(day))
-    counts = dict(annotated.values("report_status").annotate(n=Count("id")).order_by()
-                  .values_list("report_status", "n"))
+    counts = dict(
+        annotated.values("report_status").annotate(n=Count("id")).order_by().values_list("report_status", "n")
+    )
     if status in ReportStatus.LABELS:
         rows, total = annotated.filter(report_status=status), counts.get(status, 0)
     else:
@@ -160,13 +193,18 @@ def attach_report_details(rows, day: dt.date | None = None) -> list[Member]:
     exempt = [m.pk for m in rows if m.report_status == ReportStatus.EXEMPT]
     regs = {}
     if registered:  # (a page of outstanding or exempt members needs no registration)
-        for r in (Registration.objects.filter(member_id__in=registered, status__in=OPEN_REGISTRATION_STATUSES)
-                  .values("member_id", "status", "community__name", "confirmed_on")):
+        for r in Registration.objects.filter(
+            member_id__in=registered, status__in=OPEN_REGISTRATION_STATUSES
+        ).values("member_id", "status", "community__name", "confirmed_on"):
             regs[(r["member_id"], r["status"])] = r
     exemptions = {}
     if exempt:
-        for e in (valid_exemptions(day).filter(member_id__in=exempt).order_by("valid_until", "id")
-                  .values("id", "member_id", "reason", "valid_until")):
+        for e in (
+            valid_exemptions(day)
+            .filter(member_id__in=exempt)
+            .order_by("valid_until", "id")
+            .values("id", "member_id", "reason", "valid_until")
+        ):
             exemptions[e["member_id"]] = e  # the one valid longest wins
     for m in rows:
         confirmed = regs.get((m.pk, RegistrationStatus.CONFIRMED), {})
@@ -193,11 +231,20 @@ def _label(rows: list[Member]) -> list[Member]:
         m.exempt_reason_label = str(reasons.get(m.exempt_reason, "")) if m.exempt_reason else ""
         if m.report_status == ReportStatus.REPORTED:
             day = m.reg_confirmed_on
-            m.status_note = gettext("%(reg_community_name)s，%(day)s") % {"reg_community_name": m.reg_community_name, "day": format(day, "%Y-%m-%d")} if day else (m.reg_community_name or "")
+            m.status_note = (
+                gettext("%(reg_community_name)s，%(day)s")
+                % {"reg_community_name": m.reg_community_name, "day": format(day, "%Y-%m-%d")}
+                if day
+                else (m.reg_community_name or "")
+            )
         elif m.report_status == ReportStatus.PENDING:
             m.status_note = m.pending_community_name or ""
         elif m.report_status == ReportStatus.EXEMPT and m.exempt_until:
-            m.status_note = gettext("%(exempt_reason_label)s，%(until)s %(exempt_until)s") % {"exempt_reason_label": m.exempt_reason_label, "until": until, "exempt_until": format(m.exempt_until, "%Y-%m-%d")}
+            m.status_note = gettext("%(exempt_reason_label)s，%(until)s %(exempt_until)s") % {
+                "exempt_reason_label": m.exempt_reason_label,
+                "until": until,
+                "exempt_until": format(m.exempt_until, "%Y-%m-%d"),
+            }
         else:
             m.status_note = ""
     return rows
@@ -205,19 +252,41 @@ def _label(rows: list[Member]) -> list[Member]:
 
 _DETAIL_SQL = {
     # name: (SQL with {member}, {reg}, {region}, {exemption} table names, parameters, output field)
-    "reg_community_name": ("SELECT c.name FROM {reg} r JOIN {region} c ON c.id = r.community_id "
-                           "WHERE r.member_id = {member}.id AND r.status = %s", ("confirmed",), CharField),
-    "reg_confirmed_on": ("SELECT r.confirmed_on FROM {reg} r WHERE r.member_id = {member}.id AND r.status = %s",
-                         ("confirmed",), DateField),
-    "pending_community_name": ("SELECT c.name FROM {reg} r JOIN {region} c ON c.id = r.community_id "
-                               "WHERE r.member_id = {member}.id AND r.status = %s", ("pending",), CharField),
-    "exemption_id": ("SELECT e.id FROM {exemption} e WHERE e.member_id = {member}.id AND e.revoked_at IS NULL "
-                     "AND e.valid_until >= %s ORDER BY e.valid_until DESC, e.id DESC", (None,), IntegerField),
-    "exempt_until": ("SELECT e.valid_until FROM {exemption} e WHERE e.member_id = {member}.id "
-                     "AND e.revoked_at IS NULL AND e.valid_until >= %s ORDER BY e.valid_until DESC, e.id DESC",
-                     (None,), DateField),
-    "exempt_reason": ("SELECT e.reason FROM {exemption} e WHERE e.member_id = {member}.id AND e.revoked_at IS NULL "
-                      "AND e.valid_until >= %s ORDER BY e.valid_until DESC, e.id DESC", (None,), CharField),
+    "reg_community_name": (
+        "SELECT c.name FROM {reg} r JOIN {region} c ON c.id = r.community_id "
+        "WHERE r.member_id = {member}.id AND r.status = %s",
+        ("confirmed",),
+        CharField,
+    ),
+    "reg_confirmed_on": (
+        "SELECT r.confirmed_on FROM {reg} r WHERE r.member_id = {member}.id AND r.status = %s",
+        ("confirmed",),
+        DateField,
+    ),
+    "pending_community_name": (
+        "SELECT c.name FROM {reg} r JOIN {region} c ON c.id = r.community_id "
+        "WHERE r.member_id = {member}.id AND r.status = %s",
+        ("pending",),
+        CharField,
+    ),
+    "exemption_id": (
+        "SELECT e.id FROM {exemption} e WHERE e.member_id = {member}.id AND e.revoked_at IS NULL "
+        "AND e.valid_until >= %s ORDER BY e.valid_until DESC, e.id DESC",
+        (None,),
+        IntegerField,
+    ),
+    "exempt_until": (
+        "SELECT e.valid_until FROM {exemption} e WHERE e.member_id = {member}.id "
+        "AND e.revoked_at IS NULL AND e.valid_until >= %s ORDER BY e.valid_until DESC, e.id DESC",
+        (None,),
+        DateField,
+    ),
+    "exempt_reason": (
+        "SELECT e.reason FROM {exemption} e WHERE e.member_id = {member}.id AND e.revoked_at IS NULL "
+        "AND e.valid_until >= %s ORDER BY e.valid_until DESC, e.id DESC",
+        (None,),
+        CharField,
+    ),
 }
 
 
@@ -225,8 +294,12 @@ def report_details_sql(day: dt.date | None = None) -> dict[str, RawSQL]:
     """The details ``attach_report_details`` fetches, as ready-made subqueries to annotate a top-level
     member query with (no extra query, no ORM compile cost)."""
     qn = connection.ops.quote_name
-    tables = {"member": qn(Member._meta.db_table), "reg": qn(Registration._meta.db_table),
-              "region": qn(Region._meta.db_table), "exemption": qn(Exemption._meta.db_table)}
+    tables = {
+        "member": qn(Member._meta.db_table),
+        "reg": qn(Registration._meta.db_table),
+        "region": qn(Region._meta.db_table),
+        "exemption": qn(Exemption._meta.db_table),
+    }
     day = day or timezone.localdate()
     out = {}
     for name, (sql, params, field) in _DETAIL_SQL.items():
@@ -245,24 +318,31 @@ def page_of(rows, number, *, count: int | None = None, per_page: int = 50):
 
 def reminder_body(campaign: Campaign | None) -> str:
     if campaign and campaign.report_deadline:
-        return (gettext("您还没有到居住地社区报到。请于 %(report_deadline)s 前登录系统选择居住社区提交报到，或持联系卡到社区现场登记。") % {"report_deadline": format(campaign.report_deadline, gettext("%Y年%m月%d日"))})
+        return gettext(
+            "您还没有到居住地社区报到。请于 %(report_deadline)s 前登录系统选择居住社区提交报到，或持联系卡到社区现场登记。"
+        ) % {"report_deadline": format(campaign.report_deadline, gettext("%Y年%m月%d日"))}
     return gettext("您还没有到居住地社区报到。请尽快登录系统选择居住社区提交报到，或持联系卡到社区现场登记。")
 
 
 @transaction.atomic
-def reminders_send(*, members: QuerySet[Member], campaign: Campaign | None, actor, request=None,
-                   unit: WorkUnit | None = None) -> tuple[int, int]:
+def reminders_send(
+    *, members: QuerySet[Member], campaign: Campaign | None, actor, request=None, unit: WorkUnit | None = None
+) -> tuple[int, int]:
     """Send the reminder to every outstanding member of ``members``; returns ``(sent, skipped)``.
 
     A member reminded within the last 24 hours is skipped, so pressing the button twice does not
     flood anyone. Each reminder is an inbox row delivered through the configured senders
     (``notify_member``); one audit row ``roster.reminded`` records the counts.
     """
-    outstanding = list(filter_report_status(members, ReportStatus.OUTSTANDING).only("id", "user_id", "phone_enc"))
+    outstanding = list(
+        filter_report_status(members, ReportStatus.OUTSTANDING).only("id", "user_id", "phone_enc")
+    )
     since = timezone.now() - dt.timedelta(hours=REMINDER_QUIET_HOURS)
-    recent = set(Notification.objects.filter(kind=REMINDER_KIND, created_at__gte=since,
-                                             member__in=members.values("pk"))
-                 .values_list("member_id", flat=True))
+    recent = set(
+        Notification.objects.filter(
+            kind=REMINDER_KIND, created_at__gte=since, member__in=members.values("pk")
+        ).values_list("member_id", flat=True)
+    )
     body = reminder_body(campaign)
     link = reverse("members:me")
     sent = 0
@@ -272,7 +352,12 @@ def reminders_send(*, members: QuerySet[Member], campaign: Campaign | None, acto
         notify_member(member=member, kind=REMINDER_KIND, title=gettext(REMINDER_TITLE), body=body, link=link)
         sent += 1
     skipped = len(outstanding) - sent
-    audit(event="roster.reminded", actor=actor, request=request, obj=unit,
-          object_type="" if unit is not None else "units.workunit",
-          changes={"count": sent, "skipped": skipped})
+    audit(
+        event="roster.reminded",
+        actor=actor,
+        request=request,
+        obj=unit,
+        object_type="" if unit is not None else "units.workunit",
+        changes={"count": sent, "skipped": skipped},
+    )
     return sent, skipped

@@ -54,13 +54,22 @@ def member_search(qs: QuerySet[Member], term: str) -> QuerySet[Member]:
         # index but not a LIKE. ``low + "{"`` is the first string after every string starting with ``low``.
         low = term.lower()
         high = low + "{"
-        return qs.filter(Q(name_initials__gte=low, name_initials__lt=high)
-                         | Q(name_pinyin__gte=low, name_pinyin__lt=high))
+        return qs.filter(
+            Q(name_initials__gte=low, name_initials__lt=high) | Q(name_pinyin__gte=low, name_pinyin__lt=high)
+        )
     return qs.filter(name__contains=term)
 
 
-def member_filter(user, *, q: str = "", unit=None, community=None, status: str = "", party_status: str = "",
-                  sort: str = "name") -> QuerySet[Member]:
+def member_filter(
+    user,
+    *,
+    q: str = "",
+    unit=None,
+    community=None,
+    status: str = "",
+    party_status: str = "",
+    sort: str = "name",
+) -> QuerySet[Member]:
     qs = member_list_for_user(user)
     qs = member_search(qs, q)
     if unit:
@@ -71,5 +80,8 @@ def member_filter(user, *, q: str = "", unit=None, community=None, status: str =
         qs = qs.filter(status=status)
     if party_status:
         qs = qs.filter(party_status=party_status)
-    return (qs.select_related("work_unit", "community").defer("id_number_enc", "phone_enc")
-            .order_by(*SORTS.get(sort, SORTS["name"])))
+    return (
+        qs.select_related("work_unit", "community")
+        .defer("id_number_enc", "phone_enc")
+        .order_by(*SORTS.get(sort, SORTS["name"]))
+    )

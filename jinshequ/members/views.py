@@ -33,8 +33,18 @@ from jinshequ.members.selectors import (
 
 PAGE_SIZE = 50
 # What a row of the list shows, read as plain values: no model instances for a 50-row page.
-LIST_VALUES = ("pk", "name", "is_leading_cadre", "gender", "id_number_masked", "phone_masked", "party_status", "status",
-               "work_unit__name", "community__name")
+LIST_VALUES = (
+    "pk",
+    "name",
+    "is_leading_cadre",
+    "gender",
+    "id_number_masked",
+    "phone_masked",
+    "party_status",
+    "status",
+    "work_unit__name",
+    "community__name",
+)
 
 
 def _filters(request):
@@ -44,9 +54,15 @@ def _filters(request):
 
 
 def _filtered(request, data):
-    qs = member_filter(request.user, q=data.get("q", ""), unit=data.get("unit"), community=data.get("community"),
-                       status=data.get("status", ""), party_status=data.get("party_status", ""),
-                       sort=data.get("sort") or "name")
+    qs = member_filter(
+        request.user,
+        q=data.get("q", ""),
+        unit=data.get("unit"),
+        community=data.get("community"),
+        status=data.get("status", ""),
+        party_status=data.get("party_status", ""),
+        sort=data.get("sort") or "name",
+    )
     # a name typed in a searchable pick list and no option chosen (e.g. without JavaScript): names that contain it
     if data.get("unit_name") and not data.get("unit"):
         qs = qs.filter(work_unit__name__contains=data["unit_name"])
@@ -64,7 +80,10 @@ def member_list(request):
     form, data = _filters(request)
     if is_full_identifier(data.get("q", "")):
         # Whole ID numbers and phones never go into URLs or access logs: use the POST look-up instead.
-        messages.warning(request, gettext("为保护个人信息，完整的身份证号或手机号请在“精确查找”中输入；这里可按后四位搜索。"))
+        messages.warning(
+            request,
+            gettext("为保护个人信息，完整的身份证号或手机号请在“精确查找”中输入；这里可按后四位搜索。"),
+        )
         data = {**data, "q": ""}
     # counted on the model query (no joins), the page's rows read as values
     page = Paginator(_filtered(request, data), PAGE_SIZE).get_page(request.GET.get("page"))
@@ -72,11 +91,15 @@ def member_list(request):
     query = request.GET.copy()
     query.pop("page", None)
     context = {
-        "form": form, "page": page, "members": _list_rows(page.object_list),
+        "form": form,
+        "page": page,
+        "members": _list_rows(page.object_list),
         "querystring": query.urlencode(),
         "querystring_base": f"{query.urlencode()}&" if query else "",
-        "filtered": any(data.get(k) for k in ("q", "unit", "unit_name", "community", "community_name", "status",
-                                               "party_status")),
+        "filtered": any(
+            data.get(k)
+            for k in ("q", "unit", "unit_name", "community", "community_name", "status", "party_status")
+        ),
     }
     if request.htmx:
         return render(request, "members/member_list.html#results", context)
@@ -86,13 +109,21 @@ def member_list(request):
 def _list_rows(rows) -> list[SimpleNamespace]:
     """The list's rows (``LIST_VALUES`` dicts) with their choice labels, looked up once per page
     (``get_FOO_display`` re-translates every choice on each call)."""
-    labels = {name: {k: str(v) for k, v in choices.choices}
-              for name, choices in (("gender", Gender), ("party_status", PartyStatus), ("status", MemberStatus))}
-    return [SimpleNamespace(
-        **row, unit_name=row["work_unit__name"], community_name=row["community__name"],
-        gender_label=labels["gender"].get(row["gender"], row["gender"]),
-        party_status_label=labels["party_status"].get(row["party_status"], row["party_status"]),
-        status_label=labels["status"].get(row["status"], row["status"])) for row in rows]
+    labels = {
+        name: {k: str(v) for k, v in choices.choices}
+        for name, choices in (("gender", Gender), ("party_status", PartyStatus), ("status", MemberStatus))
+    }
+    return [
+        SimpleNamespace(
+            **row,
+            unit_name=row["work_unit__name"],
+            community_name=row["community__name"],
+            gender_label=labels["gender"].get(row["gender"], row["gender"]),
+            party_status_label=labels["party_status"].get(row["party_status"], row["party_status"]),
+            status_label=labels["status"].get(row["status"], row["status"]),
+        )
+        for row in rows
+    ]
 
 
 @require_perm(Perm.MEMBER_VIEW)
@@ -103,12 +134,20 @@ def member_choices(request, kind):
     if kind not in KINDS:
         raise Http404
     filtering = request.GET.get("all") == "1"
-    choices = pick_choices(request.user, kind, q=request.GET.get(f"{kind}_name", ""), selected=request.GET.get(kind))
+    choices = pick_choices(
+        request.user, kind, q=request.GET.get(f"{kind}_name", ""), selected=request.GET.get(kind)
+    )
     if request.GET.get("names") == "1":
         return render(request, "members/_choices.html#names", {"choices": choices})
-    return render(request, "members/_choices.html", {
-        "blank": blank_choice(kind, filtering=filtering), "choices": choices,
-        "selected": choices[0][0] if choices and str(choices[0][0]) == request.GET.get(kind) else None})
+    return render(
+        request,
+        "members/_choices.html",
+        {
+            "blank": blank_choice(kind, filtering=filtering),
+            "choices": choices,
+            "selected": choices[0][0] if choices and str(choices[0][0]) == request.GET.get(kind) else None,
+        },
+    )
 
 
 @require_POST
@@ -123,9 +162,19 @@ def member_lookup(request):
     else:
         members = member_search(member_list_for_user(request.user), value).values(*LIST_VALUES)
     page = Paginator(members, PAGE_SIZE).get_page(1)
-    response = render(request, "members/member_list.html", {
-        "form": form, "page": page, "members": _list_rows(page.object_list), "querystring": "", "querystring_base": "",
-        "filtered": True, "lookup": True})
+    response = render(
+        request,
+        "members/member_list.html",
+        {
+            "form": form,
+            "page": page,
+            "members": _list_rows(page.object_list),
+            "querystring": "",
+            "querystring_base": "",
+            "filtered": True,
+            "lookup": True,
+        },
+    )
     response["Cache-Control"] = "no-store"
     return response
 
@@ -138,9 +187,13 @@ def member_export(request):
     if full and not user_has_perm(request.user, Perm.MEMBER_VIEW_SENSITIVE):
         raise PermissionDenied
     count = qs.count()
-    audit(event="member.exported", request=request, object_type="members.member",
-          reason=gettext("完整证件号") if full else "", changes={"rows": count, "filters": {k: str(v) for k, v in data.items()
-                                                                                 if v}})
+    audit(
+        event="member.exported",
+        request=request,
+        object_type="members.member",
+        reason=gettext("完整证件号") if full else "",
+        changes={"rows": count, "filters": {k: str(v) for k, v in data.items() if v}},
+    )
     response = _xlsx(member_export_headers(), member_export_rows(qs, full=full))
     return response
 
@@ -160,14 +213,23 @@ def member_detail(request, pk):
 def _detail_context(request, member, **extra):
     from jinshequ.accounts.models import AuditEvent
 
-    history = AuditEvent.objects.filter(object_type="members.member", object_id=str(member.pk)).exclude(
-        event="member.revealed")[:20] if member_policy.can(request.user, "history", member) else []
+    history = (
+        AuditEvent.objects.filter(object_type="members.member", object_id=str(member.pk)).exclude(
+            event="member.revealed"
+        )[:20]
+        if member_policy.can(request.user, "history", member)
+        else []
+    )
     from jinshequ.members.models import UnitChange
 
     return {
         "member": member,
-        "registrations": list(member.registrations.select_related("community").order_by("-submitted_at", "-id")[:20]),
-        "unit_changes": list(UnitChange.objects.filter(member=member).select_related("from_unit", "to_unit")[:20]),
+        "registrations": list(
+            member.registrations.select_related("community").order_by("-submitted_at", "-id")[:20]
+        ),
+        "unit_changes": list(
+            UnitChange.objects.filter(member=member).select_related("from_unit", "to_unit")[:20]
+        ),
         "can_merge": user_has_perm(request.user, Perm.MEMBER_MERGE),
         "skills": list(member.skills.all()),
         "can_edit": user_has_perm(request.user, Perm.MEMBER_MANAGE),
@@ -184,9 +246,13 @@ def member_create(request):
     form = MemberForm(request.POST or None, user=request.user)
     if request.method == "POST" and form.is_valid():
         try:
-            member = services.member_create(actor=request.user, request=request,
-                                            id_number=form.cleaned_data["id_number"],
-                                            phone=form.cleaned_data["phone"], **form.service_kwargs())
+            member = services.member_create(
+                actor=request.user,
+                request=request,
+                id_number=form.cleaned_data["id_number"],
+                phone=form.cleaned_data["phone"],
+                **form.service_kwargs(),
+            )
         except ValidationError as exc:
             form.apply_service_errors(exc)
         else:
@@ -199,19 +265,31 @@ def member_create(request):
 def member_edit(request, pk):
     member = member_get_for_user(user=request.user, pk=pk)
     initial = {
-        "name": member.name, "gender": member.gender, "birth_date": member.birth_date,
-        "work_unit": member.work_unit_id, "community": member.community_id, "address": member.address,
-        "party_status": member.party_status, "is_leading_cadre": member.is_leading_cadre,
-        "joined_party_on": member.joined_party_on, "skills": list(member.skills.values_list("pk", flat=True)),
-        "avail_weekday_day": member.avail_weekday_day, "avail_weekday_evening": member.avail_weekday_evening,
+        "name": member.name,
+        "gender": member.gender,
+        "birth_date": member.birth_date,
+        "work_unit": member.work_unit_id,
+        "community": member.community_id,
+        "address": member.address,
+        "party_status": member.party_status,
+        "is_leading_cadre": member.is_leading_cadre,
+        "joined_party_on": member.joined_party_on,
+        "skills": list(member.skills.values_list("pk", flat=True)),
+        "avail_weekday_day": member.avail_weekday_day,
+        "avail_weekday_evening": member.avail_weekday_evening,
         "avail_weekend": member.avail_weekend,
     }
     form = MemberForm(request.POST or None, user=request.user, member=member, initial=initial)
     if request.method == "POST" and form.is_valid():
         try:
-            services.member_update(member=member, actor=request.user, request=request,
-                                   id_number=form.cleaned_data["id_number"] or None,
-                                   phone=form.cleaned_data["phone"] or None, **form.service_kwargs())
+            services.member_update(
+                member=member,
+                actor=request.user,
+                request=request,
+                id_number=form.cleaned_data["id_number"] or None,
+                phone=form.cleaned_data["phone"] or None,
+                **form.service_kwargs(),
+            )
         except ValidationError as exc:
             form.apply_service_errors(exc)
         else:
@@ -228,9 +306,16 @@ def member_set_status(request, pk):
     if not form.is_valid():
         messages.error(request, gettext("操作无效。"))
     elif form.cleaned_data["action"] == "left":
-        services.member_mark_left(member=member, actor=request.user, request=request,
-                                  left_on=form.cleaned_data["left_on"], reason=form.cleaned_data["reason"])
-        messages.success(request, gettext("已将 %(name)s 标记为离开；记录保留，可随时恢复。") % {"name": member.name})
+        services.member_mark_left(
+            member=member,
+            actor=request.user,
+            request=request,
+            left_on=form.cleaned_data["left_on"],
+            reason=form.cleaned_data["reason"],
+        )
+        messages.success(
+            request, gettext("已将 %(name)s 标记为离开；记录保留，可随时恢复。") % {"name": member.name}
+        )
     else:
         services.member_reactivate(member=member, actor=request.user, request=request)
         messages.success(request, gettext("已恢复 %(name)s 为在职。") % {"name": member.name})
@@ -248,13 +333,24 @@ def member_reveal(request, pk):
         context = _detail_context(request, member, reveal_form=form)
         return render(request, "members/member_detail.html", context, status=400)
     try:
-        value = services.member_reveal(member=member, field=form.cleaned_data["field"],
-                                       reason=form.cleaned_data["reason"], actor=request.user, request=request)
+        value = services.member_reveal(
+            member=member,
+            field=form.cleaned_data["field"],
+            reason=form.cleaned_data["reason"],
+            actor=request.user,
+            request=request,
+        )
     except services.RevealLimitExceeded as exc:
-        return render(request, "members/member_detail.html",
-                      _detail_context(request, member, reveal_error=exc.message), status=429)
+        return render(
+            request,
+            "members/member_detail.html",
+            _detail_context(request, member, reveal_error=exc.message),
+            status=429,
+        )
     revealed = {form.cleaned_data["field"]: value}
-    response = render(request, "members/member_detail.html", _detail_context(request, member, revealed=revealed))
+    response = render(
+        request, "members/member_detail.html", _detail_context(request, member, revealed=revealed)
+    )
     response["Cache-Control"] = "no-store"
     return response
 
@@ -281,13 +377,16 @@ def skill_list(request):
             with transaction.atomic():
                 skill.is_active = not skill.is_active
                 skill.save(update_fields=["is_active"])
-                audit(event="skill.updated", request=request, obj=skill,
-                      changes={"is_active": [str(not skill.is_active), str(skill.is_active)]})
+                audit(
+                    event="skill.updated",
+                    request=request,
+                    obj=skill,
+                    changes={"is_active": [str(not skill.is_active), str(skill.is_active)]},
+                )
             return redirect("members:skills")
         if form.is_valid():
             with transaction.atomic():
-                skill = Skill.objects.create(name=form.cleaned_data["name"],
-                                             sort_order=Skill.objects.count())
+                skill = Skill.objects.create(name=form.cleaned_data["name"], sort_order=Skill.objects.count())
                 audit(event="skill.created", request=request, obj=skill, changes={"name": [None, skill.name]})
             messages.success(request, gettext("已添加特长“%(name)s”。") % {"name": skill.name})
             return redirect("members:skills")
@@ -295,8 +394,6 @@ def skill_list(request):
 
     skills = Skill.objects.annotate(n=Count("members", filter=Q(members__status="active")))
     return render(request, "members/skill_list.html", {"form": form, "skills": skills})
-
-
 
 
 @require_POST
@@ -314,16 +411,26 @@ def member_move(request, pk):
 
         names = list(WorkUnit.objects.filter(is_active=True).values_list("name", flat=True))
         close = difflib.get_close_matches(name, names, n=3, cutoff=0.4)
-        hint = gettext("您是不是要找：%(join)s？") % {"join": gettext('、').join(close)} if close else ""
-        messages.error(request, gettext("没有找到名为“%(name)s”的启用单位。%(hint)s") % {"name": name, "hint": hint})
+        hint = gettext("您是不是要找：%(join)s？") % {"join": gettext("、").join(close)} if close else ""
+        messages.error(
+            request, gettext("没有找到名为“%(name)s”的启用单位。%(hint)s") % {"name": name, "hint": hint}
+        )
         return redirect("members:detail", pk=member.pk)
     try:
-        member_move_unit(member=member, to_unit=unit, actor=request.user, request=request,
-                         on=_parse_date(request.POST.get("on")))
+        member_move_unit(
+            member=member,
+            to_unit=unit,
+            actor=request.user,
+            request=request,
+            on=_parse_date(request.POST.get("on")),
+        )
     except ReportingError as exc:
         messages.error(request, error_message(exc))
         return redirect("members:detail", pk=member.pk)
-    messages.success(request, gettext("已将 %(name)s 调至 %(name2)s，调动记录已保存。") % {"name": member.name, "name2": unit.name})
+    messages.success(
+        request,
+        gettext("已将 %(name)s 调至 %(name2)s，调动记录已保存。") % {"name": member.name, "name2": unit.name},
+    )
     if member_list_for_user_contains(request.user, member.pk):
         return redirect("members:detail", pk=member.pk)
     return redirect("members:list")
@@ -355,21 +462,34 @@ def member_merge(request, pk):
     term = (request.POST.get("q") or request.GET.get("q", "")).strip()
     candidates = []
     if term:
-        candidates = list(member_search(member_list_for_user(request.user), term).exclude(pk=keep.pk)
-                          .exclude(status="merged").select_related("work_unit", "community")[:20])
+        candidates = list(
+            member_search(member_list_for_user(request.user), term)
+            .exclude(pk=keep.pk)
+            .exclude(status="merged")
+            .select_related("work_unit", "community")[:20]
+        )
     duplicate = None
     if request.GET.get("other") or request.POST.get("other"):
-        duplicate = member_get_for_user(user=request.user, pk=request.GET.get("other") or request.POST.get("other"))
+        duplicate = member_get_for_user(
+            user=request.user, pk=request.GET.get("other") or request.POST.get("other")
+        )
     if request.method == "POST" and duplicate is not None and not request.POST.get("q"):
         try:
             merge_service(keep=keep, duplicate=duplicate, actor=request.user, request=request)
         except ReportingError as exc:
             messages.error(request, error_message(exc))
         else:
-            messages.success(request, gettext("已把记录 #%(pk)s 合并到 %(name)s，两条记录的报到、联系卡和历史都已保留。") % {"pk": duplicate.pk, "name": keep.name})
+            messages.success(
+                request,
+                gettext("已把记录 #%(pk)s 合并到 %(name)s，两条记录的报到、联系卡和历史都已保留。")
+                % {"pk": duplicate.pk, "name": keep.name},
+            )
             return redirect("members:detail", pk=keep.pk)
-    return render(request, "members/member_merge.html", {"keep": keep, "duplicate": duplicate,
-                                                         "candidates": candidates, "q": term})
+    return render(
+        request,
+        "members/member_merge.html",
+        {"keep": keep, "duplicate": duplicate, "candidates": candidates, "q": term},
+    )
 
 
 @require_http_methods(["GET", "POST"])
@@ -380,7 +500,13 @@ def import_upload(request):
         form, job = handle_upload(request, ImportJob.Kind.MEMBERS)
         if job is not None:
             return redirect("imports:detail", pk=job.pk)
-    return render(request, "members/import_upload.html", {
-        "form": form, "columns": MemberImporter.columns, "jobs": recent_jobs(request.user, ImportJob.Kind.MEMBERS),
-        "max_mb": max_mb(),
-    })
+    return render(
+        request,
+        "members/import_upload.html",
+        {
+            "form": form,
+            "columns": MemberImporter.columns,
+            "jobs": recent_jobs(request.user, ImportJob.Kind.MEMBERS),
+            "max_mb": max_mb(),
+        },
+    )

@@ -78,7 +78,7 @@ def _part(data) -> int:
 
 
 def _format_number(number: str) -> str:
-    return " ".join(number[i:i + 3] for i in range(0, len(number), 3))
+    return " ".join(number[i : i + 3] for i in range(0, len(number), 3))
 
 
 def _unit_picker_context(request, url_name: str) -> dict:
@@ -95,8 +95,13 @@ def _unit_picker_context(request, url_name: str) -> dict:
     page = Paginator(units.order_by("name"), PICKER_PAGE_SIZE).get_page(request.GET.get("page"))
     query = request.GET.copy()
     query.pop("page", None)
-    return {"page": page, "units": page.object_list, "q": q, "picker_url": reverse(url_name),
-            "querystring_base": f"{query.urlencode()}&" if query else ""}
+    return {
+        "page": page,
+        "units": page.object_list,
+        "q": q,
+        "picker_url": reverse(url_name),
+        "querystring_base": f"{query.urlencode()}&" if query else "",
+    }
 
 
 def _chosen_unit(request) -> WorkUnit | None:
@@ -119,17 +124,23 @@ def card_unit(request):
     if unit is not None:
         include_sub = _flag(request.GET, "sub")
         only_unprinted = request.GET.get("only", "unprinted") != "all"
-        members = card_prints.card_print_members(request.user, unit, include_sub=include_sub,
-                                                 only_unprinted=only_unprinted)
+        members = card_prints.card_print_members(
+            request.user, unit, include_sub=include_sub, only_unprinted=only_unprinted
+        )
         everyone = roster_members(request.user, unit, include_sub=include_sub)
         total = members.count()
-        context.update({
-            "include_sub": include_sub, "only_unprinted": only_unprinted, "has_children": unit.children.exists(),
-            "total": total, "counts": card_prints.card_print_counts(everyone),
-            "parts": card_prints.parts(total, card_prints.CARDS_PER_PDF),
-            "per_pdf": card_prints.CARDS_PER_PDF,
-            "pages": -(-min(total, card_prints.CARDS_PER_PDF) // card_prints.CARDS_PER_PAGE),
-        })
+        context.update(
+            {
+                "include_sub": include_sub,
+                "only_unprinted": only_unprinted,
+                "has_children": unit.children.exists(),
+                "total": total,
+                "counts": card_prints.card_print_counts(everyone),
+                "parts": card_prints.parts(total, card_prints.CARDS_PER_PDF),
+                "per_pdf": card_prints.CARDS_PER_PDF,
+                "pages": -(-min(total, card_prints.CARDS_PER_PDF) // card_prints.CARDS_PER_PAGE),
+            }
+        )
     return render(request, "cards/unit.html", context)
 
 
@@ -140,34 +151,51 @@ def card_unit_pdf(request, unit_id):
     unit = unit_get_for_user(user=request.user, pk=unit_id)
     include_sub = _flag(request.POST, "sub")
     only_unprinted = request.POST.get("only", "unprinted") != "all"
-    back = reverse("cards:unit") + f"?unit={unit.pk}" + ("&sub=1" if include_sub else "") + (
-        "" if only_unprinted else "&only=all")
+    back = (
+        reverse("cards:unit")
+        + f"?unit={unit.pk}"
+        + ("&sub=1" if include_sub else "")
+        + ("" if only_unprinted else "&only=all")
+    )
     if not cjk_font_available():
         return _font_missing(request, PdfFontMissing())
-    members = card_prints.card_print_members(request.user, unit, include_sub=include_sub,
-                                             only_unprinted=only_unprinted)
+    members = card_prints.card_print_members(
+        request.user, unit, include_sub=include_sub, only_unprinted=only_unprinted
+    )
     part = _part(request.POST)
     size = card_prints.CARDS_PER_PDF
     # Unprinted-only prints always take the first batch: what was printed drops out of the selection.
     start = 0 if only_unprinted else (part - 1) * size
-    chosen = list(members.select_related("work_unit", "community", "community__parent")[start:start + size])
+    chosen = list(members.select_related("work_unit", "community", "community__parent")[start : start + size])
     if not chosen:
-        messages.info(request, gettext("没有需要打印的联系卡：所选党员的联系卡都已打印过。") if only_unprinted
-                      else gettext("所选范围内没有在职党员。"))
+        messages.info(
+            request,
+            gettext("没有需要打印的联系卡：所选党员的联系卡都已打印过。")
+            if only_unprinted
+            else gettext("所选范围内没有在职党员。"),
+        )
         return redirect(back)
     prepared = card_prints.cards_prepare(members=chosen, actor=request.user)
     printed = [p for _, p in prepared]
     for p in printed:
         p.number = _format_number(p.number)
     try:
-        pdf = render_pdf("pdf/cards.html", {
-            "sheets": [printed[i:i + card_prints.CARDS_PER_PAGE]
-                       for i in range(0, len(printed), card_prints.CARDS_PER_PAGE)],
-            "title": unit.name, "printed_on": timezone.localdate(),
-        })
+        pdf = render_pdf(
+            "pdf/cards.html",
+            {
+                "sheets": [
+                    printed[i : i + card_prints.CARDS_PER_PAGE]
+                    for i in range(0, len(printed), card_prints.CARDS_PER_PAGE)
+                ],
+                "title": unit.name,
+                "printed_on": timezone.localdate(),
+            },
+        )
     except PdfFontMissing as exc:
         return _font_missing(request, exc)
-    card_prints.cards_mark_printed(cards=[c for c, _ in prepared], actor=request.user, request=request, unit=unit)
+    card_prints.cards_mark_printed(
+        cards=[c for c, _ in prepared], actor=request.user, request=request, unit=unit
+    )
     suffix = "" if only_unprinted or start == 0 and len(chosen) < size else f"-第{part}部分"
     return pdf_response(pdf, f"联系卡-{unit.name}{suffix}-{_stamp()}.pdf")
 
@@ -192,12 +220,16 @@ def card_member_pdf(request, member_id):
         return redirect("members:detail", pk=member.pk)
     if not cjk_font_available():
         return _font_missing(request, PdfFontMissing())
-    member = type(member).objects.select_related("work_unit", "community", "community__parent").get(pk=member.pk)
+    member = (
+        type(member).objects.select_related("work_unit", "community", "community__parent").get(pk=member.pk)
+    )
     [(card, printed)] = card_prints.cards_prepare(members=[member], actor=request.user, fast_qr=False)
     printed.number = _format_number(printed.number)
     try:
-        pdf = render_pdf("pdf/cards.html", {"sheets": [[printed]], "title": member.name,
-                                            "printed_on": timezone.localdate()})
+        pdf = render_pdf(
+            "pdf/cards.html",
+            {"sheets": [[printed]], "title": member.name, "printed_on": timezone.localdate()},
+        )
     except PdfFontMissing as exc:
         return _font_missing(request, exc)
     card_prints.cards_mark_printed(cards=[card], actor=request.user, request=request, member=member)
@@ -209,8 +241,14 @@ def card_member_pdf(request, member_id):
 def card_reissue(request, member_id):
     """挂失补办: a new card with a new number and token; the old card stops working at once."""
     member = _active_member(request, member_id)
-    card = reporting.card_issue(member=member, actor=request.user, request=request, reason=gettext("挂失补办"))
-    messages.success(request, gettext("已为%(name)s补办新联系卡（卡号 %(format_number)s），原卡已作废。请打印新卡交给本人。") % {"name": member.name, "format_number": _format_number(card.number)})
+    card = reporting.card_issue(
+        member=member, actor=request.user, request=request, reason=gettext("挂失补办")
+    )
+    messages.success(
+        request,
+        gettext("已为%(name)s补办新联系卡（卡号 %(format_number)s），原卡已作废。请打印新卡交给本人。")
+        % {"name": member.name, "format_number": _format_number(card.number)},
+    )
     return redirect(reverse("members:detail", args=[member.pk]) + "#card-panel")
 
 
@@ -218,18 +256,28 @@ def card_reissue(request, member_id):
 
 
 class ReceiptFilterForm(forms.Form):
-    since = forms.DateField(label=_("确认日期自"), required=False,
-                            widget=DateInput(attrs={"class": "form-control"}))
-    until = forms.DateField(label=_("至"), required=False,
-                            widget=DateInput(attrs={"class": "form-control"}))
+    since = forms.DateField(
+        label=_("确认日期自"), required=False, widget=DateInput(attrs={"class": "form-control"})
+    )
+    until = forms.DateField(label=_("至"), required=False, widget=DateInput(attrs={"class": "form-control"}))
 
 
 def _receipt_context(regs) -> dict:
-    items = [{"reg": r, "member": r.member, "unit": r.member.work_unit.name,
-              "home": card_prints.community_label(r.member.community),
-              "community": card_prints.community_label(r.community)} for r in regs]
+    items = [
+        {
+            "reg": r,
+            "member": r.member,
+            "unit": r.member.work_unit.name,
+            "home": card_prints.community_label(r.member.community),
+            "community": card_prints.community_label(r.community),
+        }
+        for r in regs
+    ]
     per = card_prints.RECEIPTS_PER_PAGE
-    return {"sheets": [items[i:i + per] for i in range(0, len(items), per)], "printed_on": timezone.localdate()}
+    return {
+        "sheets": [items[i : i + per] for i in range(0, len(items), per)],
+        "printed_on": timezone.localdate(),
+    }
 
 
 @require_GET
@@ -239,10 +287,14 @@ def receipt_member_pdf(request, member_id):
     member = member_get_for_user(user=request.user, pk=member_id)
     regs = list(card_prints.receipt_registrations(type(member).objects.filter(pk=member.pk)))
     if not regs:
-        messages.info(request, gettext("%(name)s尚未完成报到（社区确认后才有报到回执）。") % {"name": member.name})
+        messages.info(
+            request, gettext("%(name)s尚未完成报到（社区确认后才有报到回执）。") % {"name": member.name}
+        )
         return redirect("members:detail", pk=member.pk)
     try:
-        pdf = render_pdf("pdf/receipts.html", {**_receipt_context(regs), "title": member.name, "single": True})
+        pdf = render_pdf(
+            "pdf/receipts.html", {**_receipt_context(regs), "title": member.name, "single": True}
+        )
     except PdfFontMissing as exc:
         return _font_missing(request, exc)
     audit(event="receipt.printed", request=request, obj=member, changes={"count": 1})
@@ -260,14 +312,27 @@ def receipts(request):
         include_sub = _flag(request.GET, "sub")
         data = form.cleaned_data if form.is_valid() else {}
         members = roster_members(request.user, unit, include_sub=include_sub)
-        total = card_prints.receipt_registrations(members, since=data.get("since"), until=data.get("until")).count()
-        query = {"status": "reported", **({"sub": "1"} if include_sub else {}),
-                 **{k: v.isoformat() for k, v in data.items() if v}}
-        context.update({"include_sub": include_sub, "has_children": unit.children.exists(), "total": total,
-                        "parts": card_prints.parts(total, card_prints.RECEIPTS_PER_PDF), "query": query,
-                        "per_pdf": card_prints.RECEIPTS_PER_PDF,
-                        "scope_note": gettext("只包括居住在您辖区内的党员。") if audiences.in_audience(
-                            request.user, audiences.REGION_OVERSIGHT) else ""})
+        total = card_prints.receipt_registrations(
+            members, since=data.get("since"), until=data.get("until")
+        ).count()
+        query = {
+            "status": "reported",
+            **({"sub": "1"} if include_sub else {}),
+            **{k: v.isoformat() for k, v in data.items() if v},
+        }
+        context.update(
+            {
+                "include_sub": include_sub,
+                "has_children": unit.children.exists(),
+                "total": total,
+                "parts": card_prints.parts(total, card_prints.RECEIPTS_PER_PDF),
+                "query": query,
+                "per_pdf": card_prints.RECEIPTS_PER_PDF,
+                "scope_note": gettext("只包括居住在您辖区内的党员。")
+                if audiences.in_audience(request.user, audiences.REGION_OVERSIGHT)
+                else "",
+            }
+        )
     return render(request, "cards/receipts.html", context)
 
 
@@ -284,7 +349,7 @@ def receipts_unit_pdf(request, unit_id):
     members = roster_members(request.user, unit, include_sub=include_sub)
     regs = card_prints.receipt_registrations(members, since=data.get("since"), until=data.get("until"))
     part, size = _part(request.GET), card_prints.RECEIPTS_PER_PDF
-    chosen = list(regs[(part - 1) * size:part * size])
+    chosen = list(regs[(part - 1) * size : part * size])
     if not chosen:
         messages.info(request, gettext("所选范围内没有已报到的党员，暂无报到回执可打印。"))
         return redirect(reverse("cards:receipts") + f"?unit={unit.pk}" + ("&sub=1" if include_sub else ""))
@@ -292,9 +357,17 @@ def receipts_unit_pdf(request, unit_id):
         pdf = render_pdf("pdf/receipts.html", {**_receipt_context(chosen), "title": unit.name})
     except PdfFontMissing as exc:
         return _font_missing(request, exc)
-    audit(event="receipt.printed", request=request, obj=unit,
-          changes={"count": len(chosen), "include_sub": include_sub, "part": part,
-                   **{k: v.isoformat() for k, v in data.items() if v}})
+    audit(
+        event="receipt.printed",
+        request=request,
+        obj=unit,
+        changes={
+            "count": len(chosen),
+            "include_sub": include_sub,
+            "part": part,
+            **{k: v.isoformat() for k, v in data.items() if v},
+        },
+    )
     suffix = f"-第{part}部分" if part > 1 or regs.count() > size else ""
     return pdf_response(pdf, f"报到回执-{unit.name}{suffix}-{_stamp()}.pdf")
 
@@ -314,11 +387,16 @@ def poster_pdf(request, community_id):
         raise Http404
     url = reporting.site_url(reporting.report_qr_url(community))
     try:
-        pdf = render_pdf("pdf/poster.html", {
-            "community": community, "street": community.parent.name if community.parent_id else "",
-            "qr": qr_svg(url, size_mm=120, error="m"), "url": url, "printed_on": timezone.localdate(),
-        })
+        pdf = render_pdf(
+            "pdf/poster.html",
+            {
+                "community": community,
+                "street": community.parent.name if community.parent_id else "",
+                "qr": qr_svg(url, size_mm=120, error="m"),
+                "url": url,
+                "printed_on": timezone.localdate(),
+            },
+        )
     except PdfFontMissing as exc:
         return _font_missing(request, exc)
     return pdf_response(pdf, f"报到二维码海报-{community.name}.pdf")
-

@@ -67,7 +67,7 @@ INBOX_PREVIEW = 5
 
 def card_number_display(number: str) -> str:
     """``123456789`` → ``123 456 789`` (easier to read out and to type)."""
-    return " ".join(number[i:i + 3] for i in range(0, len(number), 3))
+    return " ".join(number[i : i + 3] for i in range(0, len(number), 3))
 
 
 def _own_member(request) -> Member | None:
@@ -90,7 +90,11 @@ def _community(pk) -> Region | None:
     pk = _int_or_none(pk)
     if pk is None:
         return None
-    return Region.objects.filter(pk=pk, kind=RegionKind.COMMUNITY).select_related("parent", "parent__parent").first()
+    return (
+        Region.objects.filter(pk=pk, kind=RegionKind.COMMUNITY)
+        .select_related("parent", "parent__parent")
+        .first()
+    )
 
 
 def _place(community: Region) -> str:
@@ -104,16 +108,20 @@ def _place(community: Region) -> str:
 
 def _safe_next(request, default: str) -> str:
     target = request.POST.get("next") or ""
-    if target and url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()},
-                                                  require_https=request.is_secure()):
+    if target and url_has_allowed_host_and_scheme(
+        target, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    ):
         return target
     return default
 
 
 def _member_state(member: Member) -> dict:
     """The member's report-in situation: current (confirmed), pending, last rejection, exemption."""
-    open_regs = list(member.registrations.filter(status__in=[RegistrationStatus.PENDING, RegistrationStatus.CONFIRMED])
-                     .select_related("community"))
+    open_regs = list(
+        member.registrations.filter(
+            status__in=[RegistrationStatus.PENDING, RegistrationStatus.CONFIRMED]
+        ).select_related("community")
+    )
     confirmed = next((r for r in open_regs if r.status == RegistrationStatus.CONFIRMED), None)
     pending = next((r for r in open_regs if r.status == RegistrationStatus.PENDING), None)
     latest = member.registrations.select_related("community").order_by("-submitted_at", "-id").first()
@@ -129,8 +137,13 @@ def _member_state(member: Member) -> dict:
         status = ReportStatus.OUTSTANDING
     campaign = current_campaign()
     return {
-        "status": status, "status_label": ReportStatus.LABELS[status], "confirmed": confirmed, "pending": pending,
-        "rejected": rejected, "exemption": exemption, "campaign": campaign,
+        "status": status,
+        "status_label": ReportStatus.LABELS[status],
+        "confirmed": confirmed,
+        "pending": pending,
+        "rejected": rejected,
+        "exemption": exemption,
+        "campaign": campaign,
         "campaign_open": bool(campaign and campaign.is_open()),
         "can_report": member.status == MemberStatus.ACTIVE,
     }
@@ -162,8 +175,11 @@ def member_home_context(request, member: Member) -> dict:
 def _community_choices(member: Member, q: str) -> tuple[Region | None, list[dict]]:
     """The member's home community (proposed first) and every other active community, filtered by ``q``
     (name, or pinyin / initials). Names of active communities are public information."""
-    communities = list(Region.objects.filter(kind=RegionKind.COMMUNITY, is_active=True)
-                       .select_related("parent", "parent__parent").order_by("path"))
+    communities = list(
+        Region.objects.filter(kind=RegionKind.COMMUNITY, is_active=True)
+        .select_related("parent", "parent__parent")
+        .order_by("path")
+    )
     home = next((c for c in communities if c.pk == member.community_id), None)
     q = q.strip().lower()
     rows = []
@@ -191,25 +207,52 @@ def report_start(request):
             messages.error(request, gettext("请选择一个启用中的社区。"))
             return redirect("report:start")
         try:
-            reporting.registration_submit(member=member, community=community, actor=request.user, request=request,
-                                          method=RegistrationMethod.SELF)
+            reporting.registration_submit(
+                member=member,
+                community=community,
+                actor=request.user,
+                request=request,
+                method=RegistrationMethod.SELF,
+            )
         except ReportingError as exc:
-            return render(request, "report/start_confirm.html",
-                          {"member": member, "state": state, "community": community, "place": _place(community),
-                           "error": error_message(exc)}, status=400)
-        messages.success(request, gettext("已向%(name)s提交报到申请，请等待社区确认。") % {"name": community.name})
+            return render(
+                request,
+                "report/start_confirm.html",
+                {
+                    "member": member,
+                    "state": state,
+                    "community": community,
+                    "place": _place(community),
+                    "error": error_message(exc),
+                },
+                status=400,
+            )
+        messages.success(
+            request, gettext("已向%(name)s提交报到申请，请等待社区确认。") % {"name": community.name}
+        )
         return redirect("members:me")
 
     chosen = _community(request.GET.get("community"))
     if chosen is not None:
-        return render(request, "report/start_confirm.html",
-                      {"member": member, "state": state, "community": chosen, "place": _place(chosen)})
+        return render(
+            request,
+            "report/start_confirm.html",
+            {"member": member, "state": state, "community": chosen, "place": _place(chosen)},
+        )
     q = request.GET.get("q", "")[:40]
     home, rows = _community_choices(member, q)
-    return render(request, "report/start.html", {
-        "member": member, "state": state, "home": home, "home_place": _place(home) if home else "",
-        "rows": rows, "q": q,
-    })
+    return render(
+        request,
+        "report/start.html",
+        {
+            "member": member,
+            "state": state,
+            "home": home,
+            "home_place": _place(home) if home else "",
+            "rows": rows,
+            "q": q,
+        },
+    )
 
 
 @require_perm(Perm.REPORT_SELF)
@@ -225,15 +268,30 @@ def report_qr(request, token):
         return _no_member(request)
     community = _community(community.pk)
     state = _member_state(member)
-    context = {"member": member, "state": state, "community": community, "place": _place(community),
-               "via_qr": True, "token": token}
+    context = {
+        "member": member,
+        "state": state,
+        "community": community,
+        "place": _place(community),
+        "via_qr": True,
+        "token": token,
+    }
     if request.method == "POST":
         try:
-            reporting.registration_submit(member=member, community=community, actor=request.user, request=request,
-                                          method=RegistrationMethod.QR)
+            reporting.registration_submit(
+                member=member,
+                community=community,
+                actor=request.user,
+                request=request,
+                method=RegistrationMethod.QR,
+            )
         except ReportingError as exc:
-            return render(request, "report/start_confirm.html", {**context, "error": error_message(exc)}, status=400)
-        messages.success(request, gettext("已向%(name)s提交报到申请，请等待社区确认。") % {"name": community.name})
+            return render(
+                request, "report/start_confirm.html", {**context, "error": error_message(exc)}, status=400
+            )
+        messages.success(
+            request, gettext("已向%(name)s提交报到申请，请等待社区确认。") % {"name": community.name}
+        )
         return redirect("members:me")
     return render(request, "report/start_confirm.html", context)
 
@@ -269,10 +327,16 @@ def report_card(request):
     card = member.cards.filter(is_active=True).first() if active else None
     if card is None:
         return render(request, "report/card.html", {"member": member, "card": None, "can_issue": active})
-    return render(request, "report/card.html", {
-        "member": member, "card": card, "card_number": card_number_display(card.number),
-        "card_qr": qr_svg(reporting.card_token(card)),
-    })
+    return render(
+        request,
+        "report/card.html",
+        {
+            "member": member,
+            "card": card,
+            "card_number": card_number_display(card.number),
+            "card_qr": qr_svg(reporting.card_token(card)),
+        },
+    )
 
 
 @require_perm(Perm.REPORT_SELF)
@@ -280,8 +344,9 @@ def report_history(request):
     member = _own_member(request)
     if member is None:
         return _no_member(request)
-    regs = list(member.registrations.select_related("community", "community__parent")
-                .order_by("-submitted_at", "-id"))
+    regs = list(
+        member.registrations.select_related("community", "community__parent").order_by("-submitted_at", "-id")
+    )
     return render(request, "report/history.html", {"member": member, "registrations": regs})
 
 
@@ -299,10 +364,17 @@ def report_inbox(request):
         return redirect(_safe_next(request, reverse("report:inbox")))
     notes = Notification.objects.filter(member=member)
     page = Paginator(notes, 20).get_page(request.GET.get("page"))
-    return render(request, "report/inbox.html", {
-        "member": member, "page": page, "notifications": page.object_list,
-        "unread_count": notes.filter(read_at__isnull=True).count(), "querystring_base": "",
-    })
+    return render(
+        request,
+        "report/inbox.html",
+        {
+            "member": member,
+            "page": page,
+            "notifications": page.object_list,
+            "unread_count": notes.filter(read_at__isnull=True).count(),
+            "querystring_base": "",
+        },
+    )
 
 
 # --- community admin: queue, office, poster --------------------------------------------------
@@ -321,19 +393,31 @@ def _my_community(request) -> Region:
 
 
 def _pending_queue(user):
-    current_elsewhere = Registration.objects.filter(member=OuterRef("member_id"), status=RegistrationStatus.CONFIRMED)
-    return (pending_for_community(user).select_related("member__community")
-            .annotate(current_community_name=Subquery(current_elsewhere.values("community__name")[:1])))
+    current_elsewhere = Registration.objects.filter(
+        member=OuterRef("member_id"), status=RegistrationStatus.CONFIRMED
+    )
+    return (
+        pending_for_community(user)
+        .select_related("member__community")
+        .annotate(current_community_name=Subquery(current_elsewhere.values("community__name")[:1]))
+    )
 
 
 @require_perm(Perm.REGISTRATION_REVIEW)
 def pending(request):
     community = _my_community(request)
     page = Paginator(_pending_queue(request.user), PAGE_SIZE).get_page(request.GET.get("page"))
-    return render(request, "report/pending.html", {
-        "community": community, "page": page, "registrations": page.object_list, "querystring_base": "",
-        "tab": "pending",
-    })
+    return render(
+        request,
+        "report/pending.html",
+        {
+            "community": community,
+            "page": page,
+            "registrations": page.object_list,
+            "querystring_base": "",
+            "tab": "pending",
+        },
+    )
 
 
 @require_POST
@@ -354,10 +438,14 @@ def confirm(request, pk):
 def reject(request, pk):
     reg = registration_get_for_user(user=request.user, pk=pk)
     try:
-        reporting.registration_reject(registration=reg, reason=request.POST.get("reason", ""), actor=request.user,
-                                      request=request)
+        reporting.registration_reject(
+            registration=reg, reason=request.POST.get("reason", ""), actor=request.user, request=request
+        )
     except ReportingError as exc:
-        messages.error(request, gettext("%(name)s：%(message)s") % {"name": reg.member.name, "message": error_message(exc)})
+        messages.error(
+            request,
+            gettext("%(name)s：%(message)s") % {"name": reg.member.name, "message": error_message(exc)},
+        )
     else:
         messages.success(request, gettext("已退回%(name)s的报到，并通知本人。") % {"name": reg.member.name})
     return redirect(_safe_next(request, reverse("report:pending")))
@@ -370,20 +458,36 @@ def confirm_batch(request):
     if not ids:
         messages.warning(request, gettext("请先勾选要确认的报到。"))
         return redirect("report:pending")
-    regs = list(registration_list_for_user(request.user).filter(pk__in=ids, status=RegistrationStatus.PENDING)
-                .select_related("member", "community"))
+    regs = list(
+        registration_list_for_user(request.user)
+        .filter(pk__in=ids, status=RegistrationStatus.PENDING)
+        .select_related("member", "community")
+    )
     done, failed = 0, []
     for reg in regs:
         try:
             reporting.registration_confirm(registration=reg, actor=request.user, request=request)
             done += 1
         except ReportingError as exc:
-            failed.append(gettext("%(name)s：%(message)s") % {"name": reg.member.name, "message": error_message(exc)})
+            failed.append(
+                gettext("%(name)s：%(message)s") % {"name": reg.member.name, "message": error_message(exc)}
+            )
     skipped = len(ids) - len(regs)
     if done:
-        messages.success(request, ngettext("已确认 %(done)s 人的报到。", "已确认 %(done)s 人的报到。", done) % {"done": done})
+        messages.success(
+            request,
+            ngettext("已确认 %(done)s 人的报到。", "已确认 %(done)s 人的报到。", done) % {"done": done},
+        )
     if skipped:
-        messages.warning(request, ngettext("%(skipped)s 条已被处理或不属于本社区，已跳过。", "%(skipped)s 条已被处理或不属于本社区，已跳过。", skipped) % {"skipped": skipped})
+        messages.warning(
+            request,
+            ngettext(
+                "%(skipped)s 条已被处理或不属于本社区，已跳过。",
+                "%(skipped)s 条已被处理或不属于本社区，已跳过。",
+                skipped,
+            )
+            % {"skipped": skipped},
+        )
     for line in failed:
         messages.error(request, line)
     return redirect("report:pending")
@@ -420,21 +524,33 @@ def office(request):
                 member = card.member
                 if action == "register":
                     try:
-                        reporting.registration_register_at_office(member=member, community=community,
-                                                                  actor=request.user, request=request)
+                        reporting.registration_register_at_office(
+                            member=member, community=community, actor=request.user, request=request
+                        )
                     except ReportingError as exc:
                         context["error"] = error_message(exc)
                     else:
-                        messages.success(request, gettext("%(name)s已在%(name2)s完成报到。") % {"name": member.name, "name2": community.name})
+                        messages.success(
+                            request,
+                            gettext("%(name)s已在%(name2)s完成报到。")
+                            % {"name": member.name, "name2": community.name},
+                        )
                         return redirect("report:office")
-                row = with_report_status(Member.objects.filter(pk=member.pk)
-                                         .select_related("work_unit", "community")).get()
+                row = with_report_status(
+                    Member.objects.filter(pk=member.pk).select_related("work_unit", "community")
+                ).get()
                 context.update({"found": row, "card": card, "card_number": card_number_display(card.number)})
         context["code"] = "" if "found" in context else request.POST.get("code", "")[:200]
     context["today"] = list(
-        Registration.objects.filter(community=community, method=RegistrationMethod.OFFICE,
-                                    status=RegistrationStatus.CONFIRMED, confirmed_on=timezone.localdate())
-        .select_related("member", "member__work_unit").order_by("-decided_at")[:20])
+        Registration.objects.filter(
+            community=community,
+            method=RegistrationMethod.OFFICE,
+            status=RegistrationStatus.CONFIRMED,
+            confirmed_on=timezone.localdate(),
+        )
+        .select_related("member", "member__work_unit")
+        .order_by("-decided_at")[:20]
+    )
     status = 400 if context.get("error") else 200
     return render(request, "report/office.html", context, status=status)
 
@@ -444,27 +560,47 @@ def poster(request):
     """The printable report-in poster: the community's QR code (a signed URL) and short instructions."""
     community = _community(_my_community(request).pk)
     url = reporting.site_url(reporting.report_qr_url(community))
-    return render(request, "report/poster.html", {"community": community, "place": _place(community),
-                                                  "qr": qr_svg(url), "url": url})
+    return render(
+        request,
+        "report/poster.html",
+        {"community": community, "place": _place(community), "qr": qr_svg(url), "url": url},
+    )
 
 
 # --- the ledger (登记台账) -------------------------------------------------------------------
 
 
 class LedgerFilterForm(forms.Form):
-    q = forms.CharField(label=_("姓名"), required=False, max_length=40,
-                        widget=forms.TextInput(attrs={"placeholder": _("姓名或拼音首字母"), "class": "form-control"}))
-    unit = forms.CharField(label=_("所在单位"), required=False, max_length=60,
-                           widget=forms.TextInput(attrs={"placeholder": _("单位名称"), "class": "form-control"}))
-    status = forms.ChoiceField(label=_("状态"), required=False,
-                               choices=[("", _("全部")), ("current", _("在册")), ("ended", _("已结束"))],
-                               widget=forms.Select(attrs={"class": "form-select"}))
-    method = forms.ChoiceField(label=_("方式"), required=False, choices=[("", _("全部")), *RegistrationMethod.choices],
-                               widget=forms.Select(attrs={"class": "form-select"}))
-    date_from = forms.DateField(label=_("报到日期自"), required=False,
-                                widget=DateInput(attrs={"class": "form-control"}))
-    date_to = forms.DateField(label=_("报到日期至"), required=False,
-                              widget=DateInput(attrs={"class": "form-control"}))
+    q = forms.CharField(
+        label=_("姓名"),
+        required=False,
+        max_length=40,
+        widget=forms.TextInput(attrs={"placeholder": _("姓名或拼音首字母"), "class": "form-control"}),
+    )
+    unit = forms.CharField(
+        label=_("所在单位"),
+        required=False,
+        max_length=60,
+        widget=forms.TextInput(attrs={"placeholder": _("单位名称"), "class": "form-control"}),
+    )
+    status = forms.ChoiceField(
+        label=_("状态"),
+        required=False,
+        choices=[("", _("全部")), ("current", _("在册")), ("ended", _("已结束"))],
+        widget=forms.Select(attrs={"class": "form-select"}),
+    )
+    method = forms.ChoiceField(
+        label=_("方式"),
+        required=False,
+        choices=[("", _("全部")), *RegistrationMethod.choices],
+        widget=forms.Select(attrs={"class": "form-select"}),
+    )
+    date_from = forms.DateField(
+        label=_("报到日期自"), required=False, widget=DateInput(attrs={"class": "form-control"})
+    )
+    date_to = forms.DateField(
+        label=_("报到日期至"), required=False, widget=DateInput(attrs={"class": "form-control"})
+    )
 
 
 def _ledger_community(request) -> Region | None:
@@ -519,39 +655,85 @@ def ledger(request):
     query = _ledger_query(request, community)
     counts = ledger_for_community(community).aggregate(
         current=Count("pk", filter=Q(status=RegistrationStatus.CONFIRMED)),
-        ended=Count("pk", filter=Q(status=RegistrationStatus.ENDED)))
-    return render(request, "report/ledger.html", {
-        "community": community, "place": _place(_community(community.pk)), "form": form, "page": page,
-        "registrations": page.object_list, "filtered": filtered, "counts": counts, "querystring": query,
-        "querystring_base": f"{query}&", "tab": "ledger", "own": audiences.manages_community(request.user, community.pk),
-    })
+        ended=Count("pk", filter=Q(status=RegistrationStatus.ENDED)),
+    )
+    return render(
+        request,
+        "report/ledger.html",
+        {
+            "community": community,
+            "place": _place(_community(community.pk)),
+            "form": form,
+            "page": page,
+            "registrations": page.object_list,
+            "filtered": filtered,
+            "counts": counts,
+            "querystring": query,
+            "querystring_base": f"{query}&",
+            "tab": "ledger",
+            "own": audiences.manages_community(request.user, community.pk),
+        },
+    )
 
 
 def _ledger_choose(request):
     """Oversight roles pick a community in their scope first."""
     q = request.GET.get("q", "").strip()[:40]
-    qs = (region_list_for_user(request.user).filter(kind=RegionKind.COMMUNITY).select_related("parent")
-          .annotate(current=Count("registrations", filter=Q(registrations__status=RegistrationStatus.CONFIRMED)))
-          .order_by("path"))
+    qs = (
+        region_list_for_user(request.user)
+        .filter(kind=RegionKind.COMMUNITY)
+        .select_related("parent")
+        .annotate(
+            current=Count("registrations", filter=Q(registrations__status=RegistrationStatus.CONFIRMED))
+        )
+        .order_by("path")
+    )
     if q:
         qs = qs.filter(name__contains=q)
     page = Paginator(qs, PAGE_SIZE).get_page(request.GET.get("page"))
-    return render(request, "report/ledger_choose.html", {
-        "page": page, "communities": page.object_list, "q": q,
-        "querystring_base": f"q={q}&" if q else "",
-    })
+    return render(
+        request,
+        "report/ledger_choose.html",
+        {
+            "page": page,
+            "communities": page.object_list,
+            "q": q,
+            "querystring_base": f"q={q}&" if q else "",
+        },
+    )
 
 
-LEDGER_HEADERS = [_("序号"), _("姓名"), _("性别"), _("所在单位"), _("手机号"), _("居住社区"), _("报到方式"), _("报到日期"), _("状态"), _("结束日期"),
-                  _("结束原因")]
+LEDGER_HEADERS = [
+    _("序号"),
+    _("姓名"),
+    _("性别"),
+    _("所在单位"),
+    _("手机号"),
+    _("居住社区"),
+    _("报到方式"),
+    _("报到日期"),
+    _("状态"),
+    _("结束日期"),
+    _("结束原因"),
+]
 
 
 def _ledger_export_rows(qs):
     for i, reg in enumerate(qs.select_related("member__community").iterator(chunk_size=2000), start=1):
         m = reg.member
-        yield [i, m.name, m.get_gender_display(), m.work_unit.name, m.phone_masked, m.community.name,
-               reg.get_method_display(), reg.confirmed_on,
-               gettext("在册") if reg.status == RegistrationStatus.CONFIRMED else gettext("已结束"), reg.ended_on, reg.end_reason]
+        yield [
+            i,
+            m.name,
+            m.get_gender_display(),
+            m.work_unit.name,
+            m.phone_masked,
+            m.community.name,
+            reg.get_method_display(),
+            reg.confirmed_on,
+            gettext("在册") if reg.status == RegistrationStatus.CONFIRMED else gettext("已结束"),
+            reg.ended_on,
+            reg.end_reason,
+        ]
 
 
 @require_perm(Perm.LEDGER_VIEW)
@@ -561,11 +743,18 @@ def ledger_export(request):
         raise Http404
     form, data, qs, filtered = _ledger_rows(request, community)
     rows = qs.count()
-    audit(event="ledger.exported", request=request, obj=community, object_repr=gettext("%(name)s 登记台账") % {"name": community.name},
-          changes={"rows": rows, "filters": {k: str(v) for k, v in data.items() if v}})
+    audit(
+        event="ledger.exported",
+        request=request,
+        obj=community,
+        object_repr=gettext("%(name)s 登记台账") % {"name": community.name},
+        changes={"rows": rows, "filters": {k: str(v) for k, v in data.items() if v}},
+    )
     from jinshequ.core.exports import xlsx_response
 
-    return xlsx_response(gettext("%(name)s登记台账") % {"name": community.name}, LEDGER_HEADERS, _ledger_export_rows(qs))
+    return xlsx_response(
+        gettext("%(name)s登记台账") % {"name": community.name}, LEDGER_HEADERS, _ledger_export_rows(qs)
+    )
 
 
 @require_perm(Perm.LEDGER_VIEW)
@@ -574,8 +763,16 @@ def ledger_print(request):
     if community is None:
         raise Http404
     form, data, qs, filtered = _ledger_rows(request, community)
-    return render(request, "report/ledger_print.html", {
-        "community": community, "place": _place(_community(community.pk)), "registrations": qs,
-        "filtered": filtered, "data": data, "printed_at": timezone.localtime(),
-        "back": f"{reverse('report:ledger')}?{_ledger_query(request, community)}",
-    })
+    return render(
+        request,
+        "report/ledger_print.html",
+        {
+            "community": community,
+            "place": _place(_community(community.pk)),
+            "registrations": qs,
+            "filtered": filtered,
+            "data": data,
+            "printed_at": timezone.localtime(),
+            "back": f"{reverse('report:ledger')}?{_ledger_query(request, community)}",
+        },
+    )

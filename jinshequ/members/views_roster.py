@@ -52,8 +52,11 @@ def _unit_from(request, value) -> WorkUnit | None:
         return None
     # unit_get_for_user's scope, plus whether the unit has sub-units, in one query
     try:
-        return (unit_list_for_user(user).annotate(has_children=Exists(WorkUnit.objects.filter(parent=OuterRef("pk"))))
-                .get(pk=value))
+        return (
+            unit_list_for_user(user)
+            .annotate(has_children=Exists(WorkUnit.objects.filter(parent=OuterRef("pk"))))
+            .get(pk=value)
+        )
     except (WorkUnit.DoesNotExist, ValueError, TypeError):
         raise Http404 from None
 
@@ -75,8 +78,15 @@ def roster(request):
     status = request.GET.get("status", "")
     status = status if status in ReportStatus.LABELS else ""
     q = request.GET.get("q", "").strip()
-    by_status, page = roster_page(members, status=status, q=q, number=request.GET.get("page"), per_page=PAGE_SIZE,
-                                  day=target.today, with_unit=include_sub)
+    by_status, page = roster_page(
+        members,
+        status=status,
+        q=q,
+        number=request.GET.get("page"),
+        per_page=PAGE_SIZE,
+        day=target.today,
+        with_unit=include_sub,
+    )
     counts = Rate.from_counts(by_status)
     can_member = user_has_perm(request.user, Perm.MEMBER_VIEW)
     can_exempt = user_has_perm(request.user, Perm.EXEMPTION_MANAGE)
@@ -84,13 +94,22 @@ def roster(request):
     query = request.GET.copy()
     query.pop("page", None)
     context = {
-        "unit": unit, "include_sub": include_sub, "has_children": unit.has_children,
-        "counts": counts, "target": target, "level": target.level(counts),
-        "status": status, "status_label": ReportStatus.LABELS.get(status, ""), "q": q,
+        "unit": unit,
+        "include_sub": include_sub,
+        "has_children": unit.has_children,
+        "counts": counts,
+        "target": target,
+        "level": target.level(counts),
+        "status": status,
+        "status_label": ReportStatus.LABELS.get(status, ""),
+        "q": q,
         "tabs": [(s, str(ReportStatus.LABELS[s]), counts.count(s)) for s in TABS],
-        "page": page, "members": page.object_list, "base": base,
+        "page": page,
+        "members": page.object_list,
+        "base": base,
         "querystring_base": f"{query.urlencode()}&" if query else "",
-        "scope_note": _scope_note(request.user), "here": request.get_full_path(),
+        "scope_note": _scope_note(request.user),
+        "here": request.get_full_path(),
         "can_exempt": can_exempt,
         "can_remind": user_has_perm(request.user, Perm.REMINDER_SEND),
         "can_member": can_member,
@@ -108,10 +127,16 @@ def _unit_picker(request):
     page = Paginator(units, PAGE_SIZE).get_page(request.GET.get("page"))
     query = request.GET.copy()
     query.pop("page", None)
-    return render(request, "roster/unit_picker.html", {
-        "page": page, "units": page.object_list, "q": q,
-        "querystring_base": f"{query.urlencode()}&" if query else "",
-    })
+    return render(
+        request,
+        "roster/unit_picker.html",
+        {
+            "page": page,
+            "units": page.object_list,
+            "q": q,
+            "querystring_base": f"{query.urlencode()}&" if query else "",
+        },
+    )
 
 
 @require_perm(Perm.ROSTER_VIEW)
@@ -122,14 +147,37 @@ def outstanding_export(request):
         raise Http404
     include_sub = request.GET.get("sub") == "1"
     members = roster_members(request.user, unit, include_sub=include_sub)
-    qs = (filter_report_status(members, ReportStatus.OUTSTANDING)
-          .select_related("work_unit", "community").order_by("work_unit__name", "name_pinyin", "id"))
+    qs = (
+        filter_report_status(members, ReportStatus.OUTSTANDING)
+        .select_related("work_unit", "community")
+        .order_by("work_unit__name", "name_pinyin", "id")
+    )
     count = qs.count()
-    audit(event="roster.exported", request=request, obj=unit,
-          changes={"rows": count, "include_sub": include_sub, "status": ReportStatus.OUTSTANDING})
-    headers = [gettext("姓名"), gettext("性别"), gettext("所在单位"), gettext("居住社区"), gettext("手机号"), gettext("报到状态")]
-    rows = ((m.name, m.get_gender_display(), m.work_unit.name, m.community.name, m.phone_masked,
-             ReportStatus.LABELS[ReportStatus.OUTSTANDING]) for m in qs.iterator(chunk_size=2000))
+    audit(
+        event="roster.exported",
+        request=request,
+        obj=unit,
+        changes={"rows": count, "include_sub": include_sub, "status": ReportStatus.OUTSTANDING},
+    )
+    headers = [
+        gettext("姓名"),
+        gettext("性别"),
+        gettext("所在单位"),
+        gettext("居住社区"),
+        gettext("手机号"),
+        gettext("报到状态"),
+    ]
+    rows = (
+        (
+            m.name,
+            m.get_gender_display(),
+            m.work_unit.name,
+            m.community.name,
+            m.phone_masked,
+            ReportStatus.LABELS[ReportStatus.OUTSTANDING],
+        )
+        for m in qs.iterator(chunk_size=2000)
+    )
     return xlsx_response(gettext("未报到名单-%(name)s") % {"name": unit.name}, headers, rows)
 
 
@@ -142,14 +190,27 @@ def remind(request):
     include_sub = request.POST.get("sub") == "1"
     members = roster_members(request.user, unit, include_sub=include_sub)
     target = current_target()
-    sent, skipped = reminders_send(members=members, campaign=target.campaign, actor=request.user,
-                                   request=request, unit=unit)
+    sent, skipped = reminders_send(
+        members=members, campaign=target.campaign, actor=request.user, request=request, unit=unit
+    )
     if sent:
-        messages.success(request, ngettext("已向 %(sent)s 名未报到党员发送提醒。", "已向 %(sent)s 名未报到党员发送提醒。", sent) % {"sent": sent})
+        messages.success(
+            request,
+            ngettext("已向 %(sent)s 名未报到党员发送提醒。", "已向 %(sent)s 名未报到党员发送提醒。", sent)
+            % {"sent": sent},
+        )
     elif not skipped:
         messages.info(request, gettext("没有未报到的党员，无需提醒。"))
     if skipped:
-        messages.warning(request, ngettext("%(skipped)s 名党员在 24 小时内已提醒过，本次跳过。", "%(skipped)s 名党员在 24 小时内已提醒过，本次跳过。", skipped) % {"skipped": skipped})
+        messages.warning(
+            request,
+            ngettext(
+                "%(skipped)s 名党员在 24 小时内已提醒过，本次跳过。",
+                "%(skipped)s 名党员在 24 小时内已提醒过，本次跳过。",
+                skipped,
+            )
+            % {"skipped": skipped},
+        )
     url = reverse("roster:unit") + f"?unit={unit.pk}" + ("&sub=1" if include_sub else "")
     return redirect(url)
 
@@ -158,12 +219,18 @@ def remind(request):
 
 
 class ExemptionForm(forms.Form):
-    reason = forms.ChoiceField(label=_("原因"), choices=ExemptionReason.choices,
-                               widget=forms.Select(attrs={"class": "form-select"}))
+    reason = forms.ChoiceField(
+        label=_("原因"), choices=ExemptionReason.choices, widget=forms.Select(attrs={"class": "form-select"})
+    )
     valid_until = forms.DateField(label=_("有效期至"), widget=DateInput(attrs={"class": "form-control"}))
-    note = forms.CharField(label=_("说明"), max_length=200, required=False,
-                           widget=forms.TextInput(attrs={"class": "form-control",
-                                                         "placeholder": _("如：外派至某地挂职，预计年底返回")}))
+    note = forms.CharField(
+        label=_("说明"),
+        max_length=200,
+        required=False,
+        widget=forms.TextInput(
+            attrs={"class": "form-control", "placeholder": _("如：外派至某地挂职，预计年底返回")}
+        ),
+    )
 
     def clean_valid_until(self):
         value = self.cleaned_data["valid_until"]
@@ -175,7 +242,8 @@ class ExemptionForm(forms.Form):
 def _next_url(request, default: str) -> str:
     target = request.POST.get("next") or request.GET.get("next") or ""
     if target.startswith("/roster/") and url_has_allowed_host_and_scheme(
-            target, allowed_hosts={request.get_host()}, require_https=request.is_secure()):
+        target, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    ):
         return target
     return default
 
@@ -190,35 +258,53 @@ def exemption_set(request, pk):
     if member.status != MemberStatus.ACTIVE:
         raise Http404
     target = current_target()
-    default_until = (target.campaign.ends_on if target.campaign and target.campaign.ends_on >= target.today
-                     else target.today + dt.timedelta(days=180))
+    default_until = (
+        target.campaign.ends_on
+        if target.campaign and target.campaign.ends_on >= target.today
+        else target.today + dt.timedelta(days=180)
+    )
     form = ExemptionForm(request.POST or None, initial={"valid_until": default_until})
     next_url = _next_url(request, _roster_url(member))
     if request.method == "POST" and form.is_valid():
         try:
-            reporting.exemption_set(member=member, reason=form.cleaned_data["reason"],
-                                    valid_until=form.cleaned_data["valid_until"], note=form.cleaned_data["note"],
-                                    actor=request.user, request=request)
+            reporting.exemption_set(
+                member=member,
+                reason=form.cleaned_data["reason"],
+                valid_until=form.cleaned_data["valid_until"],
+                note=form.cleaned_data["note"],
+                actor=request.user,
+                request=request,
+            )
         except reporting.ReportingError as exc:
             form.add_error(None, error_message(exc))
         else:
-            messages.success(request, gettext("已为 %(name)s 设置免报到，有效期至 %(value)s。") % {"name": member.name, "value": format(form.cleaned_data['valid_until'], "%Y-%m-%d")})
+            messages.success(
+                request,
+                gettext("已为 %(name)s 设置免报到，有效期至 %(value)s。")
+                % {"name": member.name, "value": format(form.cleaned_data["valid_until"], "%Y-%m-%d")},
+            )
             return redirect(next_url)
     current = member.exemptions.filter(revoked_at__isnull=True, valid_until__gte=target.today).first()
-    return render(request, "roster/exemption_form.html",
-                  {"member": member, "form": form, "current": current, "next": next_url})
+    return render(
+        request,
+        "roster/exemption_form.html",
+        {"member": member, "form": form, "current": current, "next": next_url},
+    )
 
 
 @require_POST
 @require_perm(Perm.EXEMPTION_MANAGE)
 def exemption_revoke(request, pk):
     try:
-        exemption = (Exemption.objects.select_related("member")
-                     .get(pk=pk, member__in=member_list_for_user(request.user)))
+        exemption = Exemption.objects.select_related("member").get(
+            pk=pk, member__in=member_list_for_user(request.user)
+        )
     except (Exemption.DoesNotExist, ValueError, TypeError):
         raise Http404 from None
     reporting.exemption_revoke(exemption=exemption, actor=request.user, request=request)
-    messages.success(request, gettext("已撤销 %(name)s 的免报到，其重新计入应报到人数。") % {"name": exemption.member.name})
+    messages.success(
+        request, gettext("已撤销 %(name)s 的免报到，其重新计入应报到人数。") % {"name": exemption.member.name}
+    )
     return redirect(_next_url(request, _roster_url(exemption.member)))
 
 

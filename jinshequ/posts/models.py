@@ -40,14 +40,23 @@ class CommunitySettings(models.Model):
 
 
 class Post(models.Model):
-    community = models.ForeignKey("regions.Region", on_delete=models.PROTECT, related_name="posts",
-                                  limit_choices_to={"kind": "community"})
-    category = models.ForeignKey(PostCategory, verbose_name=_("类别"), on_delete=models.PROTECT,
-                                 related_name="posts")
+    community = models.ForeignKey(
+        "regions.Region",
+        on_delete=models.PROTECT,
+        related_name="posts",
+        limit_choices_to={"kind": "community"},
+    )
+    category = models.ForeignKey(
+        PostCategory, verbose_name=_("类别"), on_delete=models.PROTECT, related_name="posts"
+    )
     title = models.CharField(_("岗位名称"), max_length=60)
     description = models.TextField(_("岗位说明"), blank=True)
-    skills = models.ManyToManyField("members.Skill", verbose_name=_("所需特长"), blank=True, related_name="posts")
-    schedule = models.CharField(_("服务时间"), max_length=16, choices=Schedule.choices, default=Schedule.FLEXIBLE)
+    skills = models.ManyToManyField(
+        "members.Skill", verbose_name=_("所需特长"), blank=True, related_name="posts"
+    )
+    schedule = models.CharField(
+        _("服务时间"), max_length=16, choices=Schedule.choices, default=Schedule.FLEXIBLE
+    )
     capacity = models.PositiveSmallIntegerField(_("名额"), validators=[MinValueValidator(1)])
     # Places held by pending and active claims; kept by the claim services under a row lock.
     claimed = models.PositiveSmallIntegerField(default=0, editable=False)
@@ -62,7 +71,9 @@ class Post(models.Model):
         verbose_name_plural = _("岗位")
         ordering = ["community", "category__sort_order", "title"]
         constraints = [
-            models.CheckConstraint(condition=Q(claimed__lte=F("capacity")), name="post_claimed_within_capacity"),
+            models.CheckConstraint(
+                condition=Q(claimed__lte=F("capacity")), name="post_claimed_within_capacity"
+            ),
             models.CheckConstraint(condition=Q(capacity__gte=1), name="post_capacity_positive"),
         ]
         indexes = [models.Index(fields=["community", "is_active"], name="post_community_active")]
@@ -92,8 +103,9 @@ class PostClaim(models.Model):
     status = models.CharField(max_length=10, choices=ClaimStatus.choices, default=ClaimStatus.PENDING)
     created_at = models.DateTimeField()
     decided_at = models.DateTimeField(null=True, blank=True)
-    decided_by = models.ForeignKey("accounts.User", null=True, blank=True, on_delete=models.SET_NULL,
-                                   related_name="+")
+    decided_by = models.ForeignKey(
+        "accounts.User", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
     ended_at = models.DateTimeField(null=True, blank=True)
     end_reason = models.CharField(max_length=200, blank=True)
 
@@ -102,8 +114,11 @@ class PostClaim(models.Model):
         verbose_name_plural = _("岗位认领")
         ordering = ["-created_at", "-id"]
         constraints = [
-            models.UniqueConstraint(fields=["post", "member"], condition=Q(status__in=["pending", "active"]),
-                                    name="one_open_claim_per_member_and_post"),
+            models.UniqueConstraint(
+                fields=["post", "member"],
+                condition=Q(status__in=["pending", "active"]),
+                name="one_open_claim_per_member_and_post",
+            ),
         ]
         indexes = [
             models.Index(fields=["member", "status"], name="claim_member_status"),
@@ -118,8 +133,12 @@ class ServiceTeam(models.Model):
     community = models.ForeignKey("regions.Region", on_delete=models.PROTECT, related_name="service_teams")
     name = models.CharField(_("服务队名称"), max_length=60)
     description = models.TextField(_("简介"), blank=True)
-    category = models.ForeignKey(PostCategory, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
-    leader = models.ForeignKey("members.Member", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    category = models.ForeignKey(
+        PostCategory, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    leader = models.ForeignKey(
+        "members.Member", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
     is_active = models.BooleanField(default=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
@@ -140,8 +159,13 @@ class TeamMembership(models.Model):
     left_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
-        constraints = [models.UniqueConstraint(fields=["team", "member"], condition=Q(left_at__isnull=True),
-                                               name="one_open_membership_per_team")]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["team", "member"],
+                condition=Q(left_at__isnull=True),
+                name="one_open_membership_per_team",
+            )
+        ]
 
     def __str__(self) -> str:
         return f"{self.member_id} in team {self.team_id}"
@@ -180,8 +204,11 @@ class Pairing(models.Model):
     class Meta:
         verbose_name = _("结对帮扶")
         verbose_name_plural = _("结对帮扶")
-        constraints = [models.UniqueConstraint(fields=["household", "member"], condition=Q(ended_on__isnull=True),
-                                               name="one_open_pairing")]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["household", "member"], condition=Q(ended_on__isnull=True), name="one_open_pairing"
+            )
+        ]
 
     def __str__(self) -> str:
         return f"member {self.member_id} ↔ household {self.household_id}"

@@ -20,8 +20,9 @@ from jinshequ.posts.models import Household, Pairing, Post, PostClaim, ServiceTe
 
 def registered_community_q(user, path: str = "community") -> Q:
     """Rows of the community where ``user``'s active member record holds a confirmed registration."""
-    reg = Registration.objects.filter(member__user=user, member__status=MemberStatus.ACTIVE,
-                                      status=RegistrationStatus.CONFIRMED)
+    reg = Registration.objects.filter(
+        member__user=user, member__status=MemberStatus.ACTIVE, status=RegistrationStatus.CONFIRMED
+    )
     return Q(**{f"{path}_id__in": reg.values("community_id")})
 
 

@@ -46,8 +46,11 @@ def _member_of(user) -> Member | None:
 
 
 def registration_of(member: Member) -> Registration | None:
-    return (Registration.objects.filter(member=member, status=RegistrationStatus.CONFIRMED)
-            .select_related("community").first())
+    return (
+        Registration.objects.filter(member=member, status=RegistrationStatus.CONFIRMED)
+        .select_related("community")
+        .first()
+    )
 
 
 # --- posts ------------------------------------------------------------------------------------------
@@ -70,9 +73,12 @@ def open_posts(qs: QuerySet[Post], day: dt.date | None = None) -> QuerySet[Post]
 
 def posts_for_community_admin(user) -> QuerySet[Post]:
     """The community admin's posts with their pending-claim count (one query)."""
-    return (post_list_for_user(user).select_related("category")
-            .annotate(pending=Count("claims", filter=Q(claims__status=ClaimStatus.PENDING)))
-            .order_by("-is_active", "category__sort_order", "title", "pk"))
+    return (
+        post_list_for_user(user)
+        .select_related("category")
+        .annotate(pending=Count("claims", filter=Q(claims__status=ClaimStatus.PENDING)))
+        .order_by("-is_active", "category__sort_order", "title", "pk")
+    )
 
 
 # --- claims -----------------------------------------------------------------------------------------
@@ -92,13 +98,16 @@ def pending_claims(user) -> QuerySet[PostClaim]:
     """The community admin's queue, oldest first."""
     if administered_community_id(user) is None:
         return PostClaim.objects.none()
-    return (claim_list_for_user(user).filter(status=ClaimStatus.PENDING)
-            .select_related("post", "post__category", "member", "member__work_unit").order_by("created_at", "pk"))
+    return (
+        claim_list_for_user(user)
+        .filter(status=ClaimStatus.PENDING)
+        .select_related("post", "post__category", "member", "member__work_unit")
+        .order_by("created_at", "pk")
+    )
 
 
 def claimants(post: Post) -> QuerySet[PostClaim]:
-    return (post.claims.select_related("member", "member__work_unit")
-            .order_by("status", "-created_at", "-pk"))
+    return post.claims.select_related("member", "member__work_unit").order_by("status", "-created_at", "-pk")
 
 
 # --- ranking by fit (适宜、适时、适度) ------------------------------------------------------------------
@@ -151,8 +160,16 @@ class MemberLoad:
     @property
     def text(self) -> str:
         if self.at_limit:
-            return ngettext("您已认领 %(held)s 个岗位，达到上限 %(limit)s 个", "您已认领 %(held)s 个岗位，达到上限 %(limit)s 个", self.held) % {"held": self.held, "limit": self.limit}
-        return ngettext("您已认领 %(held)s 个岗位，还可认领 %(value)s 个", "您已认领 %(held)s 个岗位，还可认领 %(value)s 个", self.held) % {"held": self.held, "value": self.limit - self.held}
+            return ngettext(
+                "您已认领 %(held)s 个岗位，达到上限 %(limit)s 个",
+                "您已认领 %(held)s 个岗位，达到上限 %(limit)s 个",
+                self.held,
+            ) % {"held": self.held, "limit": self.limit}
+        return ngettext(
+            "您已认领 %(held)s 个岗位，还可认领 %(value)s 个",
+            "您已认领 %(held)s 个岗位，还可认领 %(value)s 个",
+            self.held,
+        ) % {"held": self.held, "value": self.limit - self.held}
 
 
 def member_load(member: Member) -> MemberLoad:
@@ -167,8 +184,9 @@ def schedule_fits(member: Member, schedule: str) -> bool:
     return bool(attr and getattr(member, attr))
 
 
-def rank_posts_for_member(member: Member, community_id: int, day: dt.date | None = None) -> tuple[list[PostFit],
-                                                                                                 MemberLoad]:
+def rank_posts_for_member(
+    member: Member, community_id: int, day: dt.date | None = None
+) -> tuple[list[PostFit], MemberLoad]:
     """The open posts of ``community_id`` for ``member``, best fit first, each with its reasons.
 
     Score: 3 per matched skill (at most 3 counted), 1 when the post asks for no particular skill, 3 when
@@ -176,8 +194,11 @@ def rank_posts_for_member(member: Member, community_id: int, day: dt.date | None
     number of queries whatever the number of posts (posts, their skills, the member's skills, claims,
     campaign).
     """
-    posts = list(open_posts(Post.objects.filter(community_id=community_id), day)
-                 .select_related("category").prefetch_related("skills"))
+    posts = list(
+        open_posts(Post.objects.filter(community_id=community_id), day)
+        .select_related("category")
+        .prefetch_related("skills")
+    )
     member_skills = set(member.skills.values_list("name", flat=True))
     mine = {c.post_id: c for c in PostClaim.objects.filter(member=member, status__in=PLACE_HOLDING)}
     load = MemberLoad(held=len(mine), limit=max_active_posts())
@@ -189,24 +210,58 @@ def rank_posts_for_member(member: Member, community_id: int, day: dt.date | None
         sched_ok = schedule_fits(member, post.schedule)
         reasons = []
         if matched:
-            reasons.append(Reason(gettext("适宜"), True, gettext("特长匹配：%(join)s") % {"join": gettext('、').join(matched)}))
+            reasons.append(
+                Reason(
+                    gettext("适宜"),
+                    True,
+                    gettext("特长匹配：%(join)s") % {"join": gettext("、").join(matched)},
+                )
+            )
         elif wanted:
-            reasons.append(Reason(gettext("适宜"), False, gettext("岗位需要：%(join)s") % {"join": gettext('、').join(wanted)}))
+            reasons.append(
+                Reason(
+                    gettext("适宜"),
+                    False,
+                    gettext("岗位需要：%(join)s") % {"join": gettext("、").join(wanted)},
+                )
+            )
         else:
             reasons.append(Reason(gettext("适宜"), None, gettext("不限特长")))
         if post.schedule == Schedule.FLEXIBLE:
             reasons.append(Reason(gettext("适时"), True, gettext("时间灵活，随时可参加")))
         elif sched_ok:
-            reasons.append(Reason(gettext("适时"), True, gettext("%(get_schedule_display)s，与您的可服务时间相符") % {"get_schedule_display": post.get_schedule_display()}))
+            reasons.append(
+                Reason(
+                    gettext("适时"),
+                    True,
+                    gettext("%(get_schedule_display)s，与您的可服务时间相符")
+                    % {"get_schedule_display": post.get_schedule_display()},
+                )
+            )
         else:
             yours = gettext("、").join(avail) if avail else gettext("未填写")
-            reasons.append(Reason(gettext("适时"), False, gettext("%(get_schedule_display)s，您的可服务时间：%(yours)s") % {"get_schedule_display": post.get_schedule_display(), "yours": yours}))
+            reasons.append(
+                Reason(
+                    gettext("适时"),
+                    False,
+                    gettext("%(get_schedule_display)s，您的可服务时间：%(yours)s")
+                    % {"get_schedule_display": post.get_schedule_display(), "yours": yours},
+                )
+            )
         my_claim = mine.get(post.pk)
-        fit = PostFit(post=post, skills_matched=matched, skills_wanted=wanted, schedule_fits=sched_ok,
-                      score=3 * min(3, len(matched)) + (1 if not wanted else 0) + (3 if sched_ok else 0),
-                      reasons=reasons, my_claim=my_claim)
+        fit = PostFit(
+            post=post,
+            skills_matched=matched,
+            skills_wanted=wanted,
+            schedule_fits=sched_ok,
+            score=3 * min(3, len(matched)) + (1 if not wanted else 0) + (3 if sched_ok else 0),
+            reasons=reasons,
+            my_claim=my_claim,
+        )
         if my_claim is not None:
-            fit.refusal = gettext("您已认领") if my_claim.status == ClaimStatus.ACTIVE else gettext("等待社区审核")
+            fit.refusal = (
+                gettext("您已认领") if my_claim.status == ClaimStatus.ACTIVE else gettext("等待社区审核")
+            )
         elif load.at_limit:
             fit.refusal = gettext("已达认领上限（%(limit)s 个）") % {"limit": load.limit}
         elif fit.full:
@@ -214,13 +269,18 @@ def rank_posts_for_member(member: Member, community_id: int, day: dt.date | None
         else:
             fit.can_claim = True
         fits.append(fit)
-    fits.sort(key=lambda f: (f.my_claim is None, not f.full, f.score, f.post.created_at, f.post.pk), reverse=True)
+    fits.sort(
+        key=lambda f: (f.my_claim is None, not f.full, f.score, f.post.created_at, f.post.pk), reverse=True
+    )
     return fits, load
 
 
 def my_claims(member: Member) -> QuerySet[PostClaim]:
-    return (PostClaim.objects.filter(member=member).select_related("post", "post__category", "post__community")
-            .order_by("-created_at", "-pk"))
+    return (
+        PostClaim.objects.filter(member=member)
+        .select_related("post", "post__category", "post__community")
+        .order_by("-created_at", "-pk")
+    )
 
 
 # --- teams ------------------------------------------------------------------------------------------
@@ -238,16 +298,23 @@ def team_get_for_user(*, user, pk) -> ServiceTeam:
 
 def teams_with_counts(qs: QuerySet[ServiceTeam], member: Member | None = None) -> QuerySet[ServiceTeam]:
     qs = qs.select_related("leader", "category").annotate(
-        size=Count("memberships", filter=Q(memberships__left_at__isnull=True)))
+        size=Count("memberships", filter=Q(memberships__left_at__isnull=True))
+    )
     if member is not None:
-        qs = qs.annotate(is_mine=Exists(TeamMembership.objects.filter(team=OuterRef("pk"), member=member,
-                                                                      left_at__isnull=True)))
+        qs = qs.annotate(
+            is_mine=Exists(
+                TeamMembership.objects.filter(team=OuterRef("pk"), member=member, left_at__isnull=True)
+            )
+        )
     return qs.order_by("-is_active", "name", "pk")
 
 
 def team_members(team: ServiceTeam) -> QuerySet[TeamMembership]:
-    return (team.memberships.filter(left_at__isnull=True).select_related("member", "member__work_unit")
-            .order_by("joined_at", "pk"))
+    return (
+        team.memberships.filter(left_at__isnull=True)
+        .select_related("member", "member__work_unit")
+        .order_by("joined_at", "pk")
+    )
 
 
 # --- households (private) ---------------------------------------------------------------------------
@@ -264,26 +331,39 @@ def household_get_for_user(*, user, pk) -> Household:
 
 
 def households_for_admin(user) -> QuerySet[Household]:
-    return household_list_for_user(user).annotate(
-        paired=Count("pairings", filter=Q(pairings__ended_on__isnull=True))).order_by("-is_active", "head_name", "pk")
+    return (
+        household_list_for_user(user)
+        .annotate(paired=Count("pairings", filter=Q(pairings__ended_on__isnull=True)))
+        .order_by("-is_active", "head_name", "pk")
+    )
 
 
 def pairing_list_for_household(household: Household) -> QuerySet[Pairing]:
-    return household.pairings.select_related("member", "member__work_unit").order_by("ended_on", "-started_on")
+    return household.pairings.select_related("member", "member__work_unit").order_by(
+        "ended_on", "-started_on"
+    )
 
 
 def registered_members_of(community_id: int) -> QuerySet[Member]:
     """Active members with a confirmed registration in the community (for pick lists)."""
     reg = Registration.objects.filter(community_id=community_id, status=RegistrationStatus.CONFIRMED)
-    return (Member.objects.filter(status=MemberStatus.ACTIVE, pk__in=reg.values("member_id"))
-            .select_related("work_unit").order_by("name_pinyin", "pk"))
+    return (
+        Member.objects.filter(status=MemberStatus.ACTIVE, pk__in=reg.values("member_id"))
+        .select_related("work_unit")
+        .order_by("name_pinyin", "pk")
+    )
 
 
 def household_counts(regions: QuerySet[Region]) -> dict[int, dict]:
     """``{community_id: {"households": n, "paired": m}}`` — counts only, no names (oversight roles)."""
     open_pairing = Pairing.objects.filter(household=OuterRef("pk"), ended_on__isnull=True)
-    rows = (Household.objects.filter(community__in=regions, is_active=True)
-            .annotate(p=Exists(open_pairing)).values("community_id", "p").annotate(n=Count("id")).order_by())
+    rows = (
+        Household.objects.filter(community__in=regions, is_active=True)
+        .annotate(p=Exists(open_pairing))
+        .values("community_id", "p")
+        .annotate(n=Count("id"))
+        .order_by()
+    )
     out: dict[int, dict] = {}
     for row in rows:
         d = out.setdefault(row["community_id"], {"households": 0, "paired": 0})
@@ -325,11 +405,16 @@ class Coverage:
 
 def covered_registrations(user) -> QuerySet[Registration]:
     """Confirmed registrations of active members in the user's scope, annotated ``covered``."""
-    active_claim = PostClaim.objects.filter(member_id=OuterRef("member_id"), status=ClaimStatus.ACTIVE,
-                                            post__community_id=OuterRef("community_id"))
-    return (registration_list_for_user(user)
-            .filter(status=RegistrationStatus.CONFIRMED, member__status=MemberStatus.ACTIVE)
-            .annotate(covered=Exists(active_claim)))
+    active_claim = PostClaim.objects.filter(
+        member_id=OuterRef("member_id"),
+        status=ClaimStatus.ACTIVE,
+        post__community_id=OuterRef("community_id"),
+    )
+    return (
+        registration_list_for_user(user)
+        .filter(status=RegistrationStatus.CONFIRMED, member__status=MemberStatus.ACTIVE)
+        .annotate(covered=Exists(active_claim))
+    )
 
 
 def _grouped(user, key: str) -> dict:
@@ -398,7 +483,7 @@ def _build(nodes: dict[int, Node], counts: dict, top_id: int | None = None) -> T
         parent = nodes.get(node.parent_id) if node.parent_id and node.pk != top_id else None
         (parent.children if parent else roots).append(node)
     for node in nodes.values():
-        node.children.sort(key=lambda n: (n.path if n.kind != "unit" else n.name))
+        node.children.sort(key=lambda n: n.path if n.kind != "unit" else n.name)
     return Tree(nodes=nodes, roots=sorted(roots, key=lambda n: n.path if n.kind != "unit" else n.name))
 
 
@@ -417,13 +502,16 @@ def coverage_by_region(user) -> Tree:
         paths = dict(Region.objects.filter(pk__in=list(counts)).values_list("pk", "path"))
         needed = {i for p in paths.values() for i in _path_ids(p)}
         rows = list(Region.objects.filter(pk__in=needed).values(*fields))
-    nodes = {r["id"]: Node(pk=r["id"], name=r["name"], kind=r["kind"], parent_id=r["parent_id"], path=r["path"])
-             for r in rows}
+    nodes = {
+        r["id"]: Node(pk=r["id"], name=r["name"], kind=r["kind"], parent_id=r["parent_id"], path=r["path"])
+        for r in rows
+    }
     missing = [pk for pk in counts if pk not in nodes]
     if missing and region_role:  # a deactivated community still holding registrations
         for r in region_list_for_user(user).filter(pk__in=missing).values(*fields):
-            nodes[r["id"]] = Node(pk=r["id"], name=r["name"], kind=r["kind"], parent_id=r["parent_id"],
-                                  path=r["path"])
+            nodes[r["id"]] = Node(
+                pk=r["id"], name=r["name"], kind=r["kind"], parent_id=r["parent_id"], path=r["path"]
+            )
     if region_role:
         for pk, hc in household_counts(region_list_for_user(user)).items():
             counts.setdefault(pk, Coverage())
@@ -442,12 +530,14 @@ def coverage_by_unit(user) -> Tree:
     for r in rows.values():
         ids = _path_ids(r["path"])
         if top is not None:
-            ids = ids[ids.index(top.pk):] if top.pk in ids else []
+            ids = ids[ids.index(top.pk) :] if top.pk in ids else []
         needed.update(i for i in ids if i not in rows)
     if needed:
         rows.update({r["id"]: r for r in WorkUnit.objects.filter(pk__in=needed).values(*fields)})
-    nodes = {pk: Node(pk=pk, name=r["name"], kind="unit", parent_id=r["parent_id"], path=r["path"])
-             for pk, r in rows.items()}
+    nodes = {
+        pk: Node(pk=pk, name=r["name"], kind="unit", parent_id=r["parent_id"], path=r["path"])
+        for pk, r in rows.items()
+    }
     return _build(nodes, counts, top_id=top.pk if top else None)
 
 
@@ -461,8 +551,13 @@ def uncovered_members(user, *, region: Region | None = None, unit: WorkUnit | No
         qs = qs.filter(community__path__startswith=region.path)
     if unit is not None:
         qs = qs.filter(member__work_unit__path__startswith=unit.path)
-    pending = PostClaim.objects.filter(member_id=OuterRef("member_id"), status=ClaimStatus.PENDING,
-                                       post__community_id=OuterRef("community_id"))
-    return (qs.annotate(pending=Exists(pending))
-            .select_related("member", "member__work_unit", "community")
-            .order_by("community__path", "member__name_pinyin", "pk"))
+    pending = PostClaim.objects.filter(
+        member_id=OuterRef("member_id"),
+        status=ClaimStatus.PENDING,
+        post__community_id=OuterRef("community_id"),
+    )
+    return (
+        qs.annotate(pending=Exists(pending))
+        .select_related("member", "member__work_unit", "community")
+        .order_by("community__path", "member__name_pinyin", "pk")
+    )

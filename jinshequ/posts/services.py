@@ -80,11 +80,16 @@ def _on_commit_notify(member: Member, *, kind: str, title: str, body: str = "", 
     from jinshequ.accounts.notify import notify_member
 
     member_id = member.pk
-    transaction.on_commit(lambda: notify_member(member=Member.objects.get(pk=member_id), kind=kind, title=title,
-                                                body=body, link=link))
+    transaction.on_commit(
+        lambda: notify_member(
+            member=Member.objects.get(pk=member_id), kind=kind, title=title, body=body, link=link
+        )
+    )
 
 
-def _require_community_admin(actor, community_id: int, what: str = pgettext_lazy("only your community's", "岗位")) -> None:
+def _require_community_admin(
+    actor, community_id: int, what: str = pgettext_lazy("only your community's", "岗位")
+) -> None:
     """Defence in depth behind the views' scope checks; ``actor=None`` is the system."""
     if actor is None:
         return
@@ -100,8 +105,11 @@ def _check_community(community: Region) -> None:
 
 def registered_community_id(member: Member) -> int | None:
     """The community of the member's confirmed registration (报到), or None."""
-    return (Registration.objects.filter(member=member, status=RegistrationStatus.CONFIRMED)
-            .values_list("community_id", flat=True).first())
+    return (
+        Registration.objects.filter(member=member, status=RegistrationStatus.CONFIRMED)
+        .values_list("community_id", flat=True)
+        .first()
+    )
 
 
 def max_active_posts() -> int:
@@ -131,10 +139,17 @@ def category_create(*, name: str, actor, request=None) -> PostCategory:
     name = _category_name(name)
     if PostCategory.objects.filter(name=name).exists():
         raise PostError("duplicate", gettext("已有名为“%(name)s”的类别。") % {"name": name})
-    order = (PostCategory.objects.order_by("-sort_order").values_list("sort_order", flat=True).first() or 0) + 1
+    order = (
+        PostCategory.objects.order_by("-sort_order").values_list("sort_order", flat=True).first() or 0
+    ) + 1
     category = PostCategory.objects.create(name=name, sort_order=order)
-    audit(event="posts.category_created", actor=actor, request=request, obj=category,
-          changes={"name": [None, name]})
+    audit(
+        event="posts.category_created",
+        actor=actor,
+        request=request,
+        obj=category,
+        changes={"name": [None, name]},
+    )
     return category
 
 
@@ -148,8 +163,13 @@ def category_rename(*, category: PostCategory, name: str, actor, request=None) -
     if old != name:
         category.name = name
         category.save(update_fields=["name"])
-        audit(event="posts.category_renamed", actor=actor, request=request, obj=category,
-              changes={"name": [old, name]})
+        audit(
+            event="posts.category_renamed",
+            actor=actor,
+            request=request,
+            obj=category,
+            changes={"name": [old, name]},
+        )
     return category
 
 
@@ -160,8 +180,13 @@ def category_set_active(*, category: PostCategory, active: bool, actor, request=
     if category.is_active != active:
         category.is_active = active
         category.save(update_fields=["is_active"])
-        audit(event="posts.category_activated" if active else "posts.category_deactivated", actor=actor,
-              request=request, obj=category, changes={"is_active": [str(not active), str(active)]})
+        audit(
+            event="posts.category_activated" if active else "posts.category_deactivated",
+            actor=actor,
+            request=request,
+            obj=category,
+            changes={"is_active": [str(not active), str(active)]},
+        )
     return category
 
 
@@ -170,19 +195,28 @@ def category_set_active(*, category: PostCategory, active: bool, actor, request=
 
 def community_settings(community: Region) -> CommunitySettings:
     """The community's settings, or unsaved defaults (reading never writes)."""
-    return CommunitySettings.objects.filter(community=community).first() or CommunitySettings(community=community)
+    return CommunitySettings.objects.filter(community=community).first() or CommunitySettings(
+        community=community
+    )
 
 
 @transaction.atomic
-def settings_update(*, community: Region, auto_approve_claims: bool, actor, request=None) -> CommunitySettings:
+def settings_update(
+    *, community: Region, auto_approve_claims: bool, actor, request=None
+) -> CommunitySettings:
     _require_community_admin(actor, community.pk, pgettext("only your community's", "设置"))
     obj, _ = CommunitySettings.objects.select_for_update().get_or_create(community=community)
     if obj.auto_approve_claims != auto_approve_claims:
         old = obj.auto_approve_claims
         obj.auto_approve_claims = auto_approve_claims
         obj.save(update_fields=["auto_approve_claims"])
-        audit(event="posts.settings_changed", actor=actor, request=request, obj=community,
-              changes={"auto_approve_claims": [str(old), str(auto_approve_claims)]})
+        audit(
+            event="posts.settings_changed",
+            actor=actor,
+            request=request,
+            obj=community,
+            changes={"auto_approve_claims": [str(old), str(auto_approve_claims)]},
+        )
     return obj
 
 
@@ -191,35 +225,77 @@ def settings_update(*, community: Region, auto_approve_claims: bool, actor, requ
 POST_FIELDS = ("category", "title", "description", "schedule", "capacity", "starts_on", "ends_on")
 
 
-def _validate_post(*, category: PostCategory, title: str, schedule: str, capacity: int, starts_on: dt.date,
-                   ends_on: dt.date | None, old_category_id: int | None = None) -> None:
+def _validate_post(
+    *,
+    category: PostCategory,
+    title: str,
+    schedule: str,
+    capacity: int,
+    starts_on: dt.date,
+    ends_on: dt.date | None,
+    old_category_id: int | None = None,
+) -> None:
     if not (title or "").strip():
         raise PostError("title_required", gettext("请填写岗位名称。"))
     if not category.is_active and category.pk != old_category_id:
-        raise PostError("category_inactive", gettext("类别“%(name)s”已停用，请选择其他类别。") % {"name": category.name})
+        raise PostError(
+            "category_inactive", gettext("类别“%(name)s”已停用，请选择其他类别。") % {"name": category.name}
+        )
     if schedule not in Schedule.values:
         raise PostError("bad_schedule", gettext("请选择服务时间。"))
     if not isinstance(capacity, int) or not 1 <= capacity <= MAX_CAPACITY:
-        raise PostError("bad_capacity", gettext("名额应为 1 到 %(max_capacity)s 之间的整数。") % {"max_capacity": MAX_CAPACITY})
+        raise PostError(
+            "bad_capacity",
+            gettext("名额应为 1 到 %(max_capacity)s 之间的整数。") % {"max_capacity": MAX_CAPACITY},
+        )
     if ends_on and ends_on < starts_on:
         raise PostError("bad_period", gettext("结束日期不能早于开始日期。"))
 
 
 @transaction.atomic
-def post_create(*, community: Region, category: PostCategory, title: str, capacity: int, starts_on: dt.date,
-                schedule: str = Schedule.FLEXIBLE, description: str = "", skills: Iterable = (),
-                ends_on: dt.date | None = None, actor, request=None) -> Post:
+def post_create(
+    *,
+    community: Region,
+    category: PostCategory,
+    title: str,
+    capacity: int,
+    starts_on: dt.date,
+    schedule: str = Schedule.FLEXIBLE,
+    description: str = "",
+    skills: Iterable = (),
+    ends_on: dt.date | None = None,
+    actor,
+    request=None,
+) -> Post:
     _require_community_admin(actor, community.pk)
     _check_community(community)
-    _validate_post(category=category, title=title, schedule=schedule, capacity=capacity, starts_on=starts_on,
-                   ends_on=ends_on)
-    post = Post.objects.create(community=community, category=category, title=title.strip()[:60],
-                               description=description.strip(), schedule=schedule, capacity=capacity,
-                               starts_on=starts_on, ends_on=ends_on,
-                               created_by=actor if getattr(actor, "pk", None) else None)
+    _validate_post(
+        category=category,
+        title=title,
+        schedule=schedule,
+        capacity=capacity,
+        starts_on=starts_on,
+        ends_on=ends_on,
+    )
+    post = Post.objects.create(
+        community=community,
+        category=category,
+        title=title.strip()[:60],
+        description=description.strip(),
+        schedule=schedule,
+        capacity=capacity,
+        starts_on=starts_on,
+        ends_on=ends_on,
+        created_by=actor if getattr(actor, "pk", None) else None,
+    )
     post.skills.set(list(skills))
-    audit(event="posts.post_created", actor=actor, request=request, obj=post,
-          changes={"title": [None, post.title], "capacity": [None, capacity], "schedule": [None, schedule]})
+    audit(
+        event="posts.post_created",
+        actor=actor,
+        request=request,
+        obj=post,
+        changes={"title": [None, post.title], "capacity": [None, capacity], "schedule": [None, schedule]},
+    )
     return post
 
 
@@ -235,16 +311,31 @@ def post_update(*, post: Post, actor, request=None, skills: Iterable | None = No
     old_skills = sorted(post.skills.values_list("name", flat=True))
     for name, value in fields.items():
         setattr(post, name, value.strip() if isinstance(value, str) and name != "schedule" else value)
-    _validate_post(category=post.category, title=post.title, schedule=post.schedule, capacity=post.capacity,
-                   starts_on=post.starts_on, ends_on=post.ends_on, old_category_id=old["category"].pk)
+    _validate_post(
+        category=post.category,
+        title=post.title,
+        schedule=post.schedule,
+        capacity=post.capacity,
+        starts_on=post.starts_on,
+        ends_on=post.ends_on,
+        old_category_id=old["category"].pk,
+    )
     if post.capacity < post.claimed:
-        raise PostError("capacity_below_claimed",
-                        gettext("已有 %(claimed)s 人认领（含待审核），名额不能少于 %(claimed)s。") % {"claimed": post.claimed})
+        raise PostError(
+            "capacity_below_claimed",
+            gettext("已有 %(claimed)s 人认领（含待审核），名额不能少于 %(claimed)s。")
+            % {"claimed": post.claimed},
+        )
     if fields:
         post.save(update_fields=list(fields))
-    changes = {name: [str(old[name]) if old[name] is not None else None,
-                      str(getattr(post, name)) if getattr(post, name) is not None else None]
-               for name in POST_FIELDS if old[name] != getattr(post, name)}
+    changes = {
+        name: [
+            str(old[name]) if old[name] is not None else None,
+            str(getattr(post, name)) if getattr(post, name) is not None else None,
+        ]
+        for name in POST_FIELDS
+        if old[name] != getattr(post, name)
+    }
     if skills is not None:
         post.skills.set(list(skills))
         new_skills = sorted(post.skills.values_list("name", flat=True))
@@ -264,23 +355,43 @@ def post_deactivate(*, post: Post, actor, request=None, reason: str = "") -> Pos
         return post
     why = (reason or "").strip()[:150] or gettext("岗位已停用")
     now = _now()
-    claims = list(PostClaim.objects.select_for_update(of=("self",)).filter(post=post, status__in=PLACE_HOLDING)
-                  .select_related("member"))
+    claims = list(
+        PostClaim.objects.select_for_update(of=("self",))
+        .filter(post=post, status__in=PLACE_HOLDING)
+        .select_related("member")
+    )
     for claim in claims:
         old_status = claim.status
         claim.status = ClaimStatus.ENDED
         claim.ended_at = now
         claim.end_reason = (gettext("岗位停用：%(why)s") % {"why": why})[:200]
         claim.save(update_fields=["status", "ended_at", "end_reason"])
-        audit(event="posts.claim_ended", actor=actor, request=request, obj=claim, reason=claim.end_reason,
-              changes={"status": [old_status, ClaimStatus.ENDED]})
-        _on_commit_notify(claim.member, kind="posts.claim_ended", title=gettext("岗位已停用"),
-                          body=gettext("您认领的岗位“%(title)s”已停用。") % {"title": post.title}, link="/posts/")
+        audit(
+            event="posts.claim_ended",
+            actor=actor,
+            request=request,
+            obj=claim,
+            reason=claim.end_reason,
+            changes={"status": [old_status, ClaimStatus.ENDED]},
+        )
+        _on_commit_notify(
+            claim.member,
+            kind="posts.claim_ended",
+            title=gettext("岗位已停用"),
+            body=gettext("您认领的岗位“%(title)s”已停用。") % {"title": post.title},
+            link="/posts/",
+        )
     post.is_active = False
     post.claimed = 0
     post.save(update_fields=["is_active", "claimed"])
-    audit(event="posts.post_deactivated", actor=actor, request=request, obj=post, reason=why,
-          changes={"is_active": ["True", "False"], "claims_ended": len(claims)})
+    audit(
+        event="posts.post_deactivated",
+        actor=actor,
+        request=request,
+        obj=post,
+        reason=why,
+        changes={"is_active": ["True", "False"], "claims_ended": len(claims)},
+    )
     return post
 
 
@@ -291,8 +402,13 @@ def post_activate(*, post: Post, actor, request=None) -> Post:
     if not post.is_active:
         post.is_active = True
         post.save(update_fields=["is_active"])
-        audit(event="posts.post_activated", actor=actor, request=request, obj=post,
-              changes={"is_active": ["False", "True"]})
+        audit(
+            event="posts.post_activated",
+            actor=actor,
+            request=request,
+            obj=post,
+            changes={"is_active": ["False", "True"]},
+        )
     return post
 
 
@@ -315,7 +431,9 @@ def _integrity_error(exc: IntegrityError) -> PostError:
     text = str(exc)
     if "post_claimed_within_capacity" in text or ("claimed" in text and "CHECK" in text.upper()):
         return PostError("post_full", gettext("岗位已满，请选择其他岗位。"), status=409, backstop=True)
-    return PostError("already_claimed", gettext("您已认领这个岗位，无需重复提交。"), status=409, backstop=True)
+    return PostError(
+        "already_claimed", gettext("您已认领这个岗位，无需重复提交。"), status=409, backstop=True
+    )
 
 
 @transaction.atomic
@@ -342,35 +460,66 @@ def claim_create(*, member: Member, post: Post, actor, request=None) -> PostClai
     limit = max_active_posts()
     held = open_claim_count(member)
     if held >= limit:
-        raise PostError("load_limit", ngettext("您已认领 %(held)s 个岗位，达到每名党员最多 %(limit)s 个的上限（适度原则）。如需认领新岗位，请先退出一个岗位。", "您已认领 %(held)s 个岗位，达到每名党员最多 %(limit)s 个的上限（适度原则）。如需认领新岗位，请先退出一个岗位。", held) % {"held": held, "limit": limit}, status=409)
+        raise PostError(
+            "load_limit",
+            ngettext(
+                "您已认领 %(held)s 个岗位，达到每名党员最多 %(limit)s 个的上限（适度原则）。如需认领新岗位，请先退出一个岗位。",
+                "您已认领 %(held)s 个岗位，达到每名党员最多 %(limit)s 个的上限（适度原则）。如需认领新岗位，请先退出一个岗位。",
+                held,
+            )
+            % {"held": held, "limit": limit},
+            status=409,
+        )
     if post.claimed >= post.capacity:
         raise PostError("post_full", gettext("岗位已满，请选择其他岗位。"), status=409)
-    auto = bool(CommunitySettings.objects.filter(community_id=post.community_id)
-                .values_list("auto_approve_claims", flat=True).first())
+    auto = bool(
+        CommunitySettings.objects.filter(community_id=post.community_id)
+        .values_list("auto_approve_claims", flat=True)
+        .first()
+    )
     now = _now()
     try:
         with transaction.atomic():
             Post.objects.filter(pk=post.pk).update(claimed=F("claimed") + 1)
             claim = PostClaim.objects.create(
-                post=post, member=member, created_at=now,
+                post=post,
+                member=member,
+                created_at=now,
                 status=ClaimStatus.ACTIVE if auto else ClaimStatus.PENDING,
-                decided_at=now if auto else None)
+                decided_at=now if auto else None,
+            )
     except IntegrityError as exc:
         raise _integrity_error(exc) from exc
-    audit(event="posts.claim_created", actor=actor, request=request, obj=claim,
-          changes={"status": [None, claim.status], "post": post.pk, "auto_approved": auto})
+    audit(
+        event="posts.claim_created",
+        actor=actor,
+        request=request,
+        obj=claim,
+        changes={"status": [None, claim.status], "post": post.pk, "auto_approved": auto},
+    )
     return claim
 
 
 def _lock_claim(claim: PostClaim) -> tuple[Post, PostClaim]:
     """Lock the post row, then the claim row (the global lock order)."""
     post = Post.objects.select_for_update(no_key=True).get(pk=claim.post_id)
-    claim = PostClaim.objects.select_for_update(of=("self",)).select_related("member", "post").get(pk=claim.pk)
+    claim = (
+        PostClaim.objects.select_for_update(of=("self",)).select_related("member", "post").get(pk=claim.pk)
+    )
     return post, claim
 
 
-def _release(*, claim: PostClaim, status: str, reason: str, actor, request, event: str,
-             allowed: tuple[str, ...] = PLACE_HOLDING, check=None) -> PostClaim:
+def _release(
+    *,
+    claim: PostClaim,
+    status: str,
+    reason: str,
+    actor,
+    request,
+    event: str,
+    allowed: tuple[str, ...] = PLACE_HOLDING,
+    check=None,
+) -> PostClaim:
     post, claim = _lock_claim(claim)
     if check is not None:
         check(post, claim)
@@ -389,28 +538,49 @@ def _release(*, claim: PostClaim, status: str, reason: str, actor, request, even
         fields.append("ended_at")
     claim.save(update_fields=fields)
     Post.objects.filter(pk=post.pk).update(claimed=F("claimed") - 1)
-    audit(event=event, actor=actor, request=request, obj=claim, reason=reason,
-          changes={"status": [old_status, status]})
+    audit(
+        event=event,
+        actor=actor,
+        request=request,
+        obj=claim,
+        reason=reason,
+        changes={"status": [old_status, status]},
+    )
     return claim
 
 
 @transaction.atomic
 def claim_approve(*, claim: PostClaim, actor, request=None) -> PostClaim:
     # Only the claim row is locked (of=self): locking the member here would break the lock order.
-    claim = PostClaim.objects.select_for_update(of=("self",)).select_related("post", "member").get(pk=claim.pk)
+    claim = (
+        PostClaim.objects.select_for_update(of=("self",)).select_related("post", "member").get(pk=claim.pk)
+    )
     _require_community_admin(actor, claim.post.community_id)
     if claim.status != ClaimStatus.PENDING:
         raise PostError("not_pending", gettext("这条认领已经处理过了。"), status=409)
     if registered_community_id(claim.member) != claim.post.community_id:
-        raise PostError("not_registered", gettext("%(name)s已不在本社区报到，不能通过。请驳回这条认领。") % {"name": claim.member.name})
+        raise PostError(
+            "not_registered",
+            gettext("%(name)s已不在本社区报到，不能通过。请驳回这条认领。") % {"name": claim.member.name},
+        )
     claim.status = ClaimStatus.ACTIVE
     claim.decided_at = _now()
     claim.decided_by = actor if getattr(actor, "pk", None) else None
     claim.save(update_fields=["status", "decided_at", "decided_by"])
-    audit(event="posts.claim_approved", actor=actor, request=request, obj=claim,
-          changes={"status": [ClaimStatus.PENDING, ClaimStatus.ACTIVE]})
-    _on_commit_notify(claim.member, kind="posts.claim_approved", title=gettext("岗位认领已通过"),
-                      body=gettext("您认领的岗位“%(title)s”已通过社区审核。") % {"title": claim.post.title}, link="/posts/")
+    audit(
+        event="posts.claim_approved",
+        actor=actor,
+        request=request,
+        obj=claim,
+        changes={"status": [ClaimStatus.PENDING, ClaimStatus.ACTIVE]},
+    )
+    _on_commit_notify(
+        claim.member,
+        kind="posts.claim_approved",
+        title=gettext("岗位认领已通过"),
+        body=gettext("您认领的岗位“%(title)s”已通过社区审核。") % {"title": claim.post.title},
+        link="/posts/",
+    )
     return claim
 
 
@@ -421,10 +591,23 @@ def claim_reject(*, claim: PostClaim, reason: str, actor, request=None) -> PostC
     def check(post, c):
         _require_community_admin(actor, post.community_id)
 
-    claim = _release(claim=claim, status=ClaimStatus.REJECTED, reason=reason, actor=actor, request=request,
-                     event="posts.claim_rejected", allowed=(ClaimStatus.PENDING,), check=check)
-    _on_commit_notify(claim.member, kind="posts.claim_rejected", title=gettext("岗位认领未通过"),
-                      body=gettext("“%(title)s”：%(reason)s") % {"title": claim.post.title, "reason": reason}, link="/posts/")
+    claim = _release(
+        claim=claim,
+        status=ClaimStatus.REJECTED,
+        reason=reason,
+        actor=actor,
+        request=request,
+        event="posts.claim_rejected",
+        allowed=(ClaimStatus.PENDING,),
+        check=check,
+    )
+    _on_commit_notify(
+        claim.member,
+        kind="posts.claim_rejected",
+        title=gettext("岗位认领未通过"),
+        body=gettext("“%(title)s”：%(reason)s") % {"title": claim.post.title, "reason": reason},
+        link="/posts/",
+    )
     return claim
 
 
@@ -437,8 +620,15 @@ def claim_withdraw(*, claim: PostClaim, reason: str, actor, request=None) -> Pos
         if member_acting_for_another(actor, c.member):
             raise PostError("not_yours", gettext("只能退出自己认领的岗位。"), status=404)
 
-    return _release(claim=claim, status=ClaimStatus.WITHDRAWN, reason=reason, actor=actor, request=request,
-                    event="posts.claim_withdrawn", check=check)
+    return _release(
+        claim=claim,
+        status=ClaimStatus.WITHDRAWN,
+        reason=reason,
+        actor=actor,
+        request=request,
+        event="posts.claim_withdrawn",
+        check=check,
+    )
 
 
 @transaction.atomic
@@ -449,16 +639,29 @@ def claim_end(*, claim: PostClaim, reason: str, actor, request=None) -> PostClai
     def check(post, c):
         _require_community_admin(actor, post.community_id)
 
-    claim = _release(claim=claim, status=ClaimStatus.ENDED, reason=reason, actor=actor, request=request,
-                     event="posts.claim_ended", check=check)
-    _on_commit_notify(claim.member, kind="posts.claim_ended", title=gettext("岗位认领已结束"),
-                      body=gettext("“%(title)s”：%(reason)s") % {"title": claim.post.title, "reason": reason}, link="/posts/")
+    claim = _release(
+        claim=claim,
+        status=ClaimStatus.ENDED,
+        reason=reason,
+        actor=actor,
+        request=request,
+        event="posts.claim_ended",
+        check=check,
+    )
+    _on_commit_notify(
+        claim.member,
+        kind="posts.claim_ended",
+        title=gettext("岗位认领已结束"),
+        body=gettext("“%(title)s”：%(reason)s") % {"title": claim.post.title, "reason": reason},
+        link="/posts/",
+    )
     return claim
 
 
 @transaction.atomic
-def claims_end_for_member(*, member: Member, reason: str, actor, request=None,
-                          keep_community_id: int | None = None) -> int:
+def claims_end_for_member(
+    *, member: Member, reason: str, actor, request=None, keep_community_id: int | None = None
+) -> int:
     """End a member's open claims (all, or those outside ``keep_community_id``): for a member who moves to
     another community, leaves, or is merged away. Returns how many ended."""
     qs = PostClaim.objects.filter(member=member, status__in=PLACE_HOLDING)
@@ -466,8 +669,14 @@ def claims_end_for_member(*, member: Member, reason: str, actor, request=None,
         qs = qs.exclude(post__community_id=keep_community_id)
     n = 0
     for claim in qs.order_by("post_id"):  # post order: the lock order
-        _release(claim=claim, status=ClaimStatus.ENDED, reason=reason[:200], actor=actor, request=request,
-                 event="posts.claim_ended")
+        _release(
+            claim=claim,
+            status=ClaimStatus.ENDED,
+            reason=reason[:200],
+            actor=actor,
+            request=request,
+            event="posts.claim_ended",
+        )
         n += 1
     return n
 
@@ -488,23 +697,39 @@ def _require_registered(member: Member, community_id: int, message: str) -> None
 
 
 @transaction.atomic
-def team_create(*, community: Region, name: str, description: str = "", category: PostCategory | None = None,
-                actor, request=None) -> ServiceTeam:
+def team_create(
+    *,
+    community: Region,
+    name: str,
+    description: str = "",
+    category: PostCategory | None = None,
+    actor,
+    request=None,
+) -> ServiceTeam:
     _require_community_admin(actor, community.pk, pgettext("only your community's", "服务队"))
     _check_community(community)
     name = _team_name(name)
     if ServiceTeam.objects.filter(community=community, name=name).exists():
         raise PostError("duplicate", gettext("本社区已有名为“%(name)s”的服务队。") % {"name": name})
-    team = ServiceTeam.objects.create(community=community, name=name, description=description.strip(),
-                                      category=category)
+    team = ServiceTeam.objects.create(
+        community=community, name=name, description=description.strip(), category=category
+    )
     audit(event="posts.team_created", actor=actor, request=request, obj=team, changes={"name": [None, name]})
     return team
 
 
 @transaction.atomic
-def team_update(*, team: ServiceTeam, actor, request=None, name: str | None = None,
-                description: str | None = None, category: PostCategory | None = None,
-                leader: Member | None = None, clear_leader: bool = False) -> ServiceTeam:
+def team_update(
+    *,
+    team: ServiceTeam,
+    actor,
+    request=None,
+    name: str | None = None,
+    description: str | None = None,
+    category: PostCategory | None = None,
+    leader: Member | None = None,
+    clear_leader: bool = False,
+) -> ServiceTeam:
     """Rename, describe, set the category, or set / clear the leader (a current member of the team)."""
     team = ServiceTeam.objects.select_for_update().get(pk=team.pk)
     _require_community_admin(actor, team.community_id, pgettext("only your community's", "服务队"))
@@ -544,8 +769,13 @@ def team_set_active(*, team: ServiceTeam, active: bool, actor, request=None) -> 
     if team.is_active != active:
         team.is_active = active
         team.save(update_fields=["is_active"])
-        audit(event="posts.team_activated" if active else "posts.team_deactivated", actor=actor, request=request,
-              obj=team, changes={"is_active": [str(not active), str(active)]})
+        audit(
+            event="posts.team_activated" if active else "posts.team_deactivated",
+            actor=actor,
+            request=request,
+            obj=team,
+            changes={"is_active": [str(not active), str(active)]},
+        )
     return team
 
 
@@ -568,9 +798,17 @@ def team_join(*, team: ServiceTeam, member: Member, actor, request=None) -> Team
         with transaction.atomic():
             membership = TeamMembership.objects.create(team=team, member=member, joined_at=_now())
     except IntegrityError as exc:
-        raise PostError("already_member", gettext("已经是这个服务队的队员了。"), status=409, backstop=True) from exc
-    audit(event="posts.team_joined", actor=actor, request=request, obj=membership,
-          object_repr=f"{member.name} → {team.name}", changes={"team": team.pk, "member": member.pk})
+        raise PostError(
+            "already_member", gettext("已经是这个服务队的队员了。"), status=409, backstop=True
+        ) from exc
+    audit(
+        event="posts.team_joined",
+        actor=actor,
+        request=request,
+        obj=membership,
+        object_repr=f"{member.name} → {team.name}",
+        changes={"team": team.pk, "member": member.pk},
+    )
     return membership
 
 
@@ -582,8 +820,11 @@ def team_leave(*, team: ServiceTeam, member: Member, actor, request=None) -> Tea
             raise PostError("not_yourself", gettext("只能本人退出服务队。"), status=404)
     else:
         _require_community_admin(actor, team.community_id, pgettext("only your community's", "服务队"))
-    membership = (TeamMembership.objects.select_for_update()
-                  .filter(team=team, member=member, left_at__isnull=True).first())
+    membership = (
+        TeamMembership.objects.select_for_update()
+        .filter(team=team, member=member, left_at__isnull=True)
+        .first()
+    )
     if membership is None:
         raise PostError("not_member", gettext("不是这个服务队的队员。"), status=409)
     membership.left_at = _now()
@@ -591,8 +832,14 @@ def team_leave(*, team: ServiceTeam, member: Member, actor, request=None) -> Tea
     if team.leader_id == member.pk:
         team.leader = None
         team.save(update_fields=["leader"])
-    audit(event="posts.team_left", actor=actor, request=request, obj=membership,
-          object_repr=f"{member.name} ← {team.name}", changes={"team": team.pk, "member": member.pk})
+    audit(
+        event="posts.team_left",
+        actor=actor,
+        request=request,
+        obj=membership,
+        object_repr=f"{member.name} ← {team.name}",
+        changes={"team": team.pk, "member": member.pk},
+    )
     return membership
 
 
@@ -636,27 +883,51 @@ def _household_repr(household: Household) -> str:
 
 
 @transaction.atomic
-def household_create(*, community: Region, head_name: str, address: str = "", phone: str = "",
-                     situation: str = "", needs: str = "", actor, request=None) -> Household:
+def household_create(
+    *,
+    community: Region,
+    head_name: str,
+    address: str = "",
+    phone: str = "",
+    situation: str = "",
+    needs: str = "",
+    actor,
+    request=None,
+) -> Household:
     """Record a household in difficulty; the address and phone are stored encrypted (never in the audit)."""
     _require_community_admin(actor, community.pk, pgettext("only your community's", "困难家庭"))
     _check_community(community)
     head_name = (head_name or "").strip()
     if not head_name:
         raise PostError("name_required", gettext("请填写户主姓名。"))
-    household = Household(community=community, head_name=head_name[:40], situation=situation.strip(),
-                          needs=needs.strip())
+    household = Household(
+        community=community, head_name=head_name[:40], situation=situation.strip(), needs=needs.strip()
+    )
     _set_household_contact(household, address=address, phone=phone)
     household.save()
-    audit(event="posts.household_created", actor=actor, request=request, obj=household,
-          object_repr=_household_repr(household), changes={"fields": ["head_name", "address", "phone"]})
+    audit(
+        event="posts.household_created",
+        actor=actor,
+        request=request,
+        obj=household,
+        object_repr=_household_repr(household),
+        changes={"fields": ["head_name", "address", "phone"]},
+    )
     return household
 
 
 @transaction.atomic
-def household_update(*, household: Household, actor, request=None, head_name: str | None = None,
-                     address: str | None = None, phone: str | None = None, situation: str | None = None,
-                     needs: str | None = None) -> Household:
+def household_update(
+    *,
+    household: Household,
+    actor,
+    request=None,
+    head_name: str | None = None,
+    address: str | None = None,
+    phone: str | None = None,
+    situation: str | None = None,
+    needs: str | None = None,
+) -> Household:
     """``None`` leaves a field unchanged. Only the names of changed fields are audited (no personal data)."""
     household = Household.objects.select_for_update().get(pk=household.pk)
     _require_community_admin(actor, household.community_id, pgettext("only your community's", "困难家庭"))
@@ -669,8 +940,14 @@ def household_update(*, household: Household, actor, request=None, head_name: st
             changed.append(name)
     if changed:
         household.save()
-        audit(event="posts.household_updated", actor=actor, request=request, obj=household,
-              object_repr=_household_repr(household), changes={"fields": changed})
+        audit(
+            event="posts.household_updated",
+            actor=actor,
+            request=request,
+            obj=household,
+            object_repr=_household_repr(household),
+            changes={"fields": changed},
+        )
     return household
 
 
@@ -690,9 +967,14 @@ def household_set_active(*, household: Household, active: bool, actor, request=N
             ended += 1
     household.is_active = active
     household.save(update_fields=["is_active"])
-    audit(event="posts.household_activated" if active else "posts.household_deactivated", actor=actor,
-          request=request, obj=household, object_repr=_household_repr(household),
-          changes={"is_active": [str(not active), str(active)], "pairings_ended": ended})
+    audit(
+        event="posts.household_activated" if active else "posts.household_deactivated",
+        actor=actor,
+        request=request,
+        obj=household,
+        object_repr=_household_repr(household),
+        changes={"is_active": [str(not active), str(active)], "pairings_ended": ended},
+    )
     return household
 
 
@@ -702,52 +984,106 @@ def household_reveal_phone(*, household: Household, actor, request=None) -> str:
     from jinshequ.members.services import RevealLimitExceeded, reveal_limit_reached
 
     if reveal_limit_reached(actor):
-        audit(event="security.reveal_limit", actor=actor, request=request, obj=household, success=False,
-              object_repr=_household_repr(household), reason="reveal rate limit reached")
+        audit(
+            event="security.reveal_limit",
+            actor=actor,
+            request=request,
+            obj=household,
+            success=False,
+            object_repr=_household_repr(household),
+            reason="reveal rate limit reached",
+        )
         raise RevealLimitExceeded
     with transaction.atomic():
         phone = household_phone(household)
-        audit(event="posts.household_revealed", actor=actor, request=request, obj=household,
-              object_repr=_household_repr(household), changes={"field": "phone"})
+        audit(
+            event="posts.household_revealed",
+            actor=actor,
+            request=request,
+            obj=household,
+            object_repr=_household_repr(household),
+            changes={"field": "phone"},
+        )
     return phone
 
 
 @transaction.atomic
-def pairing_create(*, household: Household, member: Member, actor, request=None, note: str = "",
-                   started_on: dt.date | None = None) -> Pairing:
+def pairing_create(
+    *,
+    household: Household,
+    member: Member,
+    actor,
+    request=None,
+    note: str = "",
+    started_on: dt.date | None = None,
+) -> Pairing:
     """Pair a member registered in the household's community with it (结对帮扶)."""
     household = Household.objects.select_for_update().get(pk=household.pk)
     _require_community_admin(actor, household.community_id, pgettext("only your community's", "困难家庭"))
     if not household.is_active:
         raise PostError("household_inactive", gettext("这户家庭的帮扶档案已关闭。"))
-    _require_registered(member, household.community_id, gettext("%(name)s未在本社区报到，不能结对。") % {"name": member.name})
+    _require_registered(
+        member, household.community_id, gettext("%(name)s未在本社区报到，不能结对。") % {"name": member.name}
+    )
     if Pairing.objects.filter(household=household, member=member, ended_on__isnull=True).exists():
-        raise PostError("already_paired", gettext("%(name)s已与这户家庭结对。") % {"name": member.name}, status=409)
+        raise PostError(
+            "already_paired", gettext("%(name)s已与这户家庭结对。") % {"name": member.name}, status=409
+        )
     try:
         with transaction.atomic():
-            pairing = Pairing.objects.create(household=household, member=member, note=note.strip()[:200],
-                                             started_on=started_on or timezone.localdate())
+            pairing = Pairing.objects.create(
+                household=household,
+                member=member,
+                note=note.strip()[:200],
+                started_on=started_on or timezone.localdate(),
+            )
     except IntegrityError as exc:
-        raise PostError("already_paired", gettext("%(name)s已与这户家庭结对。") % {"name": member.name}, status=409, backstop=True) from exc
-    audit(event="posts.pairing_created", actor=actor, request=request, obj=pairing,
-          object_repr=f"{member.name} ↔ {_household_repr(household)}",
-          changes={"household": household.pk, "member": member.pk})
-    _on_commit_notify(member, kind="posts.pairing_created", title=gettext("结对帮扶"),
-                      body=gettext("社区已为您安排结对帮扶的困难家庭，请在“结对家庭”中查看。"), link="/posts/households/mine/")
+        raise PostError(
+            "already_paired",
+            gettext("%(name)s已与这户家庭结对。") % {"name": member.name},
+            status=409,
+            backstop=True,
+        ) from exc
+    audit(
+        event="posts.pairing_created",
+        actor=actor,
+        request=request,
+        obj=pairing,
+        object_repr=f"{member.name} ↔ {_household_repr(household)}",
+        changes={"household": household.pk, "member": member.pk},
+    )
+    _on_commit_notify(
+        member,
+        kind="posts.pairing_created",
+        title=gettext("结对帮扶"),
+        body=gettext("社区已为您安排结对帮扶的困难家庭，请在“结对家庭”中查看。"),
+        link="/posts/households/mine/",
+    )
     return pairing
 
 
 @transaction.atomic
 def pairing_end(*, pairing: Pairing, actor, request=None, reason: str = "") -> Pairing:
-    pairing = (Pairing.objects.select_for_update(of=("self",)).select_related("household", "member")
-               .get(pk=pairing.pk))
-    _require_community_admin(actor, pairing.household.community_id, pgettext("only your community's", "困难家庭"))
+    pairing = (
+        Pairing.objects.select_for_update(of=("self",))
+        .select_related("household", "member")
+        .get(pk=pairing.pk)
+    )
+    _require_community_admin(
+        actor, pairing.household.community_id, pgettext("only your community's", "困难家庭")
+    )
     if pairing.ended_on is not None:
         raise PostError("already_ended", gettext("这条结对已经结束。"), status=409)
     pairing.ended_on = timezone.localdate()
     pairing.save(update_fields=["ended_on"])
-    audit(event="posts.pairing_ended", actor=actor, request=request, obj=pairing, reason=(reason or "")[:200],
-          object_repr=f"{pairing.member.name} ↔ {_household_repr(pairing.household)}")
+    audit(
+        event="posts.pairing_ended",
+        actor=actor,
+        request=request,
+        obj=pairing,
+        reason=(reason or "")[:200],
+        object_repr=f"{pairing.member.name} ↔ {_household_repr(pairing.household)}",
+    )
     return pairing
 
 
@@ -755,12 +1091,14 @@ def pairing_end(*, pairing: Pairing, actor, request=None, reason: str = "") -> P
 
 
 @transaction.atomic
-def member_service_end(*, member: Member, reason: str, actor, request=None,
-                       keep_community_id: int | None = None) -> dict:
+def member_service_end(
+    *, member: Member, reason: str, actor, request=None, keep_community_id: int | None = None
+) -> dict:
     """End a member's open claims, team memberships and pairings outside ``keep_community_id`` (all when
     None). Call when a registration ends (transfer, leaving) so no place stays held by someone gone."""
-    claims = claims_end_for_member(member=member, reason=reason, actor=actor, request=request,
-                                   keep_community_id=keep_community_id)
+    claims = claims_end_for_member(
+        member=member, reason=reason, actor=actor, request=request, keep_community_id=keep_community_id
+    )
     memberships = TeamMembership.objects.filter(member=member, left_at__isnull=True)
     pairings = Pairing.objects.filter(member=member, ended_on__isnull=True)
     if keep_community_id is not None:
@@ -770,6 +1108,12 @@ def member_service_end(*, member: Member, reason: str, actor, request=None,
     left = memberships.update(left_at=_now())
     unpaired = pairings.update(ended_on=timezone.localdate())
     if claims or left or unpaired:
-        audit(event="posts.member_service_ended", actor=actor, request=request, obj=member, reason=reason,
-              changes={"claims": claims, "teams": left, "pairings": unpaired})
+        audit(
+            event="posts.member_service_ended",
+            actor=actor,
+            request=request,
+            obj=member,
+            reason=reason,
+            changes={"claims": claims, "teams": left, "pairings": unpaired},
+        )
     return {"claims": claims, "teams": left, "pairings": unpaired}

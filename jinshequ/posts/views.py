@@ -71,13 +71,21 @@ def _community(request) -> Region:
 
 def _member_posts_context(request, member: Member, **extra) -> dict:
     reg = sel.registration_of(member) if member.status == MemberStatus.ACTIVE else None
-    context = {"member": member, "registration": reg, "idempotency_key": new_idempotency_key(),
-               "reason_form": ReasonForm()}
+    context = {
+        "member": member,
+        "registration": reg,
+        "idempotency_key": new_idempotency_key(),
+        "reason_form": ReasonForm(),
+    }
     if reg is not None:
         fits, load = sel.rank_posts_for_member(member, reg.community_id)
         claims = list(sel.my_claims(member)[:20])
-        context.update(fits=fits, load=load, claims=claims,
-                       open_claims=[c for c in claims if c.status in (ClaimStatus.PENDING, ClaimStatus.ACTIVE)])
+        context.update(
+            fits=fits,
+            load=load,
+            claims=claims,
+            open_claims=[c for c in claims if c.status in (ClaimStatus.PENDING, ClaimStatus.ACTIVE)],
+        )
     context.update(extra)
     return context
 
@@ -95,9 +103,18 @@ def post_detail(request, pk):
     reg = sel.registration_of(member)
     fits, load = sel.rank_posts_for_member(member, reg.community_id) if reg else ([], None)
     fit = next((f for f in fits if f.post.pk == post.pk), None)
-    return render(request, "posts/member_post_detail.html", {
-        "member": member, "post": post, "fit": fit, "load": load, "registration": reg,
-        "idempotency_key": new_idempotency_key()})
+    return render(
+        request,
+        "posts/member_post_detail.html",
+        {
+            "member": member,
+            "post": post,
+            "fit": fit,
+            "load": load,
+            "registration": reg,
+            "idempotency_key": new_idempotency_key(),
+        },
+    )
 
 
 @require_POST
@@ -134,11 +151,16 @@ def withdraw(request, pk):
         context = _member_posts_context(request, member, error=form.errors["reason"][0])
         return render(request, "posts/member_posts.html", context, status=400)
     try:
-        services.claim_withdraw(claim=claim_obj, reason=form.cleaned_data["reason"], actor=request.user,
-                                request=request)
+        services.claim_withdraw(
+            claim=claim_obj, reason=form.cleaned_data["reason"], actor=request.user, request=request
+        )
     except PostError as exc:
-        return render(request, "posts/member_posts.html", _member_posts_context(request, member, error=error_message(exc)),
-                      status=exc.status)
+        return render(
+            request,
+            "posts/member_posts.html",
+            _member_posts_context(request, member, error=error_message(exc)),
+            status=exc.status,
+        )
     messages.success(request, gettext("已退出岗位“%(title)s”。") % {"title": claim_obj.post.title})
     return redirect("posts:list")
 
@@ -196,14 +218,20 @@ def my_household(request, pk):
 
 
 def _household_view_context(request, household, **extra) -> dict:
-    return {"household": household, "address": services.household_address(household),
-            "pairings": list(sel.pairing_list_for_household(household).filter(ended_on__isnull=True)), **extra}
+    return {
+        "household": household,
+        "address": services.household_address(household),
+        "pairings": list(sel.pairing_list_for_household(household).filter(ended_on__isnull=True)),
+        **extra,
+    }
 
 
 @require_POST
 def household_reveal(request, pk):
     """Full phone of a household: its community admin or a paired member; audited. Others: 404."""
-    if not (user_has_perm(request.user, Perm.HOUSEHOLD_MANAGE) or user_has_perm(request.user, Perm.HOUSEHOLD_SELF)):
+    if not (
+        user_has_perm(request.user, Perm.HOUSEHOLD_MANAGE) or user_has_perm(request.user, Perm.HOUSEHOLD_SELF)
+    ):
         raise PermissionDenied
     household = sel.household_get_for_user(user=request.user, pk=pk)
     status = 200
@@ -213,11 +241,19 @@ def household_reveal(request, pk):
         phone, status = None, 429
         messages.error(request, error_message(exc))
     if household_policy.can(request.user, "manage", household):
-        response = render(request, "posts/household_detail.html",
-                          _household_admin_context(request, household, revealed_phone=phone), status=status)
+        response = render(
+            request,
+            "posts/household_detail.html",
+            _household_admin_context(request, household, revealed_phone=phone),
+            status=status,
+        )
     else:
-        response = render(request, "posts/household_view.html",
-                          _household_view_context(request, household, revealed_phone=phone), status=status)
+        response = render(
+            request,
+            "posts/household_view.html",
+            _household_view_context(request, household, revealed_phone=phone),
+            status=status,
+        )
     response["Cache-Control"] = "no-store"
     return response
 
@@ -230,12 +266,17 @@ def manage(request):
     community = _community(request)
     posts = list(sel.posts_for_community_admin(request.user))
     settings_obj = services.community_settings(community)
-    return render(request, "posts/manage_list.html", {
-        "community": community, "posts": posts,
-        "settings_form": SettingsForm(initial={"auto_approve_claims": settings_obj.auto_approve_claims}),
-        "pending_count": sel.pending_claims(request.user).count(),
-        "max_active_posts": services.max_active_posts(),
-    })
+    return render(
+        request,
+        "posts/manage_list.html",
+        {
+            "community": community,
+            "posts": posts,
+            "settings_form": SettingsForm(initial={"auto_approve_claims": settings_obj.auto_approve_claims}),
+            "pending_count": sel.pending_claims(request.user).count(),
+            "max_active_posts": services.max_active_posts(),
+        },
+    )
 
 
 @require_POST
@@ -245,16 +286,27 @@ def settings_update(request):
     form = SettingsForm(request.POST)
     form.is_valid()
     auto = bool(form.cleaned_data.get("auto_approve_claims"))
-    services.settings_update(community=community, auto_approve_claims=auto, actor=request.user, request=request)
-    messages.success(request, gettext("已开启认领自动通过。") if auto else gettext("已关闭认领自动通过，新的认领需社区审核。"))
+    services.settings_update(
+        community=community, auto_approve_claims=auto, actor=request.user, request=request
+    )
+    messages.success(
+        request,
+        gettext("已开启认领自动通过。") if auto else gettext("已关闭认领自动通过，新的认领需社区审核。"),
+    )
     return redirect("posts:manage")
 
 
 def _post_kwargs(form: PostForm) -> dict:
     d = form.cleaned_data
-    return {"category": d["category"], "title": d["title"], "description": d.get("description") or "",
-            "schedule": d["schedule"], "capacity": d["capacity"], "starts_on": d["starts_on"],
-            "ends_on": d.get("ends_on")}
+    return {
+        "category": d["category"],
+        "title": d["title"],
+        "description": d.get("description") or "",
+        "schedule": d["schedule"],
+        "capacity": d["capacity"],
+        "starts_on": d["starts_on"],
+        "ends_on": d.get("ends_on"),
+    }
 
 
 @require_perm(Perm.POST_MANAGE)
@@ -263,8 +315,13 @@ def post_create(request):
     form = PostForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         try:
-            post = services.post_create(community=community, skills=form.cleaned_data["skills"], actor=request.user,
-                                        request=request, **_post_kwargs(form))
+            post = services.post_create(
+                community=community,
+                skills=form.cleaned_data["skills"],
+                actor=request.user,
+                request=request,
+                **_post_kwargs(form),
+            )
         except PostError as exc:
             form.add_error(None, error_message(exc))
         else:
@@ -276,14 +333,26 @@ def post_create(request):
 @require_perm(Perm.POST_MANAGE)
 def post_edit(request, pk):
     post = sel.post_get_for_user(user=request.user, pk=pk)
-    initial = {"category": post.category_id, "title": post.title, "description": post.description,
-               "skills": list(post.skills.values_list("pk", flat=True)), "schedule": post.schedule,
-               "capacity": post.capacity, "starts_on": post.starts_on, "ends_on": post.ends_on}
+    initial = {
+        "category": post.category_id,
+        "title": post.title,
+        "description": post.description,
+        "skills": list(post.skills.values_list("pk", flat=True)),
+        "schedule": post.schedule,
+        "capacity": post.capacity,
+        "starts_on": post.starts_on,
+        "ends_on": post.ends_on,
+    }
     form = PostForm(request.POST or None, post=post, initial=initial)
     if request.method == "POST" and form.is_valid():
         try:
-            services.post_update(post=post, skills=form.cleaned_data["skills"], actor=request.user, request=request,
-                                 **_post_kwargs(form))
+            services.post_update(
+                post=post,
+                skills=form.cleaned_data["skills"],
+                actor=request.user,
+                request=request,
+                **_post_kwargs(form),
+            )
         except PostError as exc:
             form.add_error("capacity" if exc.code == "capacity_below_claimed" else None, error_message(exc))
         else:
@@ -295,16 +364,25 @@ def post_edit(request, pk):
 @require_perm(Perm.POST_MANAGE)
 def manage_detail(request, pk):
     post = sel.post_get_for_user(user=request.user, pk=pk)
-    return render(request, "posts/manage_detail.html", {
-        "post": post, "skills": list(post.skills.all()), "claims": list(sel.claimants(post)),
-        "reason_form": ReasonForm()})
+    return render(
+        request,
+        "posts/manage_detail.html",
+        {
+            "post": post,
+            "skills": list(post.skills.all()),
+            "claims": list(sel.claimants(post)),
+            "reason_form": ReasonForm(),
+        },
+    )
 
 
 @require_POST
 @require_perm(Perm.POST_MANAGE)
 def post_deactivate(request, pk):
     post = sel.post_get_for_user(user=request.user, pk=pk)
-    services.post_deactivate(post=post, reason=request.POST.get("reason", ""), actor=request.user, request=request)
+    services.post_deactivate(
+        post=post, reason=request.POST.get("reason", ""), actor=request.user, request=request
+    )
     messages.success(request, gettext("已停用岗位“%(title)s”，在岗的认领已结束。") % {"title": post.title})
     return redirect("posts:manage_detail", pk=post.pk)
 
@@ -322,8 +400,11 @@ def post_activate(request, pk):
 def claims(request):
     _community(request)
     page = Paginator(sel.pending_claims(request.user), PAGE_SIZE).get_page(request.GET.get("page"))
-    return render(request, "posts/claims.html", {"page": page, "claims": page.object_list,
-                                                 "reason_form": ReasonForm(), "querystring_base": ""})
+    return render(
+        request,
+        "posts/claims.html",
+        {"page": page, "claims": page.object_list, "reason_form": ReasonForm(), "querystring_base": ""},
+    )
 
 
 def _back(request, claim_obj):
@@ -341,7 +422,11 @@ def claim_approve(request, pk):
     except PostError as exc:
         messages.error(request, error_message(exc))
     else:
-        messages.success(request, gettext("已通过 %(name)s 认领“%(title)s”。") % {"name": claim_obj.member.name, "title": claim_obj.post.title})
+        messages.success(
+            request,
+            gettext("已通过 %(name)s 认领“%(title)s”。")
+            % {"name": claim_obj.member.name, "title": claim_obj.post.title},
+        )
     return _back(request, claim_obj)
 
 
@@ -381,9 +466,14 @@ def manage_teams(request):
     form = TeamForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         try:
-            team = services.team_create(community=community, name=form.cleaned_data["name"],
-                                        description=form.cleaned_data["description"],
-                                        category=form.cleaned_data["category"], actor=request.user, request=request)
+            team = services.team_create(
+                community=community,
+                name=form.cleaned_data["name"],
+                description=form.cleaned_data["description"],
+                category=form.cleaned_data["category"],
+                actor=request.user,
+                request=request,
+            )
         except PostError as exc:
             form.add_error("name", error_message(exc))
         else:
@@ -397,21 +487,34 @@ def _team_context(request, team, form=None) -> dict:
     current = list(sel.team_members(team))
     member_ids = {m.member_id for m in current}
     candidates = [m for m in sel.registered_members_of(team.community_id) if m.pk not in member_ids]
-    return {"team": team, "memberships": current, "candidates": candidates,
-            "form": form or TeamForm(initial={"name": team.name, "description": team.description,
-                                              "category": team.category_id})}
+    return {
+        "team": team,
+        "memberships": current,
+        "candidates": candidates,
+        "form": form
+        or TeamForm(
+            initial={"name": team.name, "description": team.description, "category": team.category_id}
+        ),
+    }
 
 
 @require_perm(Perm.TEAM_MANAGE)
 def manage_team(request, pk):
     team = sel.team_get_for_user(user=request.user, pk=pk)
-    form = TeamForm(request.POST or None, initial={"name": team.name, "description": team.description,
-                                                   "category": team.category_id})
+    form = TeamForm(
+        request.POST or None,
+        initial={"name": team.name, "description": team.description, "category": team.category_id},
+    )
     if request.method == "POST" and form.is_valid():
         try:
-            services.team_update(team=team, name=form.cleaned_data["name"],
-                                 description=form.cleaned_data["description"],
-                                 category=form.cleaned_data["category"], actor=request.user, request=request)
+            services.team_update(
+                team=team,
+                name=form.cleaned_data["name"],
+                description=form.cleaned_data["description"],
+                category=form.cleaned_data["category"],
+                actor=request.user,
+                request=request,
+            )
         except PostError as exc:
             form.add_error("name", error_message(exc))
         else:
@@ -422,8 +525,11 @@ def manage_team(request, pk):
 
 def _team_member(request, team) -> Member:
     member_pk = request.POST.get("member")
-    member = sel.registered_members_of(team.community_id).filter(pk=member_pk).first() if str(
-        member_pk).isdigit() else None
+    member = (
+        sel.registered_members_of(team.community_id).filter(pk=member_pk).first()
+        if str(member_pk).isdigit()
+        else None
+    )
     if member is None:
         raise Http404
     return member
@@ -452,8 +558,13 @@ def team_action(request, pk):
             services.team_update(team=team, clear_leader=True, actor=request.user, request=request)
             messages.success(request, gettext("已取消队长。"))
         elif action in ("deactivate", "activate"):
-            services.team_set_active(team=team, active=action == "activate", actor=request.user, request=request)
-            messages.success(request, gettext("已停用服务队。") if action == "deactivate" else gettext("已重新启用服务队。"))
+            services.team_set_active(
+                team=team, active=action == "activate", actor=request.user, request=request
+            )
+            messages.success(
+                request,
+                gettext("已停用服务队。") if action == "deactivate" else gettext("已重新启用服务队。"),
+            )
         else:
             messages.error(request, gettext("操作无效。"))
     except PostError as exc:
@@ -479,22 +590,39 @@ def households(request):
     form = HouseholdForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         d = form.cleaned_data
-        household = services.household_create(community=community, head_name=d["head_name"], address=d["address"],
-                                              phone=d["phone"], situation=d["situation"], needs=d["needs"],
-                                              actor=request.user, request=request)
+        household = services.household_create(
+            community=community,
+            head_name=d["head_name"],
+            address=d["address"],
+            phone=d["phone"],
+            situation=d["situation"],
+            needs=d["needs"],
+            actor=request.user,
+            request=request,
+        )
         messages.success(request, gettext("已登记困难家庭。"))
         return redirect("posts:household", pk=household.pk)
     rows = list(sel.households_for_admin(request.user))
     for h in rows:
         h.address_masked = services.mask_address(services.household_address(h))
-    return render(request, "posts/households.html", {"community": community, "households": rows, "form": form})
+    return render(
+        request, "posts/households.html", {"community": community, "households": rows, "form": form}
+    )
 
 
 def _household_admin_context(request, household, form=None, pair_form=None, **extra) -> dict:
     return {
-        "household": household, "address": services.household_address(household),
-        "form": form or HouseholdForm(household=household, initial={
-            "head_name": household.head_name, "situation": household.situation, "needs": household.needs}),
+        "household": household,
+        "address": services.household_address(household),
+        "form": form
+        or HouseholdForm(
+            household=household,
+            initial={
+                "head_name": household.head_name,
+                "situation": household.situation,
+                "needs": household.needs,
+            },
+        ),
         "pairings": list(sel.pairing_list_for_household(household)),
         "pair_form": pair_form or PairingForm(members=sel.registered_members_of(household.community_id)),
         **extra,
@@ -504,13 +632,27 @@ def _household_admin_context(request, household, form=None, pair_form=None, **ex
 @require_perm(Perm.HOUSEHOLD_MANAGE)
 def household(request, pk):
     household = sel.household_get_for_user(user=request.user, pk=pk)
-    form = HouseholdForm(request.POST or None, household=household, initial={
-        "head_name": household.head_name, "situation": household.situation, "needs": household.needs})
+    form = HouseholdForm(
+        request.POST or None,
+        household=household,
+        initial={
+            "head_name": household.head_name,
+            "situation": household.situation,
+            "needs": household.needs,
+        },
+    )
     if request.method == "POST" and form.is_valid():
         d = form.cleaned_data
-        services.household_update(household=household, head_name=d["head_name"], address=d["address"] or None,
-                                  phone=d["phone"] or None, situation=d["situation"], needs=d["needs"],
-                                  actor=request.user, request=request)
+        services.household_update(
+            household=household,
+            head_name=d["head_name"],
+            address=d["address"] or None,
+            phone=d["phone"] or None,
+            situation=d["situation"],
+            needs=d["needs"],
+            actor=request.user,
+            request=request,
+        )
         messages.success(request, gettext("已保存。"))
         return redirect("posts:household", pk=household.pk)
     return render(request, "posts/household_detail.html", _household_admin_context(request, household, form))
@@ -522,7 +664,9 @@ def household_active(request, pk):
     household = sel.household_get_for_user(user=request.user, pk=pk)
     active = request.POST.get("active") == "1"
     services.household_set_active(household=household, active=active, actor=request.user, request=request)
-    messages.success(request, gettext("已重新开启帮扶档案。") if active else gettext("已关闭帮扶档案，结对已结束。"))
+    messages.success(
+        request, gettext("已重新开启帮扶档案。") if active else gettext("已关闭帮扶档案，结对已结束。")
+    )
     return redirect("posts:household", pk=household.pk)
 
 
@@ -533,15 +677,26 @@ def pair(request, pk):
     form = PairingForm(request.POST, members=sel.registered_members_of(household.community_id))
     if form.is_valid():
         try:
-            services.pairing_create(household=household, member=form.cleaned_data["member"],
-                                    note=form.cleaned_data["note"], actor=request.user, request=request)
+            services.pairing_create(
+                household=household,
+                member=form.cleaned_data["member"],
+                note=form.cleaned_data["note"],
+                actor=request.user,
+                request=request,
+            )
         except PostError as exc:
             form.add_error("member", error_message(exc))
         else:
-            messages.success(request, gettext("已安排 %(name)s 结对帮扶。") % {"name": form.cleaned_data['member'].name})
+            messages.success(
+                request, gettext("已安排 %(name)s 结对帮扶。") % {"name": form.cleaned_data["member"].name}
+            )
             return redirect("posts:household", pk=household.pk)
-    return render(request, "posts/household_detail.html",
-                  _household_admin_context(request, household, pair_form=form), status=400)
+    return render(
+        request,
+        "posts/household_detail.html",
+        _household_admin_context(request, household, pair_form=form),
+        status=400,
+    )
 
 
 @require_POST
@@ -553,8 +708,9 @@ def pairing_end(request, pk):
     if pairing is None:
         raise Http404
     try:
-        services.pairing_end(pairing=pairing, reason=request.POST.get("reason", ""), actor=request.user,
-                             request=request)
+        services.pairing_end(
+            pairing=pairing, reason=request.POST.get("reason", ""), actor=request.user, request=request
+        )
     except PostError as exc:
         messages.error(request, error_message(exc))
     else:
@@ -567,29 +723,43 @@ def pairing_end(request, pk):
 
 @require_perm(Perm.POST_CATEGORY_MANAGE)
 def categories(request):
-    form = CategoryForm(request.POST or None) if request.POST.get("action") in (None, "add") else CategoryForm()
+    form = (
+        CategoryForm(request.POST or None) if request.POST.get("action") in (None, "add") else CategoryForm()
+    )
     if request.method == "POST":
         action = request.POST.get("action", "add")
         try:
             if action == "add":
                 if form.is_valid():
-                    category = services.category_create(name=form.cleaned_data["name"], actor=request.user,
-                                                        request=request)
+                    category = services.category_create(
+                        name=form.cleaned_data["name"], actor=request.user, request=request
+                    )
                     messages.success(request, gettext("已添加类别“%(name)s”。") % {"name": category.name})
                     return redirect("posts:categories")
             else:
-                category = PostCategory.objects.filter(pk=request.POST.get("category") or 0).first() if str(
-                    request.POST.get("category", "")).isdigit() else None
+                category = (
+                    PostCategory.objects.filter(pk=request.POST.get("category") or 0).first()
+                    if str(request.POST.get("category", "")).isdigit()
+                    else None
+                )
                 if category is None:
                     raise Http404
                 if action == "rename":
-                    services.category_rename(category=category, name=request.POST.get("name", ""),
-                                             actor=request.user, request=request)
+                    services.category_rename(
+                        category=category,
+                        name=request.POST.get("name", ""),
+                        actor=request.user,
+                        request=request,
+                    )
                     messages.success(request, gettext("已修改类别名称。"))
                 elif action in ("deactivate", "activate"):
-                    services.category_set_active(category=category, active=action == "activate", actor=request.user,
-                                                 request=request)
-                    messages.success(request, gettext("已停用类别。") if action == "deactivate" else gettext("已启用类别。"))
+                    services.category_set_active(
+                        category=category, active=action == "activate", actor=request.user, request=request
+                    )
+                    messages.success(
+                        request,
+                        gettext("已停用类别。") if action == "deactivate" else gettext("已启用类别。"),
+                    )
                 return redirect("posts:categories")
         except PostError as exc:
             messages.error(request, error_message(exc))
@@ -597,7 +767,8 @@ def categories(request):
     from django.db.models import Count, Q
 
     rows = PostCategory.objects.annotate(n=Count("posts", filter=Q(posts__is_active=True))).order_by(
-        "-is_active", "sort_order", "name")
+        "-is_active", "sort_order", "name"
+    )
     return render(request, "posts/categories.html", {"form": form, "categories": rows})
 
 
@@ -610,8 +781,12 @@ def _in_scope_region(request, value) -> Region | None:
     if audiences.in_audience(request.user, audiences.REGION_ANCHORED):
         return region_get_for_user(user=request.user, pk=value)
     region = Region.objects.filter(pk=value).first() if str(value).isdigit() else None
-    if region is None or not sel.covered_registrations(request.user).filter(
-            community__path__startswith=region.path).exists():
+    if (
+        region is None
+        or not sel.covered_registrations(request.user)
+        .filter(community__path__startswith=region.path)
+        .exists()
+    ):
         raise Http404
     return region
 
@@ -620,8 +795,12 @@ def _in_scope_unit(request, value) -> WorkUnit | None:
     if not value:
         return None
     unit = WorkUnit.objects.filter(pk=value).first() if str(value).isdigit() else None
-    if unit is None or not sel.covered_registrations(request.user).filter(
-            member__work_unit__path__startswith=unit.path).exists():
+    if (
+        unit is None
+        or not sel.covered_registrations(request.user)
+        .filter(member__work_unit__path__startswith=unit.path)
+        .exists()
+    ):
         raise Http404
     if audiences.unit_outside_anchor(request.user, unit):
         raise Http404
@@ -639,12 +818,20 @@ def coverage(request):
     rows = node.children if node else tree.roots
     if node is None and len(rows) == 1 and rows[0].children:
         node, rows = rows[0], rows[0].children
-    return render(request, "posts/coverage.html", {
-        "tree": tree, "node": node, "rows": rows, "total": node.coverage if node else tree.total,
-        "ancestors": tree.ancestors(node) if node else [], "by": "region",
-        "show_households": audiences.administered_unit_id(request.user) is None,
-        "community_tabs": _is_community_admin(request),
-    })
+    return render(
+        request,
+        "posts/coverage.html",
+        {
+            "tree": tree,
+            "node": node,
+            "rows": rows,
+            "total": node.coverage if node else tree.total,
+            "ancestors": tree.ancestors(node) if node else [],
+            "by": "region",
+            "show_households": audiences.administered_unit_id(request.user) is None,
+            "community_tabs": _is_community_admin(request),
+        },
+    )
 
 
 @require_perm(Perm.COVERAGE_VIEW)
@@ -656,11 +843,20 @@ def coverage_units(request):
         if node is None:
             raise Http404
     rows = node.children if node else tree.roots
-    return render(request, "posts/coverage.html", {
-        "tree": tree, "node": node, "rows": rows, "total": node.coverage if node else tree.total,
-        "ancestors": tree.ancestors(node) if node else [], "by": "unit", "show_households": False,
-        "community_tabs": _is_community_admin(request),
-    })
+    return render(
+        request,
+        "posts/coverage.html",
+        {
+            "tree": tree,
+            "node": node,
+            "rows": rows,
+            "total": node.coverage if node else tree.total,
+            "ancestors": tree.ancestors(node) if node else [],
+            "by": "unit",
+            "show_households": False,
+            "community_tabs": _is_community_admin(request),
+        },
+    )
 
 
 def _missing(request):
@@ -675,21 +871,50 @@ def coverage_missing(request):
     page = Paginator(qs, PAGE_SIZE).get_page(request.GET.get("page"))
     query = request.GET.copy()
     query.pop("page", None)
-    return render(request, "posts/coverage_missing.html", {
-        "region": region, "unit": unit, "page": page, "rows": page.object_list,
-        "querystring": query.urlencode(), "querystring_base": f"{query.urlencode()}&" if query else "",
-        "community_tabs": _is_community_admin(request)})
+    return render(
+        request,
+        "posts/coverage_missing.html",
+        {
+            "region": region,
+            "unit": unit,
+            "page": page,
+            "rows": page.object_list,
+            "querystring": query.urlencode(),
+            "querystring_base": f"{query.urlencode()}&" if query else "",
+            "community_tabs": _is_community_admin(request),
+        },
+    )
 
 
 @require_perm(Perm.COVERAGE_VIEW)
 def coverage_export(request):
     region, unit, qs = _missing(request)
     count = qs.count()
-    audit(event="posts.coverage_exported", request=request, object_type="posts.postclaim",
-          changes={"rows": count, "region": region.pk if region else None, "unit": unit.pk if unit else None})
-    headers = [gettext("姓名"), gettext("性别"), gettext("所在单位"), gettext("报到社区"), gettext("报到日期"), gettext("认领情况")]
-    rows = ([r.member.name, r.member.get_gender_display(), r.member.work_unit.name, r.community.name,
-             r.confirmed_on, gettext("待社区审核") if r.pending else gettext("未认领")] for r in qs.iterator(chunk_size=2000))
+    audit(
+        event="posts.coverage_exported",
+        request=request,
+        object_type="posts.postclaim",
+        changes={"rows": count, "region": region.pk if region else None, "unit": unit.pk if unit else None},
+    )
+    headers = [
+        gettext("姓名"),
+        gettext("性别"),
+        gettext("所在单位"),
+        gettext("报到社区"),
+        gettext("报到日期"),
+        gettext("认领情况"),
+    ]
+    rows = (
+        [
+            r.member.name,
+            r.member.get_gender_display(),
+            r.member.work_unit.name,
+            r.community.name,
+            r.confirmed_on,
+            gettext("待社区审核") if r.pending else gettext("未认领"),
+        ]
+        for r in qs.iterator(chunk_size=2000)
+    )
     return xlsx_response(gettext("未认领岗位党员"), headers, rows)
 
 

@@ -32,8 +32,14 @@ ALLOWED_CHILDREN = {
 class Region(models.Model):
     name = models.CharField(_("名称"), max_length=100)
     kind = models.CharField(_("层级"), max_length=16, choices=RegionKind.choices)
-    parent = models.ForeignKey("self", verbose_name=_("上级"), null=True, blank=True,
-                               on_delete=models.PROTECT, related_name="children")
+    parent = models.ForeignKey(
+        "self",
+        verbose_name=_("上级"),
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="children",
+    )
     path = models.CharField(max_length=255, editable=False, default="")
     code = models.CharField(_("编码"), max_length=32, blank=True)
     address = models.CharField(_("办公地址"), max_length=200, blank=True)
@@ -47,7 +53,9 @@ class Region(models.Model):
         verbose_name_plural = _("区域")
         ordering = ["path"]
         indexes = [models.Index(fields=["path"]), models.Index(fields=["kind", "is_active"])]
-        constraints = [models.UniqueConstraint(fields=["parent", "name"], name="region_unique_name_in_parent")]
+        constraints = [
+            models.UniqueConstraint(fields=["parent", "name"], name="region_unique_name_in_parent")
+        ]
 
     def __str__(self) -> str:
         return self.name

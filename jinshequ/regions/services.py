@@ -30,8 +30,13 @@ def region_create(*, name: str, kind: str, parent: Region | None, actor, request
     region.save()
     region.path = f"{parent.path if parent else ''}{region.pk}."
     region.save(update_fields=["path"])
-    audit(event="region.created", actor=actor, request=request, obj=region,
-          changes={"name": [None, name], "kind": [None, kind]})
+    audit(
+        event="region.created",
+        actor=actor,
+        request=request,
+        obj=region,
+        changes={"name": [None, name], "kind": [None, kind]},
+    )
     return region
 
 
@@ -75,6 +80,11 @@ def region_set_active(*, region: Region, active: bool, actor, request=None) -> R
     if region.is_active != active:
         region.is_active = active
         region.save(update_fields=["is_active", "updated_at"])
-        audit(event="region.activated" if active else "region.deactivated", actor=actor, request=request,
-              obj=region, changes={"is_active": [str(not active), str(active)]})
+        audit(
+            event="region.activated" if active else "region.deactivated",
+            actor=actor,
+            request=request,
+            obj=region,
+            changes={"is_active": [str(not active), str(active)]},
+        )
     return region

@@ -16,8 +16,13 @@ def _demo_account_checks() -> list[Error]:
     except DatabaseError:  # no database or no tables yet: nothing to check
         return []
     if present:
-        return [Error("Demo accounts exist in this database; remove them before production.",
-                      hint="Delete the demo city or at least the demo users.", id="jinshequ.E008")]
+        return [
+            Error(
+                "Demo accounts exist in this database; remove them before production.",
+                hint="Delete the demo city or at least the demo users.",
+                id="jinshequ.E008",
+            )
+        ]
     return []
 
 

@@ -25,28 +25,51 @@ def check_integrity() -> list[str]:
             problems.append(f"{message}: {n} (e.g. {_ids(qs)})")
 
     for status in (RegistrationStatus.CONFIRMED, RegistrationStatus.PENDING):
-        report(Member.objects.annotate(n=Count("registrations", filter=Q(registrations__status=status)))
-               .filter(n__gt=1), f"members with more than one {status} registration")
-    report(Registration.objects.filter(status__in=[RegistrationStatus.CONFIRMED, RegistrationStatus.PENDING])
-           .exclude(member__status=MemberStatus.ACTIVE), "open registrations of members who left or were merged")
-    report(Registration.objects.exclude(community__kind=RegionKind.COMMUNITY), "registrations to a non-community")
-    report(Registration.objects.filter(status=RegistrationStatus.CONFIRMED, confirmed_on__isnull=True),
-           "confirmed registrations without a date")
-    report(Registration.objects.filter(status=RegistrationStatus.ENDED, ended_on__isnull=True),
-           "ended registrations without an end date")
+        report(
+            Member.objects.annotate(n=Count("registrations", filter=Q(registrations__status=status))).filter(
+                n__gt=1
+            ),
+            f"members with more than one {status} registration",
+        )
+    report(
+        Registration.objects.filter(
+            status__in=[RegistrationStatus.CONFIRMED, RegistrationStatus.PENDING]
+        ).exclude(member__status=MemberStatus.ACTIVE),
+        "open registrations of members who left or were merged",
+    )
+    report(
+        Registration.objects.exclude(community__kind=RegionKind.COMMUNITY), "registrations to a non-community"
+    )
+    report(
+        Registration.objects.filter(status=RegistrationStatus.CONFIRMED, confirmed_on__isnull=True),
+        "confirmed registrations without a date",
+    )
+    report(
+        Registration.objects.filter(status=RegistrationStatus.ENDED, ended_on__isnull=True),
+        "ended registrations without an end date",
+    )
     report(Member.objects.exclude(community__kind=RegionKind.COMMUNITY), "members living in a non-community")
-    report(Member.objects.filter(status=MemberStatus.MERGED, merged_into__isnull=True), "merged without a target")
-    report(Member.objects.annotate(n=Count("cards", filter=Q(cards__is_active=True))).filter(n__gt=1),
-           "members with more than one active card")
-    report(ContactCard.objects.filter(is_active=True).exclude(member__status=MemberStatus.ACTIVE),
-           "active cards of members who left")
+    report(
+        Member.objects.filter(status=MemberStatus.MERGED, merged_into__isnull=True), "merged without a target"
+    )
+    report(
+        Member.objects.annotate(n=Count("cards", filter=Q(cards__is_active=True))).filter(n__gt=1),
+        "members with more than one active card",
+    )
+    report(
+        ContactCard.objects.filter(is_active=True).exclude(member__status=MemberStatus.ACTIVE),
+        "active cards of members who left",
+    )
     for region in Region.objects.select_related("parent").only("pk", "path", "parent__path").iterator():
         expected = f"{region.parent.path if region.parent else ''}{region.pk}."
         if region.path != expected:
             problems.append(f"region {region.pk} has path {region.path!r}, expected {expected!r}")
     region_paths = dict(Region.objects.values_list("pk", "path"))
-    for unit in WorkUnit.objects.select_related("parent").only("pk", "path", "region_id", "region_path",
-                                                               "parent__path").iterator():
+    for unit in (
+        WorkUnit.objects.select_related("parent")
+        .only("pk", "path", "region_id", "region_path", "parent__path")
+        .iterator()
+    ):
         expected = f"{unit.parent.path if unit.parent else ''}{unit.pk}."
         if unit.path != expected:
             problems.append(f"unit {unit.pk} has path {unit.path!r}, expected {expected!r}")

@@ -30,7 +30,9 @@ def overview_for_user(user) -> dict:
     )
     out = {"members": members}
     if user_has_perm(user, Perm.REGION_VIEW):
-        out["communities"] = region_list_for_user(user).filter(kind=RegionKind.COMMUNITY, is_active=True).count()
+        out["communities"] = (
+            region_list_for_user(user).filter(kind=RegionKind.COMMUNITY, is_active=True).count()
+        )
     if user_has_perm(user, Perm.UNIT_VIEW):
         out["units"] = unit_list_for_user(user).filter(is_active=True).count()
     if user_has_perm(user, Perm.STATS_VIEW):
@@ -79,7 +81,9 @@ class Rate:
 
     def below(self, target: Decimal | float | None) -> bool:
         """Below the campaign target (never for a set with nobody expected to report)."""
-        return target is not None and self.expected > 0 and self.reported * 100 < float(target) * self.expected
+        return (
+            target is not None and self.expected > 0 and self.reported * 100 < float(target) * self.expected
+        )
 
     def count(self, status: str) -> int:
         return getattr(self, status)
@@ -159,8 +163,8 @@ class RegionNode:
     parent_id: int | None
     path: str
     rate: Rate = field(default_factory=Rate)
-    communities: int = 0          # communities in the subtree with someone expected to report
-    below_communities: int = 0    # … of which below the target
+    communities: int = 0  # communities in the subtree with someone expected to report
+    below_communities: int = 0  # … of which below the target
     children: list[RegionNode] = field(default_factory=list)
 
     @property
@@ -222,14 +226,19 @@ def registration_rates_by_region(user, day: dt.date | None = None) -> RegionRate
     else:
         regions = Region.objects.all()
         only_with_members = kind is not Kind.CITY
-    nodes = {r["id"]: RegionNode(pk=r["id"], name=r["name"], kind=r["kind"], parent_id=r["parent_id"], path=r["path"])
-             for r in regions.filter(is_active=True).values("id", "name", "kind", "parent_id", "path")}
+    nodes = {
+        r["id"]: RegionNode(
+            pk=r["id"], name=r["name"], kind=r["kind"], parent_id=r["parent_id"], path=r["path"]
+        )
+        for r in regions.filter(is_active=True).values("id", "name", "kind", "parent_id", "path")
+    }
     # Members may live in a community that was since deactivated: keep their figures in the roll-up.
     missing = [pk for pk in counts if pk not in nodes]
     if missing:
         for r in Region.objects.filter(pk__in=missing).values("id", "name", "kind", "parent_id", "path"):
-            nodes[r["id"]] = RegionNode(pk=r["id"], name=r["name"], kind=r["kind"], parent_id=r["parent_id"],
-                                        path=r["path"])
+            nodes[r["id"]] = RegionNode(
+                pk=r["id"], name=r["name"], kind=r["kind"], parent_id=r["parent_id"], path=r["path"]
+            )
     for community_id, rate in counts.items():
         community = nodes.get(community_id)
         if community is None:
@@ -258,10 +267,10 @@ class UnitNode:
     name: str
     parent_id: int | None
     path: str
-    own: Rate = field(default_factory=Rate)       # members directly in this unit
-    rate: Rate = field(default_factory=Rate)      # the unit with its whole subtree
-    units: int = 0                                # units in the subtree with someone expected to report
-    below_units: int = 0                          # … of which below the target
+    own: Rate = field(default_factory=Rate)  # members directly in this unit
+    rate: Rate = field(default_factory=Rate)  # the unit with its whole subtree
+    units: int = 0  # units in the subtree with someone expected to report
+    below_units: int = 0  # … of which below the target
     children: list[UnitNode] = field(default_factory=list)
 
     @property
@@ -308,13 +317,16 @@ def registration_rates_by_unit(user, day: dt.date | None = None) -> UnitRates:
     for r in rows.values():
         ids = _path_ids(r["path"])
         if top is not None:
-            ids = ids[ids.index(top.pk):] if top.pk in ids else []
+            ids = ids[ids.index(top.pk) :] if top.pk in ids else []
         needed.update(i for i in ids if i not in rows)
     if needed:
         rows.update({r["id"]: r for r in WorkUnit.objects.filter(pk__in=needed).values(*fields)})
     if top is not None and top.pk not in rows:
         rows[top.pk] = {"id": top.pk, "name": top.name, "parent_id": top.parent_id, "path": top.path}
-    nodes = {pk: UnitNode(pk=pk, name=r["name"], parent_id=r["parent_id"], path=r["path"]) for pk, r in rows.items()}
+    nodes = {
+        pk: UnitNode(pk=pk, name=r["name"], parent_id=r["parent_id"], path=r["path"])
+        for pk, r in rows.items()
+    }
     for unit_id, rate in counts.items():
         unit = nodes.get(unit_id)
         if unit is None:

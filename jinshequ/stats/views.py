@@ -32,8 +32,14 @@ SORTS = {
     "outstanding": (lambda n: n.rate.outstanding, True),
     "active": (lambda n: n.rate.active, True),
 }
-SORT_LABELS = {"": _("默认"), "name": _("名称"), "rate": _("报到率从低到高"), "-rate": _("报到率从高到低"),
-               "outstanding": _("未报到人数"), "active": _("党员人数")}
+SORT_LABELS = {
+    "": _("默认"),
+    "name": _("名称"),
+    "rate": _("报到率从低到高"),
+    "-rate": _("报到率从高到低"),
+    "outstanding": _("未报到人数"),
+    "active": _("党员人数"),
+}
 
 
 def _sorted(rows: list, sort: str) -> list:
@@ -52,10 +58,12 @@ def _mark(rows, target, kind: str) -> None:
 
 
 def _chart(rows, target) -> dict:
-    return {"names": [r.name for r in rows[:60]],
-            "rates": [r.rate.rate for r in rows[:60]],
-            "target": float(target.rate) if target.rate is not None else None,
-            "labels": {"rate": str(_("报到率")), "target": str(_("目标"))}}
+    return {
+        "names": [r.name for r in rows[:60]],
+        "rates": [r.rate.rate for r in rows[:60]],
+        "target": float(target.rate) if target.rate is not None else None,
+        "labels": {"rate": str(_("报到率")), "target": str(_("目标"))},
+    }
 
 
 @require_perm(Perm.STATS_VIEW)
@@ -80,10 +88,22 @@ def registration(request):
             total, crumbs = focus.rate, rates.ancestors(focus)
         rows = _sorted(rows, sort)
         _mark(rows, rates.target, "region")
-        below = (focus.below_communities, focus.communities) if focus else (
-            sum(r.below_communities for r in rates.roots), sum(r.communities for r in rates.roots))
-        context.update(rates=rates, target=rates.target, focus=focus, rows=rows, total=total, crumbs=crumbs, below=below,
-                       level=rates.target.level(total), chart=_chart(rows, rates.target))
+        below = (
+            (focus.below_communities, focus.communities)
+            if focus
+            else (sum(r.below_communities for r in rates.roots), sum(r.communities for r in rates.roots))
+        )
+        context.update(
+            rates=rates,
+            target=rates.target,
+            focus=focus,
+            rows=rows,
+            total=total,
+            crumbs=crumbs,
+            below=below,
+            level=rates.target.level(total),
+            chart=_chart(rows, rates.target),
+        )
     else:
         rates = registration_rates_by_unit(request.user)
         parent = None
@@ -97,19 +117,33 @@ def registration(request):
             rows = [r for r in rows if q in r.name]
         rows = _sorted(rows, sort)
         total = parent.rate if parent else rates.total
-        below = (parent.below_units, parent.units) if parent else (
-            sum(r.below_units for r in rates.roots), sum(r.units for r in rates.roots))
+        below = (
+            (parent.below_units, parent.units)
+            if parent
+            else (sum(r.below_units for r in rates.roots), sum(r.units for r in rates.roots))
+        )
         page = Paginator(rows, PAGE_SIZE).get_page(request.GET.get("page"))
         _mark(page.object_list, rates.target, "unit")
         query = request.GET.copy()
         query.pop("page", None)
-        context.update(rates=rates, target=rates.target, parent=parent, page=page, rows=page.object_list, q=q,
-                       below=below,
-                       own_row=parent.own if parent and parent.children and parent.own.active and page.number == 1 else None,
-                       own_key=f"unit={parent.pk}&own=1" if parent else "",
-                       total=total, crumbs=rates.ancestors(parent) if parent else [],
-                       level=rates.target.level(total), chart=_chart(page.object_list, rates.target),
-                       querystring_base=f"{query.urlencode()}&" if query else "")
+        context.update(
+            rates=rates,
+            target=rates.target,
+            parent=parent,
+            page=page,
+            rows=page.object_list,
+            q=q,
+            below=below,
+            own_row=parent.own
+            if parent and parent.children and parent.own.active and page.number == 1
+            else None,
+            own_key=f"unit={parent.pk}&own=1" if parent else "",
+            total=total,
+            crumbs=rates.ancestors(parent) if parent else [],
+            level=rates.target.level(total),
+            chart=_chart(page.object_list, rates.target),
+            querystring_base=f"{query.urlencode()}&" if query else "",
+        )
     context["can_roster"] = user_has_perm(request.user, Perm.ROSTER_VIEW)
     return render(request, "stats/registration.html", context)
 
@@ -138,7 +172,9 @@ def registration_members(request):
             members = members.filter(work_unit_id=node.pk)
             counts = node.own
         else:
-            members = members.filter(work_unit__in=WorkUnit.objects.filter(path__startswith=node.path).values("pk"))
+            members = members.filter(
+                work_unit__in=WorkUnit.objects.filter(path__startswith=node.path).values("pk")
+            )
             counts = node.rate
         kind = "unit"
     else:
@@ -149,7 +185,11 @@ def registration_members(request):
     rows = member_search(roster_rows(members, status=report, day=rates.target.today), q)
     known = None
     if not q:  # the totals are already counted: no COUNT query for the paginator
-        known = {"": counts.expected, "all": counts.active}[report] if report in ("", "all") else counts.count(report)
+        known = (
+            {"": counts.expected, "all": counts.active}[report]
+            if report in ("", "all")
+            else counts.count(report)
+        )
     page = page_of(rows, request.GET.get("page"), count=known, per_page=PAGE_SIZE)
     page.object_list = attach_report_details(page.object_list, rates.target.today)
     query = request.GET.copy()
@@ -158,12 +198,26 @@ def registration_members(request):
     for key in ("report", "q"):
         base.pop(key, None)
     tabs = [("", _("应报到"), counts.expected), ("all", _("全部在职"), counts.active)] + [
-        (s, str(ReportStatus.LABELS[s]), counts.count(s)) for s in ReportStatus.ORDER]
-    return render(request, "stats/registration_members.html", {
-        "node": node, "kind": kind, "own": own, "counts": counts, "report": report, "q": q,
-        "report_label": {k: lbl for k, lbl, _n in tabs}.get(report, ""), "tabs": tabs,
-        "crumbs": rates.ancestors(node), "target": rates.target,
-        "page": page, "members": page.object_list, "base": base.urlencode(),
-        "querystring_base": f"{query.urlencode()}&" if query else "",
-        "can_member": user_has_perm(request.user, Perm.MEMBER_VIEW),
-    })
+        (s, str(ReportStatus.LABELS[s]), counts.count(s)) for s in ReportStatus.ORDER
+    ]
+    return render(
+        request,
+        "stats/registration_members.html",
+        {
+            "node": node,
+            "kind": kind,
+            "own": own,
+            "counts": counts,
+            "report": report,
+            "q": q,
+            "report_label": {k: lbl for k, lbl, _n in tabs}.get(report, ""),
+            "tabs": tabs,
+            "crumbs": rates.ancestors(node),
+            "target": rates.target,
+            "page": page,
+            "members": page.object_list,
+            "base": base.urlencode(),
+            "querystring_base": f"{query.urlencode()}&" if query else "",
+            "can_member": user_has_perm(request.user, Perm.MEMBER_VIEW),
+        },
+    )

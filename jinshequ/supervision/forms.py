@@ -13,8 +13,12 @@ class ItemForm(forms.Form):
 
     title = forms.CharField(label=_("事项名称"), max_length=TITLE_MAX)
     rule = forms.ChoiceField(label=_("判定方式"), required=False)
-    description = forms.CharField(label=_("说明"), max_length=DESCRIPTION_MAX, required=False,
-                                  help_text=_("完成标准；人工确认的事项请写明需要填写的佐证。"))
+    description = forms.CharField(
+        label=_("说明"),
+        max_length=DESCRIPTION_MAX,
+        required=False,
+        help_text=_("完成标准；人工确认的事项请写明需要填写的佐证。"),
+    )
 
     def __init__(self, *args, scope: str, **kwargs):
         super().__init__(*args, **kwargs)

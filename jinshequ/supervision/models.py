@@ -17,7 +17,9 @@ class ChecklistScope(models.TextChoices):
 
 
 class ChecklistItem(models.Model):
-    campaign = models.ForeignKey("campaigns.Campaign", on_delete=models.CASCADE, related_name="checklist_items")
+    campaign = models.ForeignKey(
+        "campaigns.Campaign", on_delete=models.CASCADE, related_name="checklist_items"
+    )
     scope = models.CharField(max_length=10, choices=ChecklistScope.choices)
     title = models.CharField(_("事项"), max_length=60)
     rule = models.CharField(_("自动判定规则"), max_length=40, blank=True)
@@ -29,8 +31,9 @@ class ChecklistItem(models.Model):
         verbose_name = _("清单事项")
         verbose_name_plural = _("清单事项")
         ordering = ["scope", "sort_order", "id"]
-        constraints = [models.UniqueConstraint(fields=["campaign", "scope", "title"],
-                                               name="checklist_item_unique_title")]
+        constraints = [
+            models.UniqueConstraint(fields=["campaign", "scope", "title"], name="checklist_item_unique_title")
+        ]
 
     def __str__(self) -> str:
         return self.title
@@ -38,9 +41,12 @@ class ChecklistItem(models.Model):
 
 class ChecklistMark(models.Model):
     item = models.ForeignKey(ChecklistItem, on_delete=models.CASCADE, related_name="marks")
-    member = models.ForeignKey("members.Member", null=True, blank=True, on_delete=models.CASCADE, related_name="+")
-    community = models.ForeignKey("regions.Region", null=True, blank=True, on_delete=models.CASCADE,
-                                  related_name="+")
+    member = models.ForeignKey(
+        "members.Member", null=True, blank=True, on_delete=models.CASCADE, related_name="+"
+    )
+    community = models.ForeignKey(
+        "regions.Region", null=True, blank=True, on_delete=models.CASCADE, related_name="+"
+    )
     done = models.BooleanField(default=True)
     note = models.CharField(_("佐证说明"), max_length=200)
     marked_by = models.ForeignKey("accounts.User", null=True, on_delete=models.SET_NULL, related_name="+")
@@ -50,12 +56,19 @@ class ChecklistMark(models.Model):
         verbose_name = _("清单确认")
         verbose_name_plural = _("清单确认")
         constraints = [
-            models.UniqueConstraint(fields=["item", "member"], condition=Q(member__isnull=False),
-                                    name="one_mark_per_member_item"),
-            models.UniqueConstraint(fields=["item", "community"], condition=Q(community__isnull=False),
-                                    name="one_mark_per_community_item"),
-            models.CheckConstraint(condition=Q(member__isnull=False, community__isnull=True)
-                                   | Q(member__isnull=True, community__isnull=False), name="mark_has_one_target"),
+            models.UniqueConstraint(
+                fields=["item", "member"], condition=Q(member__isnull=False), name="one_mark_per_member_item"
+            ),
+            models.UniqueConstraint(
+                fields=["item", "community"],
+                condition=Q(community__isnull=False),
+                name="one_mark_per_community_item",
+            ),
+            models.CheckConstraint(
+                condition=Q(member__isnull=False, community__isnull=True)
+                | Q(member__isnull=True, community__isnull=False),
+                name="mark_has_one_target",
+            ),
         ]
 
     def __str__(self) -> str:

@@ -55,9 +55,9 @@ class Period:
 class Rule:
     scope: str
     name: str
-    label: str                               # what the system checks (shown beside the item)
-    hint: str                                # how a member completes it (member page), or ""
-    link: str                                # URL name of the page where it is done, or ""
+    label: str  # what the system checks (shown beside the item)
+    hint: str  # how a member completes it (member page), or ""
+    link: str  # URL name of the page where it is done, or ""
     build: Callable[[Period, str], Q]
 
     def condition(self, campaign, ref: str = "pk") -> Q:
@@ -86,49 +86,79 @@ def get_rule(scope: str, name: str) -> Rule | None:
 def rule_choices(scope: str) -> list[tuple[str, str]]:
     """For the item form: ``[("", manual), (name, label) …]``."""
     return [("", str(_("人工确认（管理员填写佐证）")))] + [
-        (r.name, str(r.label)) for (s, _n), r in RULES.items() if s == str(scope)]
+        (r.name, str(r.label)) for (s, _n), r in RULES.items() if s == str(scope)
+    ]
 
 
 # --- member rules (四个一) ----------------------------------------------------------------------------
 
 
-@register(MEMBER, "has_active_post", _("有在岗的岗位认领"),
-          hint=_("到“岗位”页面认领一个适合您的岗位，社区审核通过后即完成。"), link="posts:list")
+@register(
+    MEMBER,
+    "has_active_post",
+    _("有在岗的岗位认领"),
+    hint=_("到“岗位”页面认领一个适合您的岗位，社区审核通过后即完成。"),
+    link="posts:list",
+)
 def _member_has_active_post(period: Period, ref: str) -> Q:
     from jinshequ.posts.models import ClaimStatus, PostClaim
 
     return Q(Exists(PostClaim.objects.filter(member_id=OuterRef(ref), status=ClaimStatus.ACTIVE)))
 
 
-@register(MEMBER, "attended_activity", _("本周期内签到参加过社区活动"),
-          hint=_("报名参加社区活动，到场扫码签到后即完成。"), link="activities:list")
+@register(
+    MEMBER,
+    "attended_activity",
+    _("本周期内签到参加过社区活动"),
+    hint=_("报名参加社区活动，到场扫码签到后即完成。"),
+    link="activities:list",
+)
 def _member_attended_activity(period: Period, ref: str) -> Q:
     from jinshequ.activities.models import RecordStatus, ServiceRecord, Signup, SignupStatus
 
-    attended = Signup.objects.filter(member_id=OuterRef(ref), status=SignupStatus.ATTENDED,
-                                     activity__starts_at__gte=period.start, activity__starts_at__lt=period.end)
+    attended = Signup.objects.filter(
+        member_id=OuterRef(ref),
+        status=SignupStatus.ATTENDED,
+        activity__starts_at__gte=period.start,
+        activity__starts_at__lt=period.end,
+    )
     # ``activity IS NOT NULL`` lets the database use the partial unique index (member, activity) of records
-    recorded = ServiceRecord.objects.filter(member_id=OuterRef(ref), activity__isnull=False,
-                                            activity__starts_at__gte=period.start, activity__starts_at__lt=period.end
-                                            ).exclude(status=RecordStatus.REJECTED)
+    recorded = ServiceRecord.objects.filter(
+        member_id=OuterRef(ref),
+        activity__isnull=False,
+        activity__starts_at__gte=period.start,
+        activity__starts_at__lt=period.end,
+    ).exclude(status=RecordStatus.REJECTED)
     return Q(Exists(attended)) | Q(Exists(recorded))
 
 
-@register(MEMBER, "has_pairing", _("有进行中的结对帮扶"),
-          hint=_("由社区安排与困难家庭结对，结对后即完成。"))
+@register(MEMBER, "has_pairing", _("有进行中的结对帮扶"), hint=_("由社区安排与困难家庭结对，结对后即完成。"))
 def _member_has_pairing(period: Period, ref: str) -> Q:
     from jinshequ.posts.models import Pairing
 
     return Q(Exists(Pairing.objects.filter(member_id=OuterRef(ref), ended_on__isnull=True)))
 
 
-@register(MEMBER, "has_verified_record", _("本周期内有经核实的服务记录"),
-          hint=_("记录一次服务，社区核实后即完成。"), link="records:mine")
+@register(
+    MEMBER,
+    "has_verified_record",
+    _("本周期内有经核实的服务记录"),
+    hint=_("记录一次服务，社区核实后即完成。"),
+    link="records:mine",
+)
 def _member_has_verified_record(period: Period, ref: str) -> Q:
     from jinshequ.activities.models import RecordStatus, ServiceRecord
 
-    return Q(Exists(ServiceRecord.objects.filter(member_id=OuterRef(ref), status=RecordStatus.VERIFIED,
-                                                 served_on__gte=period.first, served_on__lte=period.last)))
+    return Q(
+        Exists(
+            ServiceRecord.objects.filter(
+                member_id=OuterRef(ref),
+                status=RecordStatus.VERIFIED,
+                served_on__gte=period.first,
+                served_on__lte=period.last,
+            )
+        )
+    )
 
 
 # --- community rules (十个有) -------------------------------------------------------------------------
@@ -139,8 +169,13 @@ def _community_has_posts(period: Period, ref: str) -> Q:
     from jinshequ.posts.models import Post
 
     today = timezone.localdate()
-    return Q(Exists(Post.objects.filter(Q(ends_on__isnull=True) | Q(ends_on__gte=today),
-                                        community_id=OuterRef(ref), is_active=True)))
+    return Q(
+        Exists(
+            Post.objects.filter(
+                Q(ends_on__isnull=True) | Q(ends_on__gte=today), community_id=OuterRef(ref), is_active=True
+            )
+        )
+    )
 
 
 @register(COMMUNITY, "has_teams", _("有启用中的服务队"))
@@ -155,22 +190,34 @@ def _community_has_activity_plan(period: Period, ref: str) -> Q:
     from jinshequ.activities.models import Activity, ActivityStatus
 
     when = Q(starts_at__gte=period.start, starts_at__lt=period.end) | Q(starts_at__gte=timezone.now())
-    return Q(Exists(Activity.objects.filter(when, community_id=OuterRef(ref), status=ActivityStatus.PUBLISHED)))
+    return Q(
+        Exists(Activity.objects.filter(when, community_id=OuterRef(ref), status=ActivityStatus.PUBLISHED))
+    )
 
 
 @register(COMMUNITY, "has_ledger", _("有已确认的报到登记（登记台账）"))
 def _community_has_ledger(period: Period, ref: str) -> Q:
     from jinshequ.members.models import Registration, RegistrationStatus
 
-    return Q(Exists(Registration.objects.filter(community_id=OuterRef(ref), status=RegistrationStatus.CONFIRMED)))
+    return Q(
+        Exists(Registration.objects.filter(community_id=OuterRef(ref), status=RegistrationStatus.CONFIRMED))
+    )
 
 
 @register(COMMUNITY, "has_records", _("本周期内有经核实的服务记录"))
 def _community_has_records(period: Period, ref: str) -> Q:
     from jinshequ.activities.models import RecordStatus, ServiceRecord
 
-    return Q(Exists(ServiceRecord.objects.filter(community_id=OuterRef(ref), status=RecordStatus.VERIFIED,
-                                                 served_on__gte=period.first, served_on__lte=period.last)))
+    return Q(
+        Exists(
+            ServiceRecord.objects.filter(
+                community_id=OuterRef(ref),
+                status=RecordStatus.VERIFIED,
+                served_on__gte=period.first,
+                served_on__lte=period.last,
+            )
+        )
+    )
 
 
 @register(COMMUNITY, "has_pairing", _("有进行中的结对帮扶"))

@@ -89,12 +89,15 @@ def _flag(item: ChecklistItem) -> str:
     return f"c{item.pk}"
 
 
-def annotate_flags(qs: QuerySet, items: list[ChecklistItem], campaign: Campaign, ref: str = "pk", *,
-                   complete: bool = True) -> QuerySet:
+def annotate_flags(
+    qs: QuerySet, items: list[ChecklistItem], campaign: Campaign, ref: str = "pk", *, complete: bool = True
+) -> QuerySet:
     """Annotate ``c<item pk>`` (bool) per item and, with ``complete``, ``complete`` (all items done)."""
     conds = [item_condition(item, campaign, ref) for item in items]
-    annotations = {_flag(item): ExpressionWrapper(cond, output_field=BooleanField())
-                   for item, cond in zip(items, conds, strict=True)}
+    annotations = {
+        _flag(item): ExpressionWrapper(cond, output_field=BooleanField())
+        for item, cond in zip(items, conds, strict=True)
+    }
     if conds and complete:
         annotations["complete"] = ExpressionWrapper(reduce(operator.and_, conds), output_field=BooleanField())
     return qs.annotate(**annotations)
@@ -113,16 +116,25 @@ def checklist_registrations(user) -> QuerySet[Registration]:
     "Active" is written as "not among the (few) inactive members": at city scale on SQLite, a join that
     looks up every member row was slower than one small NOT IN list."""
     inactive = Member.objects.exclude(status=MemberStatus.ACTIVE).values("pk")
-    return (registration_list_for_user(user).filter(status=RegistrationStatus.CONFIRMED)
-            .exclude(member_id__in=inactive))
+    return (
+        registration_list_for_user(user)
+        .filter(status=RegistrationStatus.CONFIRMED)
+        .exclude(member_id__in=inactive)
+    )
 
 
 def checklist_members_for_user(user) -> QuerySet[Member]:
     """Members whose 四个一 the user may read: the member scope, plus members registered in the user's scope."""
     if not user_has_perm(user, Perm.CHECKLIST_MEMBER_VIEW):
-        return Member.objects.filter(user=user) if user_has_perm(user, Perm.CHECKLIST_SELF) else Member.objects.none()
-    return Member.objects.filter(Q(pk__in=member_list_for_user(user).values("pk"))
-                                 | Q(pk__in=checklist_registrations(user).values("member_id")))
+        return (
+            Member.objects.filter(user=user)
+            if user_has_perm(user, Perm.CHECKLIST_SELF)
+            else Member.objects.none()
+        )
+    return Member.objects.filter(
+        Q(pk__in=member_list_for_user(user).values("pk"))
+        | Q(pk__in=checklist_registrations(user).values("member_id"))
+    )
 
 
 def checklist_member_get_for_user(*, user, pk) -> Member:
@@ -137,8 +149,9 @@ def member_markable(user, member: Member) -> bool:
         return False
     community_id = audiences.administered_community_id(user)
     if community_id is not None:
-        return Registration.objects.filter(member=member, community_id=community_id,
-                                           status=RegistrationStatus.CONFIRMED).exists()
+        return Registration.objects.filter(
+            member=member, community_id=community_id, status=RegistrationStatus.CONFIRMED
+        ).exists()
     top = audiences.administered_unit(user)
     if top is not None:
         return WorkUnit.objects.filter(pk=member.work_unit_id, path__startswith=top.path).exists()
@@ -219,29 +232,46 @@ class Checklist:
         return round(100 * self.done / self.total) if self.total else 0
 
 
-def _checklist(campaign: Campaign | None, items: list[ChecklistItem], qs: QuerySet, target: str,
-               target_id: int) -> Checklist:
+def _checklist(
+    campaign: Campaign | None, items: list[ChecklistItem], qs: QuerySet, target: str, target_id: int
+) -> Checklist:
     if campaign is None or not items:
         return Checklist(campaign, [])
-    row = (annotate_flags(qs.filter(pk=target_id), items, campaign, complete=False)
-           .values(*[_flag(i) for i in items]).first() or {})
+    row = (
+        annotate_flags(qs.filter(pk=target_id), items, campaign, complete=False)
+        .values(*[_flag(i) for i in items])
+        .first()
+        or {}
+    )
     manual = [i.pk for i in items if item_rule(i) is None]
     marks = {}
     if manual:
-        marks = {m.item_id: m for m in ChecklistMark.objects.filter(item_id__in=manual, **{target: target_id})
-                 .select_related("marked_by")}
-    return Checklist(campaign, [ItemStatus(item=i, rule=item_rule(i), done=bool(row.get(_flag(i))),
-                                           mark=marks.get(i.pk)) for i in items])
+        marks = {
+            m.item_id: m
+            for m in ChecklistMark.objects.filter(item_id__in=manual, **{target: target_id}).select_related(
+                "marked_by"
+            )
+        }
+    return Checklist(
+        campaign,
+        [
+            ItemStatus(item=i, rule=item_rule(i), done=bool(row.get(_flag(i))), mark=marks.get(i.pk))
+            for i in items
+        ],
+    )
 
 
-def member_checklist(member: Member, campaign: Campaign | None, items: list[ChecklistItem] | None = None) -> Checklist:
+def member_checklist(
+    member: Member, campaign: Campaign | None, items: list[ChecklistItem] | None = None
+) -> Checklist:
     """A member's 四个一 (three queries: items, flags, marks)."""
     items = items_of(campaign, MEMBER) if items is None else items
     return _checklist(campaign, items, Member.objects.all(), "member_id", member.pk)
 
 
-def community_checklist(community: Region, campaign: Campaign | None,
-                        items: list[ChecklistItem] | None = None) -> Checklist:
+def community_checklist(
+    community: Region, campaign: Campaign | None, items: list[ChecklistItem] | None = None
+) -> Checklist:
     """A community's 十个有 (three queries: items, flags, marks)."""
     items = items_of(campaign, COMMUNITY) if items is None else items
     return _checklist(campaign, items, Region.objects.all(), "community_id", community.pk)
@@ -279,8 +309,9 @@ class Tally:
         return round(100.0 * self.item_count(item) / self.total, 1) if self.total else None
 
 
-def member_tallies(regs: QuerySet[Registration], items: list[ChecklistItem], campaign: Campaign | None,
-                   key: str | None) -> dict:
+def member_tallies(
+    regs: QuerySet[Registration], items: list[ChecklistItem], campaign: Campaign | None, key: str | None
+) -> dict:
     """``{key value: Tally}`` of the members of ``regs`` (confirmed registrations), one grouped query.
     ``key=None`` gives ``{None: Tally}``. Without items nobody is complete.
 
@@ -294,16 +325,25 @@ def member_tallies(regs: QuerySet[Registration], items: list[ChecklistItem], cam
     else:
         qs = regs.values(*keys)
     out: dict = {}
-    rows = qs.annotate(n=Count("pk")).order_by() if (key or flags) else [regs.order_by().aggregate(n=Count("pk"))]
+    rows = (
+        qs.annotate(n=Count("pk")).order_by()
+        if (key or flags)
+        else [regs.order_by().aggregate(n=Count("pk"))]
+    )
     for row in rows:
         done = [bool(row[f]) for f in flags]
-        tally = Tally(total=row["n"], complete=row["n"] if flags and all(done) else 0,
-                      items={item.pk: row["n"] if ok else 0 for item, ok in zip(items, done, strict=False)})
+        tally = Tally(
+            total=row["n"],
+            complete=row["n"] if flags and all(done) else 0,
+            items={item.pk: row["n"] if ok else 0 for item, ok in zip(items, done, strict=False)},
+        )
         out.setdefault(row[key] if key else None, Tally()).add(tally)
     return out
 
 
-def member_tally(regs: QuerySet[Registration], items: list[ChecklistItem], campaign: Campaign | None) -> Tally:
+def member_tally(
+    regs: QuerySet[Registration], items: list[ChecklistItem], campaign: Campaign | None
+) -> Tally:
     return member_tallies(regs, items, campaign, None).get(None, Tally())
 
 
@@ -362,11 +402,15 @@ class Tree:
             communities.add(root.communities)
         return members, communities
 
-    def communities_missing(self, node: Node | None, limit: int = MISSING_LIST_LIMIT) -> tuple[list[Node], int]:
+    def communities_missing(
+        self, node: Node | None, limit: int = MISSING_LIST_LIMIT
+    ) -> tuple[list[Node], int]:
         """Communities under ``node`` (or all) with items not done, by path; and how many there are in all."""
         prefix = node.path if node is not None else ""
-        found = sorted((n for n in self.nodes.values() if n.is_community and n.missing and n.path.startswith(prefix)),
-                       key=lambda n: n.path)
+        found = sorted(
+            (n for n in self.nodes.values() if n.is_community and n.missing and n.path.startswith(prefix)),
+            key=lambda n: n.path,
+        )
         return found[:limit], len(found)
 
 
@@ -378,20 +422,31 @@ def checklist_tree(user, campaign: Campaign | None) -> Tree:
     items = items_by_scope(campaign)
     member_items, community_items = items[str(MEMBER)], items[str(COMMUNITY)]
     fields = ("id", "name", "kind", "parent_id", "path")
-    regions = region_list_for_user(user) if user_has_perm(user, Perm.CHECKLIST_VIEW) else Region.objects.none()
-    nodes = {r["id"]: Node(pk=r["id"], name=r["name"], kind=r["kind"], parent_id=r["parent_id"], path=r["path"])
-             for r in regions.filter(is_active=True).values(*fields)}
+    regions = (
+        region_list_for_user(user) if user_has_perm(user, Perm.CHECKLIST_VIEW) else Region.objects.none()
+    )
+    nodes = {
+        r["id"]: Node(pk=r["id"], name=r["name"], kind=r["kind"], parent_id=r["parent_id"], path=r["path"])
+        for r in regions.filter(is_active=True).values(*fields)
+    }
     community_ids = [pk for pk, n in nodes.items() if n.is_community]
     if campaign is not None and community_items and community_ids:
-        flagged = annotate_flags(regions.filter(kind=RegionKind.COMMUNITY, is_active=True), community_items, campaign)
+        flagged = annotate_flags(
+            regions.filter(kind=RegionKind.COMMUNITY, is_active=True), community_items, campaign
+        )
         for row in flagged.values("pk", *[_flag(i) for i in community_items]):
             node = nodes[row["pk"]]
             node.missing = [i for i in community_items if not row[_flag(i)]]
-    counts = member_tallies(checklist_registrations(user), member_items, campaign, "community_id") if nodes else {}
+    counts = (
+        member_tallies(checklist_registrations(user), member_items, campaign, "community_id") if nodes else {}
+    )
     for pk in community_ids:
         community = nodes[pk]
-        own = Tally(total=1, complete=int(bool(community_items) and not community.missing),
-                    items={i.pk: 0 if i in community.missing else 1 for i in community_items})
+        own = Tally(
+            total=1,
+            complete=int(bool(community_items) and not community.missing),
+            items={i.pk: 0 if i in community.missing else 1 for i in community_items},
+        )
         if campaign is None or not community_items:
             own = Tally(total=1)
         for anc in _path_ids(community.path):
@@ -403,8 +458,13 @@ def checklist_tree(user, campaign: Campaign | None) -> Tree:
     for node in sorted(nodes.values(), key=lambda n: n.path):
         parent = nodes.get(node.parent_id) if node.parent_id else None
         (parent.children if parent else roots).append(node)
-    return Tree(campaign=campaign, member_items=member_items, community_items=community_items, nodes=nodes,
-                roots=roots)
+    return Tree(
+        campaign=campaign,
+        member_items=member_items,
+        community_items=community_items,
+        nodes=nodes,
+        roots=roots,
+    )
 
 
 # --- the unit tree (members' 四个一 by work unit) --------------------------------------------------------
@@ -457,11 +517,14 @@ def checklist_unit_tree(user, campaign: Campaign | None) -> UnitTree:
     for r in rows.values():
         ids = _path_ids(r["path"])
         if top is not None:
-            ids = ids[ids.index(top.pk):] if top.pk in ids else []
+            ids = ids[ids.index(top.pk) :] if top.pk in ids else []
         needed.update(i for i in ids if i not in rows)
     if needed:
         rows.update({r["id"]: r for r in WorkUnit.objects.filter(pk__in=needed).values(*fields)})
-    nodes = {pk: UnitNode(pk=pk, name=r["name"], parent_id=r["parent_id"], path=r["path"]) for pk, r in rows.items()}
+    nodes = {
+        pk: UnitNode(pk=pk, name=r["name"], parent_id=r["parent_id"], path=r["path"])
+        for pk, r in rows.items()
+    }
     for unit_id, tally in counts.items():
         unit = nodes.get(unit_id)
         if unit is None:
@@ -490,9 +553,16 @@ class MemberFilter:
     LABELS = {ALL: _("全部"), COMPLETE: _("已完成"), INCOMPLETE: _("未完成")}
 
 
-def member_rows(user, campaign: Campaign | None, items: list[ChecklistItem], *, community: Region | None = None,
-                unit: WorkUnit | None = None, status: str = "", missing: ChecklistItem | None = None
-                ) -> QuerySet[Registration]:
+def member_rows(
+    user,
+    campaign: Campaign | None,
+    items: list[ChecklistItem],
+    *,
+    community: Region | None = None,
+    unit: WorkUnit | None = None,
+    status: str = "",
+    missing: ChecklistItem | None = None,
+) -> QuerySet[Registration]:
     """Registrations (confirmed, in scope) filtered by completion, in list order. The per-item flags are not
     selected here (a database would compute them for every row it sorts): ``with_flags`` adds them to the
     rows of one page."""
@@ -501,7 +571,11 @@ def member_rows(user, campaign: Campaign | None, items: list[ChecklistItem], *, 
         qs = qs.filter(community__path__startswith=community.path)
     if unit is not None:
         qs = qs.filter(member__work_unit__path__startswith=unit.path)
-    if campaign is not None and items and (status in (MemberFilter.COMPLETE, MemberFilter.INCOMPLETE) or missing):
+    if (
+        campaign is not None
+        and items
+        and (status in (MemberFilter.COMPLETE, MemberFilter.INCOMPLETE) or missing)
+    ):
         conds = {item.pk: item_condition(item, campaign, "member_id") for item in items}
         every = reduce(operator.and_, conds.values())
         if status == MemberFilter.COMPLETE:
@@ -513,19 +587,24 @@ def member_rows(user, campaign: Campaign | None, items: list[ChecklistItem], *, 
     return qs.order_by("community__path", "member__name_pinyin", "pk")
 
 
-def with_flags(regs: list[Registration], items: list[ChecklistItem], campaign: Campaign | None) -> list[Registration]:
+def with_flags(
+    regs: list[Registration], items: list[ChecklistItem], campaign: Campaign | None
+) -> list[Registration]:
     """The given registrations (one page) again, with their member, unit and community, ``c<item pk>`` flags,
     ``complete`` and ``flags`` (``[(item, done), …]``), in the same order: one query."""
     if not regs:
         return []
-    qs = Registration.objects.filter(pk__in=[r.pk for r in regs]).select_related("member", "member__work_unit",
-                                                                               "community")
+    qs = Registration.objects.filter(pk__in=[r.pk for r in regs]).select_related(
+        "member", "member__work_unit", "community"
+    )
     if campaign is not None and items:
         qs = annotate_flags(qs, items, campaign, "member_id")
     by_pk = {r.pk: r for r in qs}
     out = [by_pk[r.pk] for r in regs if r.pk in by_pk]
     for row in out:
-        row.flags = list(zip(items, row_flags(row, items), strict=True)) if campaign is not None and items else []
+        row.flags = (
+            list(zip(items, row_flags(row, items), strict=True)) if campaign is not None and items else []
+        )
         if not row.flags:
             row.complete = False
     return out

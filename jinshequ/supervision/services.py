@@ -59,13 +59,18 @@ def _clean_item(*, scope: str, title: str, rule: str, description: str) -> tuple
     if len(title) < 2:
         raise ChecklistError("title_required", gettext("请填写事项名称（至少 2 个字）。"))
     if len(title) > TITLE_MAX:
-        raise ChecklistError("title_too_long", gettext("事项名称不能超过 %(title_max)s 个字。") % {"title_max": TITLE_MAX})
+        raise ChecklistError(
+            "title_too_long", gettext("事项名称不能超过 %(title_max)s 个字。") % {"title_max": TITLE_MAX}
+        )
     rule = (rule or "").strip()
     if rule and get_rule(scope, rule) is None:
         raise ChecklistError("bad_rule", gettext("所选的自动判定规则不适用于这类清单。"))
     description = " ".join((description or "").split())
     if len(description) > DESCRIPTION_MAX:
-        raise ChecklistError("description_too_long", gettext("说明不能超过 %(description_max)s 个字。") % {"description_max": DESCRIPTION_MAX})
+        raise ChecklistError(
+            "description_too_long",
+            gettext("说明不能超过 %(description_max)s 个字。") % {"description_max": DESCRIPTION_MAX},
+        )
     return title, rule, description
 
 
@@ -86,28 +91,51 @@ def _item_repr(item: ChecklistItem) -> str:
 
 
 @transaction.atomic
-def item_create(*, campaign: Campaign, scope: str, title: str, rule: str = "", description: str = "", actor,
-                request=None) -> ChecklistItem:
+def item_create(
+    *, campaign: Campaign, scope: str, title: str, rule: str = "", description: str = "", actor, request=None
+) -> ChecklistItem:
     """Add an item at the end of the campaign's member (四个一) or community (十个有) checklist."""
     _require_manager(actor)
     title, rule, description = _clean_item(scope=scope, title=title, rule=rule, description=description)
     campaign = _lock_campaign(campaign)
     existing = ChecklistItem.objects.filter(campaign=campaign, scope=scope)
     if existing.count() >= MAX_ITEMS_PER_SCOPE:
-        raise ChecklistError("too_many", gettext("每份清单最多 %(max_items_per_scope)s 项。") % {"max_items_per_scope": MAX_ITEMS_PER_SCOPE})
+        raise ChecklistError(
+            "too_many",
+            gettext("每份清单最多 %(max_items_per_scope)s 项。")
+            % {"max_items_per_scope": MAX_ITEMS_PER_SCOPE},
+        )
     if _title_taken(campaign.pk, scope, title):
-        raise ChecklistError("duplicate_title", gettext("本周期的%(scope_label)s清单中已有“%(title)s”。") % {"scope_label": _scope_label(scope), "title": title}, status=409)
+        raise ChecklistError(
+            "duplicate_title",
+            gettext("本周期的%(scope_label)s清单中已有“%(title)s”。")
+            % {"scope_label": _scope_label(scope), "title": title},
+            status=409,
+        )
     last = existing.aggregate(m=Max("sort_order"))["m"]
-    item = ChecklistItem.objects.create(campaign=campaign, scope=scope, title=title, rule=rule,
-                                        description=description, sort_order=0 if last is None else last + 1)
-    audit(event="checklist.item_created", actor=actor, request=request, obj=item, object_repr=_item_repr(item),
-          changes={"campaign": campaign.pk, "scope": scope, "title": [None, title], "rule": [None, rule]})
+    item = ChecklistItem.objects.create(
+        campaign=campaign,
+        scope=scope,
+        title=title,
+        rule=rule,
+        description=description,
+        sort_order=0 if last is None else last + 1,
+    )
+    audit(
+        event="checklist.item_created",
+        actor=actor,
+        request=request,
+        obj=item,
+        object_repr=_item_repr(item),
+        changes={"campaign": campaign.pk, "scope": scope, "title": [None, title], "rule": [None, rule]},
+    )
     return item
 
 
 @transaction.atomic
-def item_update(*, item: ChecklistItem, title: str, rule: str = "", description: str = "", actor,
-                request=None) -> ChecklistItem:
+def item_update(
+    *, item: ChecklistItem, title: str, rule: str = "", description: str = "", actor, request=None
+) -> ChecklistItem:
     """Rename an item, change its rule or description. Marks stay: they count again if the item is made
     manual again."""
     _require_manager(actor)
@@ -115,15 +143,25 @@ def item_update(*, item: ChecklistItem, title: str, rule: str = "", description:
     _lock_campaign(item.campaign)
     item = ChecklistItem.objects.select_for_update().get(pk=item.pk)
     if _title_taken(item.campaign_id, item.scope, title, exclude_pk=item.pk):
-        raise ChecklistError("duplicate_title", gettext("本周期的%(scope_label)s清单中已有“%(title)s”。") % {"scope_label": _scope_label(item.scope), "title": title},
-                             status=409)
+        raise ChecklistError(
+            "duplicate_title",
+            gettext("本周期的%(scope_label)s清单中已有“%(title)s”。")
+            % {"scope_label": _scope_label(item.scope), "title": title},
+            status=409,
+        )
     old = {"title": item.title, "rule": item.rule, "description": item.description}
     item.title, item.rule, item.description = title, rule, description
     changes = model_changes(item, old, ("title", "rule", "description"))
     if changes:
         item.save(update_fields=["title", "rule", "description"])
-        audit(event="checklist.item_updated", actor=actor, request=request, obj=item, object_repr=_item_repr(item),
-              changes=changes)
+        audit(
+            event="checklist.item_updated",
+            actor=actor,
+            request=request,
+            obj=item,
+            object_repr=_item_repr(item),
+            changes=changes,
+        )
     return item
 
 
@@ -134,22 +172,35 @@ def item_move(*, item: ChecklistItem, direction: str, actor, request=None) -> Ch
     if direction not in ("up", "down"):
         raise ChecklistError("bad_direction", gettext("请选择上移或下移。"))
     _lock_campaign(item.campaign)
-    items = list(ChecklistItem.objects.select_for_update()
-                 .filter(campaign_id=item.campaign_id, scope=item.scope).order_by("sort_order", "pk"))
+    items = list(
+        ChecklistItem.objects.select_for_update()
+        .filter(campaign_id=item.campaign_id, scope=item.scope)
+        .order_by("sort_order", "pk")
+    )
     index = next((i for i, it in enumerate(items) if it.pk == item.pk), None)
     if index is None:
         raise ChecklistError("not_found", gettext("事项不存在。"), status=404)
     other = index - 1 if direction == "up" else index + 1
     if not 0 <= other < len(items):
-        raise ChecklistError("at_edge", gettext("已经在最前面了。") if direction == "up" else gettext("已经在最后面了。"), status=409)
+        raise ChecklistError(
+            "at_edge",
+            gettext("已经在最前面了。") if direction == "up" else gettext("已经在最后面了。"),
+            status=409,
+        )
     items[index], items[other] = items[other], items[index]
     for position, it in enumerate(items):
         if it.sort_order != position:
             it.sort_order = position
             it.save(update_fields=["sort_order"])
     moved = items[other]
-    audit(event="checklist.item_moved", actor=actor, request=request, obj=moved, object_repr=_item_repr(moved),
-          changes={"direction": direction, "position": [index + 1, other + 1]})
+    audit(
+        event="checklist.item_moved",
+        actor=actor,
+        request=request,
+        obj=moved,
+        object_repr=_item_repr(moved),
+        changes={"direction": direction, "position": [index + 1, other + 1]},
+    )
     return moved
 
 
@@ -160,9 +211,20 @@ def item_delete(*, item: ChecklistItem, actor, request=None) -> int:
     _lock_campaign(item.campaign)
     item = ChecklistItem.objects.select_for_update().get(pk=item.pk)
     marks = ChecklistMark.objects.filter(item=item).count()
-    audit(event="checklist.item_deleted", actor=actor, request=request, obj=item, object_repr=_item_repr(item),
-          changes={"campaign": item.campaign_id, "scope": item.scope, "title": [item.title, None],
-                   "rule": [item.rule, None], "marks": marks})
+    audit(
+        event="checklist.item_deleted",
+        actor=actor,
+        request=request,
+        obj=item,
+        object_repr=_item_repr(item),
+        changes={
+            "campaign": item.campaign_id,
+            "scope": item.scope,
+            "title": [item.title, None],
+            "rule": [item.rule, None],
+            "marks": marks,
+        },
+    )
     item.delete()
     return marks
 
@@ -182,13 +244,26 @@ def items_create_defaults(*, campaign: Campaign, actor, request=None) -> list[Ch
         for title, rule, description in defaults:
             if title in titles:
                 continue
-            created.append(ChecklistItem(campaign=campaign, scope=scope, title=title, rule=rule,
-                                         description=description, sort_order=position))
+            created.append(
+                ChecklistItem(
+                    campaign=campaign,
+                    scope=scope,
+                    title=title,
+                    rule=rule,
+                    description=description,
+                    sort_order=position,
+                )
+            )
             position += 1
     if created:
         ChecklistItem.objects.bulk_create(created)
-        audit(event="checklist.defaults_created", actor=actor, request=request, obj=campaign,
-              changes={"created": len(created), "titles": [i.title for i in created]})
+        audit(
+            event="checklist.defaults_created",
+            actor=actor,
+            request=request,
+            obj=campaign,
+            changes={"created": len(created), "titles": [i.title for i in created]},
+        )
     return created
 
 
@@ -198,9 +273,13 @@ def items_create_defaults(*, campaign: Campaign, actor, request=None) -> list[Ch
 def _clean_note(note: str, *, required: bool) -> str:
     note = " ".join((note or "").split())
     if required and len(note) < NOTE_MIN:
-        raise ChecklistError("note_required", gettext("请填写佐证说明（例如：地点、文件名称、日期或建议内容）。"))
+        raise ChecklistError(
+            "note_required", gettext("请填写佐证说明（例如：地点、文件名称、日期或建议内容）。")
+        )
     if len(note) > NOTE_MAX:
-        raise ChecklistError("note_too_long", gettext("佐证说明不能超过 %(note_max)s 个字。") % {"note_max": NOTE_MAX})
+        raise ChecklistError(
+            "note_too_long", gettext("佐证说明不能超过 %(note_max)s 个字。") % {"note_max": NOTE_MAX}
+        )
     return note
 
 
@@ -212,8 +291,16 @@ def _check_manual(item: ChecklistItem, scope: str) -> None:
 
 
 @transaction.atomic
-def mark_set(*, item: ChecklistItem, done: bool, note: str = "", actor, request=None, member: Member | None = None,
-             community: Region | None = None) -> ChecklistMark:
+def mark_set(
+    *,
+    item: ChecklistItem,
+    done: bool,
+    note: str = "",
+    actor,
+    request=None,
+    member: Member | None = None,
+    community: Region | None = None,
+) -> ChecklistMark:
     """Mark a manual item done (with a note of evidence) or not done (the note says why) for one member
     (四个一) or one community (十个有).
 
@@ -243,14 +330,21 @@ def mark_set(*, item: ChecklistItem, done: bool, note: str = "", actor, request=
             raise ChecklistError("not_marked", gettext("该事项尚未确认，无需撤销。"), status=409)
         try:
             with transaction.atomic():
-                mark = ChecklistMark.objects.create(item=item, done=True, note=note, marked_by=by, marked_at=now,
-                                                    **target)
+                mark = ChecklistMark.objects.create(
+                    item=item, done=True, note=note, marked_by=by, marked_at=now, **target
+                )
         except IntegrityError:  # someone marked it at the same moment: update theirs instead
             mark = ChecklistMark.objects.select_for_update().get(item=item, **target)
         else:
-            audit(event="checklist.marked", actor=actor, request=request, obj=mark,
-                  object_repr=f"{item.title} · {target_repr}", reason=note,
-                  changes={"item": item.pk, "done": [None, True], "note": [None, note]})
+            audit(
+                event="checklist.marked",
+                actor=actor,
+                request=request,
+                obj=mark,
+                object_repr=f"{item.title} · {target_repr}",
+                reason=note,
+                changes={"item": item.pk, "done": [None, True], "note": [None, note]},
+            )
             return mark
     if not done and not mark.done:
         raise ChecklistError("not_marked", gettext("该事项尚未确认，无需撤销。"), status=409)
@@ -259,7 +353,13 @@ def mark_set(*, item: ChecklistItem, done: bool, note: str = "", actor, request=
     old_done, old_note = mark.done, mark.note
     mark.done, mark.note, mark.marked_by, mark.marked_at = done, note, by, now
     mark.save(update_fields=["done", "note", "marked_by", "marked_at"])
-    audit(event="checklist.marked" if done else "checklist.unmarked", actor=actor, request=request, obj=mark,
-          object_repr=f"{item.title} · {target_repr}", reason=note,
-          changes={"item": item.pk, "done": [old_done, done], "note": [old_note, note]})
+    audit(
+        event="checklist.marked" if done else "checklist.unmarked",
+        actor=actor,
+        request=request,
+        obj=mark,
+        object_repr=f"{item.title} · {target_repr}",
+        reason=note,
+        changes={"item": item.pk, "done": [old_done, done], "note": [old_note, note]},
+    )
     return mark

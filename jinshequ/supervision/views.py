@@ -59,9 +59,16 @@ def me(request):
     if member is None:
         raise Http404
     campaign = _campaign(request)
-    return render(request, "supervision/me.html", {
-        "member": member, "campaign": campaign, "checklist": sel.member_checklist(member, campaign),
-        "registration": current_registration(member)})
+    return render(
+        request,
+        "supervision/me.html",
+        {
+            "member": member,
+            "campaign": campaign,
+            "checklist": sel.member_checklist(member, campaign),
+            "registration": current_registration(member),
+        },
+    )
 
 
 # --- the city admin: items per campaign -------------------------------------------------------------------
@@ -84,8 +91,9 @@ def items(request):
         form = forms[scope] = ItemForm(request.POST, prefix=scope, scope=scope)
         if form.is_valid():
             try:
-                item = services.item_create(campaign=campaign, scope=scope, actor=request.user, request=request,
-                                            **form.cleaned_data)
+                item = services.item_create(
+                    campaign=campaign, scope=scope, actor=request.user, request=request, **form.cleaned_data
+                )
             except ChecklistError as exc:
                 form.add_error(None, error_message(exc))
                 status = exc.status
@@ -98,9 +106,15 @@ def items(request):
     sections = []
     for scope in ChecklistScope.values:
         rows = [(item, get_rule(scope, item.rule)) for item in by_scope.get(scope, [])]
-        sections.append({"scope": scope, "label": ChecklistScope(scope).label, "rows": rows, "form": forms[scope]})
-    return render(request, "supervision/items.html", {
-        "campaign": campaign, "campaigns": _campaign_choices(), "sections": sections}, status=status)
+        sections.append(
+            {"scope": scope, "label": ChecklistScope(scope).label, "rows": rows, "form": forms[scope]}
+        )
+    return render(
+        request,
+        "supervision/items.html",
+        {"campaign": campaign, "campaigns": _campaign_choices(), "sections": sections},
+        status=status,
+    )
 
 
 @require_POST
@@ -115,7 +129,11 @@ def defaults(request):
         messages.error(request, error_message(exc))
     else:
         if created:
-            messages.success(request, ngettext("已按默认清单添加 %(len)s 项。", "已按默认清单添加 %(len)s 项。", len(created)) % {"len": len(created)})
+            messages.success(
+                request,
+                ngettext("已按默认清单添加 %(len)s 项。", "已按默认清单添加 %(len)s 项。", len(created))
+                % {"len": len(created)},
+            )
         else:
             messages.info(request, gettext("默认事项都已存在，没有新增。"))
     return redirect(_items_url(campaign))
@@ -139,9 +157,17 @@ def item_edit(request, pk):
                 return redirect(_items_url(item.campaign))
         else:
             status = 400
-    return render(request, "supervision/item_form.html", {
-        "item": item, "form": form, "scope_label": ChecklistScope(item.scope).label,
-        "marks": item.marks.count()}, status=status)
+    return render(
+        request,
+        "supervision/item_form.html",
+        {
+            "item": item,
+            "form": form,
+            "scope_label": ChecklistScope(item.scope).label,
+            "marks": item.marks.count(),
+        },
+        status=status,
+    )
 
 
 @require_POST
@@ -149,8 +175,9 @@ def item_edit(request, pk):
 def item_move(request, pk):
     item = get_object_or_404(ChecklistItem.objects.select_related("campaign"), pk=pk)
     try:
-        services.item_move(item=item, direction=request.POST.get("direction", ""), actor=request.user,
-                           request=request)
+        services.item_move(
+            item=item, direction=request.POST.get("direction", ""), actor=request.user, request=request
+        )
     except ChecklistError as exc:
         messages.error(request, error_message(exc))
     return redirect(_items_url(item.campaign))
@@ -162,7 +189,15 @@ def item_delete(request, pk):
     item = get_object_or_404(ChecklistItem.objects.select_related("campaign"), pk=pk)
     campaign, title = item.campaign, item.title
     marks = services.item_delete(item=item, actor=request.user, request=request)
-    messages.success(request, (gettext("已删除“%(title)s”") % {"title": title}) + (ngettext("及其 %(marks)s 条确认记录。", "及其 %(marks)s 条确认记录。", marks) % {"marks": marks} if marks else gettext("。")))
+    messages.success(
+        request,
+        (gettext("已删除“%(title)s”") % {"title": title})
+        + (
+            ngettext("及其 %(marks)s 条确认记录。", "及其 %(marks)s 条确认记录。", marks) % {"marks": marks}
+            if marks
+            else gettext("。")
+        ),
+    )
     return redirect(_items_url(campaign))
 
 
@@ -197,15 +232,29 @@ def overview(request):
         node, rows = rows[0], rows[0].children
     members, communities = tree.totals(node)
     missing, missing_count = tree.communities_missing(node)
-    return render(request, "supervision/overview.html", {
-        "tree": tree, "campaign": campaign, "campaigns": _campaign_choices(), "campaign_query": query,
-        "node": node, "rows": rows, "ancestors": tree.ancestors(node) if node else [],
-        "members": members, "communities": communities, "missing": missing, "missing_count": missing_count,
-        "member_items": tree.member_items, "community_items": tree.community_items,
-        "member_item_rows": _item_rows(tree.member_items, members),
-        "community_item_rows": _item_rows(tree.community_items, communities),
-        "can_manage": user_has_perm(request.user, Perm.CHECKLIST_MANAGE),
-        "keep": [("region", node.pk)] if node else []})
+    return render(
+        request,
+        "supervision/overview.html",
+        {
+            "tree": tree,
+            "campaign": campaign,
+            "campaigns": _campaign_choices(),
+            "campaign_query": query,
+            "node": node,
+            "rows": rows,
+            "ancestors": tree.ancestors(node) if node else [],
+            "members": members,
+            "communities": communities,
+            "missing": missing,
+            "missing_count": missing_count,
+            "member_items": tree.member_items,
+            "community_items": tree.community_items,
+            "member_item_rows": _item_rows(tree.member_items, members),
+            "community_item_rows": _item_rows(tree.community_items, communities),
+            "can_manage": user_has_perm(request.user, Perm.CHECKLIST_MANAGE),
+            "keep": [("region", node.pk)] if node else [],
+        },
+    )
 
 
 @require_perm(Perm.CHECKLIST_MEMBER_VIEW)
@@ -220,14 +269,26 @@ def overview_units(request):
     rows = node.children if node else tree.roots
     if node is None and len(rows) == 1 and rows[0].children:
         node, rows = rows[0], rows[0].children
-    return render(request, "supervision/overview_units.html", {
-        "tree": tree, "campaign": campaign, "campaigns": _campaign_choices(),
-        "campaign_query": _campaign_query(request, campaign), "node": node, "rows": rows,
-        "ancestors": tree.ancestors(node) if node else [], "members": tree.total(node),
-        "member_items": tree.member_items, "perms_view": user_has_perm(request.user, Perm.CHECKLIST_VIEW),
-        "keep": [("unit", node.pk)] if node else [],
-        "unit_rows": [{"node": r, "items": [(i, r.members.item_count(i)) for i in tree.member_items]}
-                      for r in rows]})
+    return render(
+        request,
+        "supervision/overview_units.html",
+        {
+            "tree": tree,
+            "campaign": campaign,
+            "campaigns": _campaign_choices(),
+            "campaign_query": _campaign_query(request, campaign),
+            "node": node,
+            "rows": rows,
+            "ancestors": tree.ancestors(node) if node else [],
+            "members": tree.total(node),
+            "member_items": tree.member_items,
+            "perms_view": user_has_perm(request.user, Perm.CHECKLIST_VIEW),
+            "keep": [("unit", node.pk)] if node else [],
+            "unit_rows": [
+                {"node": r, "items": [(i, r.members.item_count(i)) for i in tree.member_items]} for r in rows
+            ],
+        },
+    )
 
 
 # --- a community's 十个有 ----------------------------------------------------------------------------------
@@ -235,8 +296,9 @@ def overview_units(request):
 
 def _back(request, default: str) -> str:
     target = request.POST.get("next", "")
-    if target and url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()},
-                                                  require_https=request.is_secure()):
+    if target and url_has_allowed_host_and_scheme(
+        target, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    ):
         return target
     return default
 
@@ -252,13 +314,23 @@ def community(request, pk):
     tally = sel.member_tally(regs, member_items, campaign)
     ancestor_ids = [int(x) for x in community_obj.path.strip(".").split(".") if x][:-1]
     ancestors = list(region_list_for_user(request.user).filter(pk__in=ancestor_ids).order_by("path"))
-    return render(request, "supervision/community.html", {
-        "community": community_obj, "campaign": campaign, "campaigns": _campaign_choices(),
-        "campaign_query": _campaign_query(request, campaign), "checklist": checklist,
-        "member_items": member_items, "tally": tally, "ancestors": ancestors,
-        "item_rows": _item_rows(member_items, tally),
-        "can_mark": sel.community_markable(request.user, community_obj),
-        "show_tree": not audiences.in_audience(request.user, audiences.COMMUNITY_ADMINS)})
+    return render(
+        request,
+        "supervision/community.html",
+        {
+            "community": community_obj,
+            "campaign": campaign,
+            "campaigns": _campaign_choices(),
+            "campaign_query": _campaign_query(request, campaign),
+            "checklist": checklist,
+            "member_items": member_items,
+            "tally": tally,
+            "ancestors": ancestors,
+            "item_rows": _item_rows(member_items, tally),
+            "can_mark": sel.community_markable(request.user, community_obj),
+            "show_tree": not audiences.in_audience(request.user, audiences.COMMUNITY_ADMINS),
+        },
+    )
 
 
 def _mark(request, *, scope: str, target: dict, back: str):
@@ -271,14 +343,25 @@ def _mark(request, *, scope: str, target: dict, back: str):
         raise Http404
     done = form.cleaned_data["action"] == "mark"
     try:
-        services.mark_set(item=item, done=done, note=form.cleaned_data["note"], actor=request.user,
-                          request=request, **target)
+        services.mark_set(
+            item=item,
+            done=done,
+            note=form.cleaned_data["note"],
+            actor=request.user,
+            request=request,
+            **target,
+        )
     except ChecklistError as exc:
         if exc.status == 404:
             raise Http404 from exc
         messages.error(request, error_message(exc))
     else:
-        messages.success(request, gettext("已确认“%(title)s”。") % {"title": item.title} if done else gettext("已撤销“%(title)s”的确认。") % {"title": item.title})
+        messages.success(
+            request,
+            gettext("已确认“%(title)s”。") % {"title": item.title}
+            if done
+            else gettext("已撤销“%(title)s”的确认。") % {"title": item.title},
+        )
     return redirect(back)
 
 
@@ -288,8 +371,12 @@ def community_mark(request, pk):
     community_obj = sel.checklist_community_get_for_user(user=request.user, pk=pk)
     if not sel.community_markable(request.user, community_obj):
         raise Http404
-    return _mark(request, scope=COMMUNITY, target={"community": community_obj},
-                 back=_back(request, _community_url(community_obj.pk)))
+    return _mark(
+        request,
+        scope=COMMUNITY,
+        target={"community": community_obj},
+        back=_back(request, _community_url(community_obj.pk)),
+    )
 
 
 # --- members' 四个一 --------------------------------------------------------------------------------------
@@ -301,8 +388,12 @@ def _region_filter(request, value) -> Region | None:
     if user_has_perm(request.user, Perm.CHECKLIST_VIEW):
         return region_get_for_user(user=request.user, pk=value)
     region = Region.objects.filter(pk=value).first() if str(value).isdigit() else None
-    if region is None or not sel.checklist_registrations(request.user).filter(
-            community__path__startswith=region.path).exists():
+    if (
+        region is None
+        or not sel.checklist_registrations(request.user)
+        .filter(community__path__startswith=region.path)
+        .exists()
+    ):
         raise Http404
     return region
 
@@ -315,7 +406,11 @@ def _unit_filter(request, value) -> WorkUnit | None:
         raise Http404
     if audiences.unit_outside_anchor(request.user, unit):
         raise Http404
-    if not sel.checklist_registrations(request.user).filter(member__work_unit__path__startswith=unit.path).exists():
+    if (
+        not sel.checklist_registrations(request.user)
+        .filter(member__work_unit__path__startswith=unit.path)
+        .exists()
+    ):
         raise Http404
     return unit
 
@@ -334,8 +429,9 @@ def members(request):
         missing = next((i for i in items_list if str(i.pk) == request.GET["missing"]), None)
         if missing is None:
             raise Http404
-    qs = sel.member_rows(request.user, campaign, items_list, community=region, unit=unit, status=status,
-                         missing=missing)
+    qs = sel.member_rows(
+        request.user, campaign, items_list, community=region, unit=unit, status=status, missing=missing
+    )
     page = Paginator(qs.only("pk"), PAGE_SIZE).get_page(request.GET.get("page"))
     rows = sel.with_flags(list(page.object_list), items_list, campaign)
     query = request.GET.copy()
@@ -343,22 +439,44 @@ def members(request):
     base = query.copy()
     for key in ("status", "missing"):
         base.pop(key, None)
-    return render(request, "supervision/members.html", {
-        "campaign": campaign, "items": items_list, "region": region, "unit": unit, "status": status,
-        "missing": missing, "page": page, "rows": rows, "statuses": list(sel.MemberFilter.LABELS.items()),
-        "querystring": query.urlencode(), "base_query": base.urlencode(),
-        "campaign_query": _campaign_query(request, campaign),
-        "perms_view": user_has_perm(request.user, Perm.CHECKLIST_VIEW)})
+    return render(
+        request,
+        "supervision/members.html",
+        {
+            "campaign": campaign,
+            "items": items_list,
+            "region": region,
+            "unit": unit,
+            "status": status,
+            "missing": missing,
+            "page": page,
+            "rows": rows,
+            "statuses": list(sel.MemberFilter.LABELS.items()),
+            "querystring": query.urlencode(),
+            "base_query": base.urlencode(),
+            "campaign_query": _campaign_query(request, campaign),
+            "perms_view": user_has_perm(request.user, Perm.CHECKLIST_VIEW),
+        },
+    )
 
 
 @require_perm(Perm.CHECKLIST_MEMBER_VIEW)
 def member(request, pk):
     member_obj = sel.checklist_member_get_for_user(user=request.user, pk=pk)
     campaign = _campaign(request)
-    return render(request, "supervision/member.html", {
-        "member": member_obj, "campaign": campaign, "campaigns": _campaign_choices(),
-        "campaign_query": _campaign_query(request, campaign), "checklist": sel.member_checklist(member_obj, campaign),
-        "registration": current_registration(member_obj), "can_mark": sel.member_markable(request.user, member_obj)})
+    return render(
+        request,
+        "supervision/member.html",
+        {
+            "member": member_obj,
+            "campaign": campaign,
+            "campaigns": _campaign_choices(),
+            "campaign_query": _campaign_query(request, campaign),
+            "checklist": sel.member_checklist(member_obj, campaign),
+            "registration": current_registration(member_obj),
+            "can_mark": sel.member_markable(request.user, member_obj),
+        },
+    )
 
 
 @require_POST
@@ -367,5 +485,9 @@ def member_mark(request, pk):
     member_obj = sel.checklist_member_get_for_user(user=request.user, pk=pk)
     if not sel.member_markable(request.user, member_obj):
         raise Http404
-    return _mark(request, scope=MEMBER, target={"member": member_obj},
-                 back=_back(request, reverse("supervision:member", kwargs={"pk": member_obj.pk})))
+    return _mark(
+        request,
+        scope=MEMBER,
+        target={"member": member_obj},
+        back=_back(request, reverse("supervision:member", kwargs={"pk": member_obj.pk})),
+    )

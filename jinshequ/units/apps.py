@@ -12,5 +12,11 @@ class UnitsConfig(AppConfig):
         from jinshequ.imports.services import register
         from jinshequ.units.importers import UnitImporter, unit_template_notes
 
-        register(UnitImporter, perm=Perm.UNIT_IMPORT, upload_url="units:import", sheet=_("单位信息"),
-                 template_name=_("单位导入模板.xlsx"), notes=unit_template_notes)
+        register(
+            UnitImporter,
+            perm=Perm.UNIT_IMPORT,
+            upload_url="units:import",
+            sheet=_("单位信息"),
+            template_name=_("单位导入模板.xlsx"),
+            notes=unit_template_notes,
+        )

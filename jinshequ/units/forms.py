@@ -14,10 +14,12 @@ class UnitForm(forms.Form):
     name = forms.CharField(label=_("单位名称"), max_length=120)
     short_name = forms.CharField(label=_("简称"), max_length=60, required=False)
     kind = forms.ChoiceField(label=_("单位类型"), choices=UnitKind.choices)
-    parent = forms.ModelChoiceField(label=_("上级单位"), queryset=WorkUnit.objects.none(), required=False,
-                                    empty_label=_("（无）"))
-    region = forms.ModelChoiceField(label=_("所在区域"), queryset=Region.objects.none(), required=False,
-                                    empty_label=_("（市直）"))
+    parent = forms.ModelChoiceField(
+        label=_("上级单位"), queryset=WorkUnit.objects.none(), required=False, empty_label=_("（无）")
+    )
+    region = forms.ModelChoiceField(
+        label=_("所在区域"), queryset=Region.objects.none(), required=False, empty_label=_("（市直）")
+    )
     party_org_name = forms.CharField(label=_("党组织名称"), max_length=120, required=False)
     contact_name = forms.CharField(label=_("联系人"), max_length=40, required=False)
 
@@ -32,10 +34,15 @@ class UnitForm(forms.Form):
         if kind is Kind.UNIT:
             self.fields["parent"].required = True
             self.fields["parent"].empty_label = gettext("请选择上级单位")
-            self.fields["region"].queryset = Region.objects.exclude(kind=RegionKind.COMMUNITY).order_by("path")
+            self.fields["region"].queryset = Region.objects.exclude(kind=RegionKind.COMMUNITY).order_by(
+                "path"
+            )
         else:
-            self.fields["region"].queryset = region_list_for_user(user).exclude(
-                kind__in=[RegionKind.COMMUNITY, RegionKind.STREET]).order_by("path")
+            self.fields["region"].queryset = (
+                region_list_for_user(user)
+                .exclude(kind__in=[RegionKind.COMMUNITY, RegionKind.STREET])
+                .order_by("path")
+            )
             if kind is not Kind.CITY:
                 self.fields["region"].required = True
                 self.fields["region"].empty_label = gettext("请选择所在区域")

@@ -19,7 +19,13 @@ def unit_import(request):
         form, job = handle_upload(request, ImportJob.Kind.UNITS)
         if job is not None:
             return redirect("imports:detail", pk=job.pk)
-    return render(request, "units/import.html", {
-        "form": form, "columns": UnitImporter.columns, "jobs": recent_jobs(request.user, ImportJob.Kind.UNITS),
-        "max_mb": max_mb(),
-    })
+    return render(
+        request,
+        "units/import.html",
+        {
+            "form": form,
+            "columns": UnitImporter.columns,
+            "jobs": recent_jobs(request.user, ImportJob.Kind.UNITS),
+            "max_mb": max_mb(),
+        },
+    )

@@ -31,16 +31,41 @@ from jinshequ.imports.services import (
 from jinshequ.units.models import UnitKind, WorkUnit
 
 UNIT_COLUMNS: tuple[Column, ...] = (
-    Column("name", "单位名称", ("单位", "名称", "单位全称"), required=True, note=_("全称，最多 120 个字；按名称识别单位。"),
-           width=30),
+    Column(
+        "name",
+        "单位名称",
+        ("单位", "名称", "单位全称"),
+        required=True,
+        note=_("全称，最多 120 个字；按名称识别单位。"),
+        width=30,
+    ),
     Column("short_name", "简称", ("单位简称",), note=_("最多 60 个字。"), width=14),
-    Column("kind", "单位类型", ("类型", "单位性质"),
-           note=lazy(lambda: gettext("、").join(str(label) for label in UnitKind.labels) + gettext("；不填视为“其他”。"), str)(),
-           width=12),
-    Column("parent", "上级单位", ("主管部门", "上级主管单位", "主管单位"),
-           note=_("系统中已有的单位，或本文件中的另一行；可不填。"), width=30),
-    Column("region", "所在区域", ("区域", "所属区域", "所在地区", "所在区县"),
-           note=_("区、街道或社区名称；有重名时写成“区/街道”。区级管理员必须填写本区内的区域。"), width=20),
+    Column(
+        "kind",
+        "单位类型",
+        ("类型", "单位性质"),
+        note=lazy(
+            lambda: (
+                gettext("、").join(str(label) for label in UnitKind.labels) + gettext("；不填视为“其他”。")
+            ),
+            str,
+        )(),
+        width=12,
+    ),
+    Column(
+        "parent",
+        "上级单位",
+        ("主管部门", "上级主管单位", "主管单位"),
+        note=_("系统中已有的单位，或本文件中的另一行；可不填。"),
+        width=30,
+    ),
+    Column(
+        "region",
+        "所在区域",
+        ("区域", "所属区域", "所在地区", "所在区县"),
+        note=_("区、街道或社区名称；有重名时写成“区/街道”。区级管理员必须填写本区内的区域。"),
+        width=20,
+    ),
 )
 
 
@@ -79,7 +104,9 @@ class UnitImporter(BaseImporter):
 
         user = self.user
         self.kind_by_label = {norm_key(str(label)): value for value, label in UnitKind.choices}
-        regions = {r[0]: r for r in Region.objects.values_list("id", "name", "kind", "parent_id", "is_active")}
+        regions = {
+            r[0]: r for r in Region.objects.values_list("id", "name", "kind", "parent_id", "is_active")
+        }
         self.region_label: dict[int, str] = {}
         self.region_by_key: dict[str, set[int]] = defaultdict(set)
         self.region_ancestors: dict[int, set[str]] = {}
@@ -114,16 +141,36 @@ class UnitImporter(BaseImporter):
         parts = [norm_key(p) for p in _PATH_SPLIT.split(text) if p.strip()]
         ids = set(self.region_by_key.get("".join(parts), set()))
         if not ids and len(parts) > 1:
-            ids = {rid for rid in self.region_by_key.get(parts[-1], set())
-                   if set(parts[:-1]) <= self.region_ancestors[rid]}
+            ids = {
+                rid
+                for rid in self.region_by_key.get(parts[-1], set())
+                if set(parts[:-1]) <= self.region_ancestors[rid]
+            }
         if not ids:
-            hint = suggest(text, (self.region_label[r].rsplit("/", 1)[-1] for r in self.region_scope
-                                  if r in self.region_label))
-            self.error(row, "region", raw, gettext("系统中没有名为“%(text)s”的区域。%(hint)s") % {"text": text, "hint": hint})
+            hint = suggest(
+                text,
+                (
+                    self.region_label[r].rsplit("/", 1)[-1]
+                    for r in self.region_scope
+                    if r in self.region_label
+                ),
+            )
+            self.error(
+                row,
+                "region",
+                raw,
+                gettext("系统中没有名为“%(text)s”的区域。%(hint)s") % {"text": text, "hint": hint},
+            )
             return None
         if len(ids) > 1:
             options = gettext("、").join(sorted(self.region_label[r] for r in ids)[:5])
-            self.error(row, "region", raw, gettext("有多个区域叫“%(text)s”（%(options)s），请写成“区/街道”以便区分。") % {"text": text, "options": options})
+            self.error(
+                row,
+                "region",
+                raw,
+                gettext("有多个区域叫“%(text)s”（%(options)s），请写成“区/街道”以便区分。")
+                % {"text": text, "options": options},
+            )
             return None
         rid = ids.pop()
         if rid not in self.region_active:
@@ -146,7 +193,12 @@ class UnitImporter(BaseImporter):
             numbers = seen[cleaned.key]
             if len(numbers) > 1:
                 others = gettext("、").join(str(n) for n in numbers if n != cleaned.number)
-                self.error(cleaned.number, "name", cleaned.name, gettext("单位名称在文件中重复出现（另见第 %(others)s 行）。") % {"others": others})
+                self.error(
+                    cleaned.number,
+                    "name",
+                    cleaned.name,
+                    gettext("单位名称在文件中重复出现（另见第 %(others)s 行）。") % {"others": others},
+                )
         self.progress("validate", len(self.rows), len(self.rows))
 
     def clean_row(self, source) -> UnitRow | None:
@@ -166,8 +218,13 @@ class UnitImporter(BaseImporter):
         if "kind" in v:
             kind = self.kind_by_label.get(norm_key(cell_text(v["kind"])))
             if kind is None:
-                self.error(row, "kind", v["kind"],
-                           gettext("单位类型只能是：%(join)s。") % {"join": gettext('、').join(str(label) for label in UnitKind.labels)})
+                self.error(
+                    row,
+                    "kind",
+                    v["kind"],
+                    gettext("单位类型只能是：%(join)s。")
+                    % {"join": gettext("、").join(str(label) for label in UnitKind.labels)},
+                )
             fields["kind"] = kind
         if "region" in v:
             region_id = self.find_region(row, v["region"])
@@ -182,26 +239,46 @@ class UnitImporter(BaseImporter):
         return UnitRow(row, name, norm_key(name), fields, parent_key)
 
     def check_existing(self) -> None:
-        units = list(WorkUnit.objects.values_list("id", "name", "parent_id", "region_id", "short_name", "kind",
-                                                  "path"))
+        units = list(
+            WorkUnit.objects.values_list("id", "name", "parent_id", "region_id", "short_name", "kind", "path")
+        )
         self.existing = {norm_key(u[1]): u for u in units}
         self.existing_by_id = {u[0]: u for u in units}
         in_file = {r.key: r for r in self.clean_rows}
         for r in self.clean_rows:
             old = self.existing.get(r.key)
             if old is not None and old[0] not in self.unit_scope:
-                self.error(r.number, "name", r.name, gettext("该单位已存在，且不在您的管辖范围内，不能通过导入修改。"))
+                self.error(
+                    r.number,
+                    "name",
+                    r.name,
+                    gettext("该单位已存在，且不在您的管辖范围内，不能通过导入修改。"),
+                )
             if old is None and self.region_required and r.fields.get("region_id") is None:
-                self.error(r.number, "region", "", gettext("请填写所在区域（须在您的管辖范围内），否则新单位不在您的管辖范围内。"))
+                self.error(
+                    r.number,
+                    "region",
+                    "",
+                    gettext("请填写所在区域（须在您的管辖范围内），否则新单位不在您的管辖范围内。"),
+                )
             if r.parent_key:
                 parent = self.existing.get(r.parent_key)
                 if parent is None and r.parent_key not in in_file:
-                    hint = suggest(r.fields["parent_raw"], [u[1] for u in units if u[0] in self.unit_scope]
-                                   + [x.name for x in self.clean_rows])
-                    self.error(r.number, "parent", r.fields["parent_raw"],
-                               gettext("找不到上级单位“%(value)s”。%(hint)s") % {"value": r.fields['parent_raw'], "hint": hint})
+                    hint = suggest(
+                        r.fields["parent_raw"],
+                        [u[1] for u in units if u[0] in self.unit_scope] + [x.name for x in self.clean_rows],
+                    )
+                    self.error(
+                        r.number,
+                        "parent",
+                        r.fields["parent_raw"],
+                        gettext("找不到上级单位“%(value)s”。%(hint)s")
+                        % {"value": r.fields["parent_raw"], "hint": hint},
+                    )
                 elif parent is not None and r.parent_key not in in_file and parent[0] not in self.unit_scope:
-                    self.error(r.number, "parent", r.fields["parent_raw"], gettext("上级单位不在您的管辖范围内。"))
+                    self.error(
+                        r.number, "parent", r.fields["parent_raw"], gettext("上级单位不在您的管辖范围内。")
+                    )
         self._check_cycles(in_file)
         # A row whose parent row has errors cannot be saved either (repeat until stable).
         changed = True
@@ -212,8 +289,13 @@ class UnitImporter(BaseImporter):
                     continue
                 parent_row = in_file[r.parent_key]
                 if parent_row.number in self.bad_rows:
-                    self.error(r.number, "parent", r.fields["parent_raw"],
-                               gettext("上级单位所在的第 %(number)s 行有错误，本行无法导入。") % {"number": parent_row.number})
+                    self.error(
+                        r.number,
+                        "parent",
+                        r.fields["parent_raw"],
+                        gettext("上级单位所在的第 %(number)s 行有错误，本行无法导入。")
+                        % {"number": parent_row.number},
+                    )
                     changed = True
 
     def _check_cycles(self, in_file: dict[str, UnitRow]) -> None:
@@ -229,8 +311,12 @@ class UnitImporter(BaseImporter):
             key = parent_of.get(r.key)
             while key is not None:
                 if key in seen:
-                    self.error(r.number, "parent", r.fields.get("parent_raw", ""),
-                               gettext("上级单位形成了循环（A 的上级是 B，B 的上级又是 A），请检查。"))
+                    self.error(
+                        r.number,
+                        "parent",
+                        r.fields.get("parent_raw", ""),
+                        gettext("上级单位形成了循环（A 的上级是 B，B 的上级又是 A），请检查。"),
+                    )
                     break
                 seen.add(key)
                 key = parent_of.get(key)
@@ -278,10 +364,18 @@ class UnitImporter(BaseImporter):
         out = []
         for p in sorted(self.plan, key=lambda p: p.row.number)[:20]:
             f = p.row.fields
-            out.append({"row": p.row.number, "action": labels[p.action], "action_code": p.action, "name": p.row.name,
-                        "short_name": f.get("short_name", ""), "kind": str(kinds.get(f.get("kind"), "")),
-                        "parent": f.get("parent_raw", ""),
-                        "region": self.region_label.get(f.get("region_id"), "")})
+            out.append(
+                {
+                    "row": p.row.number,
+                    "action": labels[p.action],
+                    "action_code": p.action,
+                    "name": p.row.name,
+                    "short_name": f.get("short_name", ""),
+                    "kind": str(kinds.get(f.get("kind"), "")),
+                    "parent": f.get("parent_raw", ""),
+                    "region": self.region_label.get(f.get("region_id"), ""),
+                }
+            )
         return out
 
     def save(self, *, actor, job: ImportJob | None) -> None:
@@ -308,7 +402,10 @@ class UnitImporter(BaseImporter):
 
 def unit_template_notes() -> list[tuple[str, str]]:
     return [
-        ("说明", "第一行是列名，请勿修改；列的顺序可以调整。每个单位一行，按单位名称识别：已有的单位会被更新。"),
+        (
+            "说明",
+            "第一行是列名，请勿修改；列的顺序可以调整。每个单位一行，按单位名称识别：已有的单位会被更新。",
+        ),
         ("说明", "上级单位可以是本文件中的另一行，系统会先导入上级单位。选填列留空时不会清除已有信息。"),
         ("单位类型", "、".join(str(label) for label in UnitKind.labels)),
     ]

@@ -21,11 +21,23 @@ class WorkUnit(models.Model):
     name = models.CharField(_("单位名称"), max_length=120, unique=True)
     short_name = models.CharField(_("简称"), max_length=60, blank=True)
     kind = models.CharField(_("单位类型"), max_length=16, choices=UnitKind.choices, default=UnitKind.OTHER)
-    parent = models.ForeignKey("self", verbose_name=_("上级单位"), null=True, blank=True,
-                               on_delete=models.PROTECT, related_name="children")
+    parent = models.ForeignKey(
+        "self",
+        verbose_name=_("上级单位"),
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="children",
+    )
     path = models.CharField(max_length=255, editable=False, default="")
-    region = models.ForeignKey("regions.Region", verbose_name=_("所在区域"), null=True, blank=True,
-                               on_delete=models.PROTECT, related_name="units")
+    region = models.ForeignKey(
+        "regions.Region",
+        verbose_name=_("所在区域"),
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="units",
+    )
     region_path = models.CharField(max_length=255, editable=False, default="")
     party_org_name = models.CharField(_("党组织名称"), max_length=120, blank=True)
     contact_name = models.CharField(_("联系人"), max_length=40, blank=True)
@@ -37,8 +49,11 @@ class WorkUnit(models.Model):
         verbose_name = _("单位")
         verbose_name_plural = _("单位")
         ordering = ["name"]
-        indexes = [models.Index(fields=["path"]), models.Index(fields=["region_path"]),
-                   models.Index(fields=["is_active", "name"])]
+        indexes = [
+            models.Index(fields=["path"]),
+            models.Index(fields=["region_path"]),
+            models.Index(fields=["is_active", "name"]),
+        ]
 
     def __str__(self) -> str:
         return self.name

@@ -11,7 +11,16 @@ from django.utils.translation import gettext
 from jinshequ.accounts.services import audit, audited, model_changes
 from jinshequ.units.models import WorkUnit
 
-EDITABLE = ("name", "short_name", "kind", "parent_id", "region_id", "party_org_name", "contact_name", "is_active")
+EDITABLE = (
+    "name",
+    "short_name",
+    "kind",
+    "parent_id",
+    "region_id",
+    "party_org_name",
+    "contact_name",
+    "is_active",
+)
 
 
 def _paths(unit: WorkUnit) -> None:
@@ -61,6 +70,11 @@ def unit_set_active(*, unit: WorkUnit, active: bool, actor, request=None) -> Wor
     if unit.is_active != active:
         unit.is_active = active
         unit.save(update_fields=["is_active", "updated_at"])
-        audit(event="unit.activated" if active else "unit.deactivated", actor=actor, request=request, obj=unit,
-              changes={"is_active": [str(not active), str(active)]})
+        audit(
+            event="unit.activated" if active else "unit.deactivated",
+            actor=actor,
+            request=request,
+            obj=unit,
+            changes={"is_active": [str(not active), str(active)]},
+        )
     return unit

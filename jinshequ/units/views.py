@@ -36,15 +36,28 @@ def unit_list(request):
     qs = qs.select_related("region", "parent").order_by("name")
     page = Paginator(qs, 50).get_page(request.GET.get("page"))
     units = list(page.object_list)
-    counts = dict(Member.objects.filter(work_unit__in=units, status=MemberStatus.ACTIVE)
-                  .values_list("work_unit").annotate(n=Count("id")).values_list("work_unit", "n"))
+    counts = dict(
+        Member.objects.filter(work_unit__in=units, status=MemberStatus.ACTIVE)
+        .values_list("work_unit")
+        .annotate(n=Count("id"))
+        .values_list("work_unit", "n")
+    )
     query = request.GET.copy()
     query.pop("page", None)
-    return render(request, "units/unit_list.html", {
-        "page": page, "rows": [(u, counts.get(u.pk, 0)) for u in units], "q": q, "kind": kind,
-        "kinds": UnitKind.choices, "show_inactive": request.GET.get("inactive") == "1",
-        "querystring_base": f"{query.urlencode()}&" if query else "",
-        "can_create": user_has_perm(request.user, Perm.UNIT_MANAGE)})
+    return render(
+        request,
+        "units/unit_list.html",
+        {
+            "page": page,
+            "rows": [(u, counts.get(u.pk, 0)) for u in units],
+            "q": q,
+            "kind": kind,
+            "kinds": UnitKind.choices,
+            "show_inactive": request.GET.get("inactive") == "1",
+            "querystring_base": f"{query.urlencode()}&" if query else "",
+            "can_create": user_has_perm(request.user, Perm.UNIT_MANAGE),
+        },
+    )
 
 
 @require_perm(Perm.UNIT_VIEW)
@@ -56,13 +69,26 @@ def unit_detail(request, pk):
         active=Count("id", filter=Q(status=MemberStatus.ACTIVE)),
         own=Count("id", filter=Q(status=MemberStatus.ACTIVE, work_unit=unit)),
         cadres=Count("id", filter=Q(status=MemberStatus.ACTIVE, is_leading_cadre=True)),
-        left=Count("id", filter=Q(status=MemberStatus.LEFT)))
-    communities = (members.filter(status=MemberStatus.ACTIVE).values("community__name")
-                   .annotate(n=Count("id")).order_by("-n")[:10])
-    return render(request, "units/unit_detail.html", {
-        "unit": unit, "children": children, "stats": stats, "communities": communities,
-        "can_manage": _can_manage(request.user, unit),
-        "can_add_child": user_has_perm(request.user, Perm.UNIT_MANAGE)})
+        left=Count("id", filter=Q(status=MemberStatus.LEFT)),
+    )
+    communities = (
+        members.filter(status=MemberStatus.ACTIVE)
+        .values("community__name")
+        .annotate(n=Count("id"))
+        .order_by("-n")[:10]
+    )
+    return render(
+        request,
+        "units/unit_detail.html",
+        {
+            "unit": unit,
+            "children": children,
+            "stats": stats,
+            "communities": communities,
+            "can_manage": _can_manage(request.user, unit),
+            "can_add_child": user_has_perm(request.user, Perm.UNIT_MANAGE),
+        },
+    )
 
 
 def _apply(form, exc: ValidationError) -> None:
@@ -122,5 +148,9 @@ def unit_set_active(request, pk):
     except ValidationError as exc:
         messages.error(request, " ".join(exc.messages))
     else:
-        messages.success(request, (gettext("已启用“%(name)s”。") if active else gettext("已停用“%(name)s”。")) % {"name": unit.name})
+        messages.success(
+            request,
+            (gettext("已启用“%(name)s”。") if active else gettext("已停用“%(name)s”。"))
+            % {"name": unit.name},
+        )
     return redirect("units:detail", pk=unit.pk)

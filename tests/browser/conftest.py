@@ -20,8 +20,12 @@ import pytest
 CHROMIUM = Path(os.environ.get("JINSHEQU_CHROMIUM", "/usr/bin/chromium"))
 ARTIFACTS = Path(__file__).resolve().parents[1] / "_artifacts"
 LAUNCH_ARGS = [
-    "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-    "--no-first-run", "--disable-sync",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--no-first-run",
+    "--disable-sync",
 ]
 DESKTOP = {"width": 1280, "height": 900}
 PHONE = {"width": 360, "height": 740}
@@ -56,8 +60,11 @@ class PageWatch:
             self.failed_static.append(f"{response.status} {response.url}")
 
     def problems(self) -> list[str]:
-        return ([f"CSP: {m}" for m in self.csp_violations] + [f"JS error: {m}" for m in self.page_errors]
-                + [f"static file: {m}" for m in self.failed_static])
+        return (
+            [f"CSP: {m}" for m in self.csp_violations]
+            + [f"JS error: {m}" for m in self.page_errors]
+            + [f"static file: {m}" for m in self.failed_static]
+        )
 
 
 @pytest.fixture(scope="session")
@@ -71,8 +78,11 @@ def _playwright():
 
     # Under libfaketime (the CI run with a faked date) only the server's clock is faked: Playwright's driver
     # and Chromium run on the real clock, as a visitor's browser does (with the faked clock their timers stall).
-    faked = {k: os.environ.pop(k) for k in ("LD_PRELOAD", "FAKETIME", "FAKETIME_DONT_FAKE_MONOTONIC")
-             if k in os.environ}
+    faked = {
+        k: os.environ.pop(k)
+        for k in ("LD_PRELOAD", "FAKETIME", "FAKETIME_DONT_FAKE_MONOTONIC")
+        if k in os.environ
+    }
     try:
         p = sync_playwright().start()
     finally:
@@ -85,7 +95,11 @@ def _playwright():
 
 @pytest.fixture(scope="session")
 def browser(_playwright):
-    env = {k: v for k, v in os.environ.items() if k not in ("LD_PRELOAD", "FAKETIME", "FAKETIME_DONT_FAKE_MONOTONIC")}
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in ("LD_PRELOAD", "FAKETIME", "FAKETIME_DONT_FAKE_MONOTONIC")
+    }
     browser = _playwright.chromium.launch(executable_path=str(CHROMIUM), args=LAUNCH_ARGS, env=env)
     yield browser
     browser.close()
@@ -109,8 +123,9 @@ def new_page(browser, live_server, request):
     watches: list[PageWatch] = []
 
     def _new_page(viewport=None, locale="zh-CN"):
-        context = browser.new_context(viewport=viewport or DESKTOP, locale=locale,
-                                      base_url=live_server.url, device_scale_factor=1)
+        context = browser.new_context(
+            viewport=viewport or DESKTOP, locale=locale, base_url=live_server.url, device_scale_factor=1
+        )
         context.set_default_timeout(TIMEOUT_MS)
         contexts.append(context)
         page = context.new_page()

@@ -36,12 +36,28 @@ def act_world(browser_world):
     team = ps.team_create(community=w.a.community, name="环保志愿服务队", actor=admin)
     now = timezone.now()
     w.activity = acts.activity_create(
-        community=w.a.community, category=env, title="楼道清洁日：清理杂物、张贴垃圾分类指引", place="幸福小区 3 号楼",
-        starts_at=now + dt.timedelta(minutes=10), ends_at=now + dt.timedelta(hours=2), capacity=10, team=team,
-        description="请自带手套。社区准备扫帚、垃圾袋和宣传单。", actor=admin)
+        community=w.a.community,
+        category=env,
+        title="楼道清洁日：清理杂物、张贴垃圾分类指引",
+        place="幸福小区 3 号楼",
+        starts_at=now + dt.timedelta(minutes=10),
+        ends_at=now + dt.timedelta(hours=2),
+        capacity=10,
+        team=team,
+        description="请自带手套。社区准备扫帚、垃圾袋和宣传单。",
+        actor=admin,
+    )
     tomorrow = now + dt.timedelta(days=1)
-    full = acts.activity_create(community=w.a.community, category=health, title="义诊：测血压、测血糖", place="社区卫生服务站",
-                                starts_at=tomorrow, ends_at=tomorrow + dt.timedelta(hours=3), capacity=1, actor=admin)
+    full = acts.activity_create(
+        community=w.a.community,
+        category=health,
+        title="义诊：测血压、测血糖",
+        place="社区卫生服务站",
+        starts_at=tomorrow,
+        ends_at=tomorrow + dt.timedelta(hours=3),
+        capacity=1,
+        actor=admin,
+    )
     acts.signup_create(activity=full, member=w.a.members[1], actor=None)
     w.full = full
     return w
@@ -111,7 +127,9 @@ def test_member_signs_up_and_checks_in_with_the_venue_qr(new_page, act_world):
     first = screen.locator(".screen-qr").get_attribute("data-checkin-url")
     screen.wait_for_function(
         "old => { const el = document.querySelector('.screen-qr'); return el && el.dataset.checkinUrl !== old; }",
-        arg=first, timeout=40_000)
+        arg=first,
+        timeout=40_000,
+    )
     expect(screen.locator(".screen-counts")).to_contain_text("已签到 1 人")
     new_url = decode_qr(screen, ".screen-qr")
     assert new_url != url and new_url.startswith(url.rsplit("-", 1)[0])

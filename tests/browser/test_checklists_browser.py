@@ -27,20 +27,43 @@ def checklist_world(browser_world):
     admin = w.a.users["community_admin"]
     for m in w.a.members:
         rp.registration_register_at_office(member=m, community=w.a.community, actor=admin)
-    category, _ = PostCategory.objects.get_or_create(name="环境整治")  # transactional db: data migrations flushed
-    post = ps.post_create(community=w.a.community, category=category, title="楼道环境整治", capacity=10,
-                          starts_on=timezone.localdate(), actor=admin)
+    category, _ = PostCategory.objects.get_or_create(
+        name="环境整治"
+    )  # transactional db: data migrations flushed
+    post = ps.post_create(
+        community=w.a.community,
+        category=category,
+        title="楼道环境整治",
+        capacity=10,
+        starts_on=timezone.localdate(),
+        actor=admin,
+    )
     member = w.a.members[0]
     ps.claim_approve(claim=ps.claim_create(member=member, post=post, actor=member.user), actor=admin)
     ps.team_create(community=w.a.community, name="法律援助服务队", actor=admin)
     household = ps.household_create(community=w.a.community, head_name="孙秀兰", actor=admin)
     ps.pairing_create(household=household, member=w.a.members[1], actor=admin)
-    svc.mark_set(item=items["提出一条建议"], member=member, done=True,
-                 note="建议在3号楼增设电动车充电桩（3月12日居民议事会）", actor=admin)
-    svc.mark_set(item=items["有办公场所"], community=w.a.community, done=True,
-                 note="社区党群服务中心二楼 203 室，在职党员报到服务站", actor=w.a.users["street_admin"])
-    svc.mark_set(item=items["有考核办法"], community=w.a.community, done=True,
-                 note="《东风社区在职党员进社区服务考核办法》（2026年3月印发）", actor=admin)
+    svc.mark_set(
+        item=items["提出一条建议"],
+        member=member,
+        done=True,
+        note="建议在3号楼增设电动车充电桩（3月12日居民议事会）",
+        actor=admin,
+    )
+    svc.mark_set(
+        item=items["有办公场所"],
+        community=w.a.community,
+        done=True,
+        note="社区党群服务中心二楼 203 室，在职党员报到服务站",
+        actor=w.a.users["street_admin"],
+    )
+    svc.mark_set(
+        item=items["有考核办法"],
+        community=w.a.community,
+        done=True,
+        note="《东风社区在职党员进社区服务考核办法》（2026年3月印发）",
+        actor=admin,
+    )
     w.items = items
     return w
 
@@ -69,7 +92,9 @@ def test_community_admin_confirms_an_item_on_the_desktop(new_page, checklist_wor
     login(page, w.a.users["community_admin"].username)
     page.goto("/supervision/")
     assert f"/supervision/communities/{w.a.community.pk}/" in page.url
-    expect(page.locator("#ten-count")).to_contain_text("6 / 10")   # 办公场所, 考核办法, 岗位, 服务队, 台账, 结对
+    expect(page.locator("#ten-count")).to_contain_text(
+        "6 / 10"
+    )  # 办公场所, 考核办法, 岗位, 服务队, 台账, 结对
     expect(page.get_by_text("社区党群服务中心二楼 203 室")).to_be_visible()
     expect(page.locator("#members-registered")).to_have_text("3")
     board = page.locator(f"#item-{w.items['有公示栏'].pk}")
@@ -79,7 +104,10 @@ def test_community_admin_confirms_an_item_on_the_desktop(new_page, checklist_wor
         board.get_by_role("button", name="确认").click()
     expect(page.locator(".alert-success")).to_contain_text("已确认“有公示栏”")
     expect(page.locator("#ten-count")).to_contain_text("7 / 10")
-    assert ChecklistMark.objects.get(item=w.items["有公示栏"], community=w.a.community).note == "社区大门东侧公示栏，每月更新"
+    assert (
+        ChecklistMark.objects.get(item=w.items["有公示栏"], community=w.a.community).note
+        == "社区大门东侧公示栏，每月更新"
+    )
     assert horizontal_overflow(page) == 0
     shot(page, "checklists_community_desktop")
 

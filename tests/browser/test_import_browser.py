@@ -71,8 +71,14 @@ def test_progress_bar_polls_until_the_job_finishes(new_page, browser_world, tmp_
 
     side = browser_world.a
     admin = side.users["community_admin"]
-    job = ImportJob.objects.create(created_by=admin, file_name="大文件.xlsx", status=ImportJob.Status.VALIDATING,
-                                   progress=30_000, progress_total=77_000, heartbeat_at=timezone.now())
+    job = ImportJob.objects.create(
+        created_by=admin,
+        file_name="大文件.xlsx",
+        status=ImportJob.Status.VALIDATING,
+        progress=30_000,
+        progress_total=77_000,
+        heartbeat_at=timezone.now(),
+    )
     page = new_page(viewport=PHONE)
     login(page, admin.username)
     page.goto(f"/members/import/{job.pk}/")
@@ -83,7 +89,8 @@ def test_progress_bar_polls_until_the_job_finishes(new_page, browser_world, tmp_
     shot(page, "import_progress_phone")
     ImportJob.objects.filter(pk=job.pk).update(progress=60_000, heartbeat_at=timezone.now())
     expect(bar).to_have_attribute("value", "60000", timeout=5_000)
-    ImportJob.objects.filter(pk=job.pk).update(status=ImportJob.Status.READY, total_rows=77_000,
-                                               valid_rows=77_000, planned={"created": 77_000})
+    ImportJob.objects.filter(pk=job.pk).update(
+        status=ImportJob.Status.READY, total_rows=77_000, valid_rows=77_000, planned={"created": 77_000}
+    )
     expect(page.locator("h1")).to_contain_text("待确认", timeout=5_000)  # HX-Refresh reloaded the page
     expect(page.get_by_role("button", name="全部导入")).to_be_visible()

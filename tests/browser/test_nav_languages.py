@@ -8,7 +8,15 @@ from tests.browser.conftest import ARTIFACTS, DESKTOP, login
 
 pytestmark = pytest.mark.browser
 
-ROLES = ("city_admin", "district_admin", "street_admin", "community_admin", "unit_admin", "inspector", "member")
+ROLES = (
+    "city_admin",
+    "district_admin",
+    "street_admin",
+    "community_admin",
+    "unit_admin",
+    "inspector",
+    "member",
+)
 
 # The menu entries, the user block and the brand: one line when they all sit at the same height and none
 # of them is taller than one line of text (an entry whose words wrap is two lines high).
@@ -27,13 +35,18 @@ def test_navigation_fits_one_line_at_1280_px(new_page, browser_world, live_serve
     for role in ROLES:
         user = browser_world.city_admin if role == "city_admin" else browser_world.a.users[role]
         page = new_page(viewport=DESKTOP)
-        page.context.add_cookies([{"name": settings.LANGUAGE_COOKIE_NAME, "value": language,
-                                   "url": live_server.url}])
+        page.context.add_cookies(
+            [{"name": settings.LANGUAGE_COOKIE_NAME, "value": language, "url": live_server.url}]
+        )
         login(page, user.username)
         assert page.locator("html").get_attribute("lang") == language
         found = page.evaluate(NAV_LINES)
         page.locator("nav.navbar").screenshot(path=str(shot_path(f"nav_{language}_{role}")))
-        if max(found["tops"]) - min(found["tops"]) > 12 or max(found["heights"]) > 48 or found["overflow"] > 0:
+        if (
+            max(found["tops"]) - min(found["tops"]) > 12
+            or max(found["heights"]) > 48
+            or found["overflow"] > 0
+        ):
             problems.append(f"{role} in {language}: menu on more than one line {found}")
         page.context.close()
     assert not problems, "\n".join(problems)

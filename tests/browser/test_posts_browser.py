@@ -29,26 +29,70 @@ def posts_world(browser_world):
     member.skills.set([skill])
     member.avail_weekday_day, member.avail_weekday_evening, member.avail_weekend = False, True, True
     member.save()
-    cat = {name: PostCategory.objects.get_or_create(name=name)[0] for name in ("法律咨询", "环境整治", "医疗健康")}
+    cat = {
+        name: PostCategory.objects.get_or_create(name=name)[0]
+        for name in ("法律咨询", "环境整治", "医疗健康")
+    }
     medical, _ = Skill.objects.get_or_create(name="医疗保健")
     today = timezone.localdate()
-    ps.post_create(community=w.a.community, category=cat["医疗健康"], title="社区义诊志愿者（需医护背景）",
-                   capacity=4, schedule="weekday_day", starts_on=today, skills=[medical], actor=admin,
-                   description="每月第一个周三上午，在社区卫生站协助测量血压、登记。")
-    ps.post_create(community=w.a.community, category=cat["环境整治"], title="楼道环境整治", capacity=10,
-                   schedule="flexible", starts_on=today, actor=admin)
-    ps.post_create(community=w.a.community, category=cat["法律咨询"], title="周末法律咨询服务点", capacity=2,
-                   schedule="weekend", starts_on=today, skills=[skill], actor=admin,
-                   description="每周六上午在社区党群服务中心为居民解答法律问题。")
-    full = ps.post_create(community=w.a.community, category=cat["环境整治"], title="垃圾分类督导员", capacity=1,
-                          schedule="weekday_evening", starts_on=today, actor=admin)
+    ps.post_create(
+        community=w.a.community,
+        category=cat["医疗健康"],
+        title="社区义诊志愿者（需医护背景）",
+        capacity=4,
+        schedule="weekday_day",
+        starts_on=today,
+        skills=[medical],
+        actor=admin,
+        description="每月第一个周三上午，在社区卫生站协助测量血压、登记。",
+    )
+    ps.post_create(
+        community=w.a.community,
+        category=cat["环境整治"],
+        title="楼道环境整治",
+        capacity=10,
+        schedule="flexible",
+        starts_on=today,
+        actor=admin,
+    )
+    ps.post_create(
+        community=w.a.community,
+        category=cat["法律咨询"],
+        title="周末法律咨询服务点",
+        capacity=2,
+        schedule="weekend",
+        starts_on=today,
+        skills=[skill],
+        actor=admin,
+        description="每周六上午在社区党群服务中心为居民解答法律问题。",
+    )
+    full = ps.post_create(
+        community=w.a.community,
+        category=cat["环境整治"],
+        title="垃圾分类督导员",
+        capacity=1,
+        schedule="weekday_evening",
+        starts_on=today,
+        actor=admin,
+    )
     ps.claim_create(member=w.a.members[1], post=full, actor=None)
-    ps.team_create(community=w.a.community, name="法律援助服务队", description="为居民提供免费法律咨询和调解。",
-                   category=cat["法律咨询"], actor=admin)
+    ps.team_create(
+        community=w.a.community,
+        name="法律援助服务队",
+        description="为居民提供免费法律咨询和调解。",
+        category=cat["法律咨询"],
+        actor=admin,
+    )
     ps.team_create(community=w.a.community, name="楼道清洁志愿队", actor=admin)
-    household = ps.household_create(community=w.a.community, head_name="孙秀兰", address="幸福路 12 号 2 单元 301",
-                                    phone=new_phone(), situation="独居老人，行动不便", needs="每周代买药品、陪同就医",
-                                    actor=admin)
+    household = ps.household_create(
+        community=w.a.community,
+        head_name="孙秀兰",
+        address="幸福路 12 号 2 单元 301",
+        phone=new_phone(),
+        situation="独居老人，行动不便",
+        needs="每周代买药品、陪同就医",
+        actor=admin,
+    )
     ps.pairing_create(household=household, member=member, actor=admin)
     return w
 

@@ -26,8 +26,9 @@ def records_world(browser_world, settings, tmp_path):
     settings.MEDIA_ROOT = tmp_path / "media"
     w = browser_world
     make_campaign()
-    rp.registration_register_at_office(member=w.a.members[0], community=w.a.community,
-                                       actor=w.a.users["community_admin"])
+    rp.registration_register_at_office(
+        member=w.a.members[0], community=w.a.community, actor=w.a.users["community_admin"]
+    )
     Registration.objects.update(confirmed_on=timezone.localdate() - dt.timedelta(days=60))
     for i, name in enumerate(("政策宣传", "环境整治", "助老助残", "法律咨询")):
         PostCategory.objects.get_or_create(name=name, defaults={"sort_order": i})
@@ -70,7 +71,9 @@ def test_member_logs_service_resident_confirms_admin_verifies(new_page, records_
     member.locator("input[name=served_on]").fill(yesterday)
     member.locator("input[name=hours]").fill("2")
     member.locator("select[name=category]").select_option(label="助老助残")
-    member.locator("textarea[name=description]").fill("为独居老人孙奶奶代购降压药，并陪同到社区卫生站测量血压")
+    member.locator("textarea[name=description]").fill(
+        "为独居老人孙奶奶代购降压药，并陪同到社区卫生站测量血压"
+    )
     member.locator("input[name=people_helped]").fill("1")
     member.locator("input[name=photo]").set_input_files(str(photo_file(tmp_path)))
     with member.expect_navigation():
@@ -94,7 +97,7 @@ def test_member_logs_service_resident_confirms_admin_verifies(new_page, records_
     shot(member, "records_resident_code_360")
 
     resident = new_page(viewport=PHONE)  # the resident's own phone: no account, no session
-    resident.goto(link[link.index("/records/confirm/"):])
+    resident.goto(link[link.index("/records/confirm/") :])
     expect(resident.get_by_text("请您确认以下服务")).to_be_visible()
     assert horizontal_overflow(resident) == 0
     shot(resident, "records_resident_confirm_360")
@@ -144,12 +147,21 @@ def test_certificate_check_page_on_a_phone(new_page, records_world):
 
     w = records_world
     m = w.a.members[0]
-    r = svc.record_create(member=m, served_on=timezone.localdate() - dt.timedelta(days=2), hours="3.5",
-                          category=PostCategory.objects.get(name="助老助残"), description="楼道环境整治",
-                          actor=m.user)
+    r = svc.record_create(
+        member=m,
+        served_on=timezone.localdate() - dt.timedelta(days=2),
+        hours="3.5",
+        category=PostCategory.objects.get(name="助老助残"),
+        description="楼道环境整治",
+        actor=m.user,
+    )
     svc.record_verify(record=r, actor=w.a.users["community_admin"])
-    cert = svc.certificate_issue(member=m, period_start=timezone.localdate() - dt.timedelta(days=30),
-                                 period_end=timezone.localdate(), actor=m.user)
+    cert = svc.certificate_issue(
+        member=m,
+        period_start=timezone.localdate() - dt.timedelta(days=30),
+        period_end=timezone.localdate(),
+        actor=m.user,
+    )
     page = new_page(viewport=PHONE)
     page.goto(f"/records/certificate/{svc.certificate_token(cert)}/")
     expect(page.get_by_text("有效", exact=True)).to_be_visible()
@@ -179,10 +191,20 @@ def test_manual_shows_more_records_in_place_on_a_phone(new_page, records_world):
     start = dt.date(today.year, 1, 1) + dt.timedelta(days=PAGE_RECORDS // 2)  # a page spans the new year
     days = [start - dt.timedelta(days=i) for i in range(PAGE_RECORDS + 10)]
     ServiceRecord.objects.bulk_create(
-        ServiceRecord(member=m, community=w.a.community, category=category, served_on=day,
-                      month=day.year * 100 + day.month, hours="2", description=f"第{i + 1}次入户走访",
-                      status=RecordStatus.VERIFIED, evidence=2, created_at=timezone.now())
-        for i, day in enumerate(days))
+        ServiceRecord(
+            member=m,
+            community=w.a.community,
+            category=category,
+            served_on=day,
+            month=day.year * 100 + day.month,
+            hours="2",
+            description=f"第{i + 1}次入户走访",
+            status=RecordStatus.VERIFIED,
+            evidence=2,
+            created_at=timezone.now(),
+        )
+        for i, day in enumerate(days)
+    )
     page = new_page(viewport=PHONE)
     login(page, w.a.users["member"].username)
     page.goto("/records/manual/")
@@ -192,17 +214,20 @@ def test_manual_shows_more_records_in_place_on_a_phone(new_page, records_world):
     expect(more).to_have_text("显示更多（还有 10 条）")
     url = page.url
     # a position that does not parse (an edited link): the reason appears beside the button, nothing else
-    page.evaluate("""() => {
+    page.evaluate(
+        """() => {
         const bad = document.createElement("a");
         bad.id = "bad-more"; bad.href = "#"; bad.textContent = "bad";
         bad.setAttribute("hx-get", location.pathname.replace(/manual\\/.*$/, "manual/%d/more/records/?after=x"));
         bad.setAttribute("hx-target", "closest tr"); bad.setAttribute("hx-swap", "outerHTML");
         document.querySelector("#records .more-row td").appendChild(bad);
         htmx.process(bad);
-    }""".replace("%d", str(m.pk)))
+    }""".replace("%d", str(m.pk))
+    )
     page.locator("#bad-more").click()
     expect(page.locator("#records .more-row .load-error")).to_have_text(
-        "“显示更多”的位置参数无效，请刷新页面后重试。")
+        "“显示更多”的位置参数无效，请刷新页面后重试。"
+    )
     expect(records).to_have_count(PAGE_RECORDS)
     page.evaluate("document.querySelector('#bad-more').remove()")
     more.click()
@@ -210,6 +235,8 @@ def test_manual_shows_more_records_in_place_on_a_phone(new_page, records_world):
     expect(page.locator("#records .more-row")).to_have_count(0)
     assert page.url == url
     expect(page.locator("#records tr.year-row")).to_have_count(2)
-    expect(page.locator(f"#records-{start.year - 1}")).to_contain_text(f"{start.year - 1} 年（共 {10 + PAGE_RECORDS - PAGE_RECORDS // 2 - 1} 条）")
+    expect(page.locator(f"#records-{start.year - 1}")).to_contain_text(
+        f"{start.year - 1} 年（共 {10 + PAGE_RECORDS - PAGE_RECORDS // 2 - 1} 条）"
+    )
     assert horizontal_overflow(page) == 0
     shot(page, "records_manual_more_360")

@@ -209,8 +209,9 @@ def test_office_registration_by_card_number_and_by_scan(new_page, browser_world,
     shot(desk, "report_admin_ledger_print_media_print")
 
 
-def test_member_scans_poster_qr_logs_in_and_admin_batch_confirms(new_page, browser_world, campaign, live_server,
-                                                                settings):
+def test_member_scans_poster_qr_logs_in_and_admin_batch_confirms(
+    new_page, browser_world, campaign, live_server, settings
+):
     from jinshequ.members.reporting_selectors import ReportStatus
     from tests.factories import make_user
 
@@ -269,7 +270,10 @@ def test_member_scans_poster_qr_logs_in_and_admin_batch_confirms(new_page, brows
 
     from jinshequ.accounts.models import AuditEvent
 
-    assert AuditEvent.objects.filter(event="security.report_qr_rejected", actor__username="member_qr").count() == 1
+    assert (
+        AuditEvent.objects.filter(event="security.report_qr_rejected", actor__username="member_qr").count()
+        == 1
+    )
 
 
 def test_rejection_with_reason_reaches_the_member(new_page, browser_world, campaign):
@@ -306,7 +310,11 @@ def test_rejection_with_reason_reaches_the_member(new_page, browser_world, campa
     small = phone_page(new_page)
     login(small, browser_world.a.users["community_admin"].username)
     rp.registration_submit(member=side.members[2], community=side.community, actor=None)
-    for url, name in (("/report/pending/", "pending"), ("/report/office/", "office"), ("/report/ledger/", "ledger")):
+    for url, name in (
+        ("/report/pending/", "pending"),
+        ("/report/office/", "office"),
+        ("/report/ledger/", "ledger"),
+    ):
         small.goto(url)
         fits_phone(small)
         shot(small, f"report_admin_{name}_phone")

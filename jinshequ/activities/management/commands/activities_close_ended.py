@@ -7,8 +7,12 @@ from jinshequ.activities.services import activities_close_ended
 
 
 class Command(BaseCommand):
-    help = "Mark signed-up members who neither checked in nor cancelled as no-shows once an activity has ended."
+    help = (
+        "Mark signed-up members who neither checked in nor cancelled as no-shows once an activity has ended."
+    )
 
     def handle(self, *args, **options):
         result = activities_close_ended()
-        self.stdout.write(f"activities closed: {result['activities']}, no-shows recorded: {result['no_shows']}")
+        self.stdout.write(
+            f"activities closed: {result['activities']}, no-shows recorded: {result['no_shows']}"
+        )

@@ -11,8 +11,12 @@ class Command(BaseCommand):
     help = "把长时间没有心跳的导入任务标记为失败（进程被终止时，其事务已由数据库回滚）。"
 
     def add_arguments(self, parser):
-        parser.add_argument("--older-than", type=int, default=None,
-                            help=f"心跳超过多少秒算中断（默认 {int(stale_after().total_seconds())} 秒）")
+        parser.add_argument(
+            "--older-than",
+            type=int,
+            default=None,
+            help=f"心跳超过多少秒算中断（默认 {int(stale_after().total_seconds())} 秒）",
+        )
 
     def handle(self, *args, **options):
         older = options["older_than"]

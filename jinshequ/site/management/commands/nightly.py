@@ -28,8 +28,11 @@ def _purge_idempotency() -> str:
     return f"idempotency keys purged: {idempotency_purge()}"
 
 
-JOBS = (("activities_close_ended", _close_activities), ("import_jobs_reap", _reap_imports),
-        ("idempotency_purge", _purge_idempotency))
+JOBS = (
+    ("activities_close_ended", _close_activities),
+    ("import_jobs_reap", _reap_imports),
+    ("idempotency_purge", _purge_idempotency),
+)
 
 
 class Command(BaseCommand):

@@ -22,7 +22,9 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser):
         parser.add_argument("--batch-size", type=int, default=500)
-        parser.add_argument("--dry-run", action="store_true", help="Only count the rows that need re-encryption.")
+        parser.add_argument(
+            "--dry-run", action="store_true", help="Only count the rows that need re-encryption."
+        )
 
     def handle(self, *args, batch_size: int, dry_run: bool, **options):
         prefix = crypto.current_prefix()
@@ -60,6 +62,11 @@ class Command(BaseCommand):
         if not dry_run:
             from jinshequ.accounts.services import audit
 
-            audit(event="crypto.keys_rotated", actor_name="system:rotate_field_keys",
-                  object_type="core.fieldkey", object_id=prefix.split(":")[1],
-                  reason=f"re-encrypted under {prefix[:-1]}", changes={k: [None, str(v)] for k, v in totals.items()})
+            audit(
+                event="crypto.keys_rotated",
+                actor_name="system:rotate_field_keys",
+                object_type="core.fieldkey",
+                object_id=prefix.split(":")[1],
+                reason=f"re-encrypted under {prefix[:-1]}",
+                changes={k: [None, str(v)] for k, v in totals.items()},
+            )
