@@ -39,3 +39,15 @@ def test_a_forwarded_address_is_not_trusted_from_a_direct_peer():
     request = RequestFactory().get("/", REMOTE_ADDR="198.51.100.7", HTTP_X_FORWARDED_FOR="1.2.3.4")
     RequestIdMiddleware(view)(request)
     assert AuditEvent.objects.get(event="test.spoof").ip == "198.51.100.7"
+
+
+@pytest.mark.django_db
+def test_after_an_english_page_the_thread_speaks_chinese_again(client, settings):
+    """Work that runs on the same thread after a request (a task, a command) is not in the last visitor's
+    language."""
+    from django.utils import translation
+
+    client.cookies[settings.LANGUAGE_COOKIE_NAME] = "en"
+    assert "Sign in" in client.get("/accounts/login/").content.decode()
+    assert translation.get_language() == settings.LANGUAGE_CODE
+    assert translation.gettext("请填写姓名。") == "请填写姓名。"

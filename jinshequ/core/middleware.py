@@ -7,6 +7,7 @@ import contextvars
 import secrets
 from typing import NamedTuple
 
+from django.utils import translation
 from django.utils.cache import patch_vary_headers
 
 request_id_var: contextvars.ContextVar[str] = contextvars.ContextVar("request_id", default="-")
@@ -22,7 +23,9 @@ class RequestMeta(NamedTuple):
 # Set for the duration of each request by ``RequestIdMiddleware``, so that services can audit the address
 # and request id without taking the request as a parameter. Outside a request (commands, background
 # tasks) it is empty: such callers pass what they recorded.
-request_meta_var: contextvars.ContextVar[RequestMeta | None] = contextvars.ContextVar("request_meta", default=None)
+request_meta_var: contextvars.ContextVar[RequestMeta | None] = contextvars.ContextVar(
+    "request_meta", default=None
+)
 
 
 def current_request_meta() -> RequestMeta | None:
@@ -92,6 +95,10 @@ class IgnoreAcceptLanguageMiddleware:
     Browsers here often send ``Accept-Language: en-US`` (headless kiosks, imported phones), and for a city
     system in China that must not flip the interface to English. As the language comes from a cookie,
     shared caches must keep the languages apart: responses vary on ``Cookie``.
+
+    ``LocaleMiddleware`` leaves the request's language active on the thread; once the response is ready this
+    returns the thread to the default, so work that runs next on it outside a request (a task, a command)
+    speaks Chinese rather than the last visitor's language.
     """
 
     def __init__(self, get_response):
@@ -99,6 +106,9 @@ class IgnoreAcceptLanguageMiddleware:
 
     def __call__(self, request):
         request.META.pop("HTTP_ACCEPT_LANGUAGE", None)
-        response = self.get_response(request)
+        try:
+            response = self.get_response(request)
+        finally:
+            translation.deactivate()
         patch_vary_headers(response, ("Cookie",))
         return response
