@@ -113,6 +113,7 @@ def child_fixture(database_url: str, out: str) -> None:
     from jinshequ.members import reporting
     from jinshequ.members.models import Member, MemberStatus, PartyStatus, Registration, RegistrationStatus
     from jinshequ.posts.models import Post, PostCategory
+    from jinshequ.posts.selectors import open_posts
 
     now = timezone.now()
     password = make_password(DEMO_PASSWORD)
@@ -130,9 +131,10 @@ def child_fixture(database_url: str, out: str) -> None:
         for n, admin_name in enumerate(("community_admin", "community_admin_2")):
             admin = admins[admin_name]
             community = admin.region
-            free = list(Member.objects.filter(community=community, user__isnull=True, status=MemberStatus.ACTIVE,
-                                              party_status=PartyStatus.FULL).order_by("pk"))
-            take = free[:LOAD_MEMBER_ACCOUNTS // 2]
+            # Members who have reported in to this community (what lets them see its posts and activities).
+            confirmed = Registration.objects.filter(community=community, status=RegistrationStatus.CONFIRMED)
+            take = list(Member.objects.filter(pk__in=confirmed.values("member_id"), user__isnull=True,
+                                              status=MemberStatus.ACTIVE).order_by("pk")[:LOAD_MEMBER_ACCOUNTS // 2])
             users = User.objects.bulk_create([
                 User(username=f"load_m{n}_{i}", role=Role.MEMBER, display_name=m.name, password=password,
                      password_changed_at=now) for i, m in enumerate(take)])
@@ -140,7 +142,8 @@ def child_fixture(database_url: str, out: str) -> None:
             for i, m in enumerate(take):
                 m.user = users[f"load_m{n}_{i}"]
             Member.objects.bulk_update(take, ["user"])
-            fixture["members"] += [{"username": f"load_m{n}_{i}", "community": community.pk} for i in range(len(take))]
+            fixture["members"] += [{"username": f"load_m{n}_{i}", "community": community.pk, "member_id": m.pk}
+                                   for i, m in enumerate(take)]
             activities = []
             for day in range(1, 6):  # upcoming: members sign up and cancel
                 starts = now + dt.timedelta(days=day, hours=2)
@@ -152,7 +155,7 @@ def child_fixture(database_url: str, out: str) -> None:
                 community=community, category=category, title="负载测试现场活动", place="社区服务中心",
                 starts_at=now - dt.timedelta(minutes=20), ends_at=now + dt.timedelta(hours=4), capacity=500,
                 checkin_secret=secrets.token_hex(16), created_by=admin)
-            posts = list(Post.objects.filter(community=community, is_active=True).order_by("pk")
+            posts = list(open_posts(Post.objects.filter(community=community)).order_by("pk")
                          .values_list("pk", flat=True)[:12])
             for i in range(len(posts), 8):  # a few posts with room for many claimants
                 posts.append(Post.objects.create(community=community, category=category, title=f"负载测试岗位 {i}",
@@ -160,8 +163,9 @@ def child_fixture(database_url: str, out: str) -> None:
                                                  created_by=admin).pk)
             # Report-ins waiting for the community to confirm (members who have not reported in yet).
             reported = Registration.objects.filter(status__in=(RegistrationStatus.CONFIRMED, RegistrationStatus.PENDING))
-            waiting = free[LOAD_MEMBER_ACCOUNTS // 2:][:400]
-            waiting = [m for m in waiting if not reported.filter(member=m).exists()][:200]
+            waiting = list(Member.objects.filter(community=community, status=MemberStatus.ACTIVE,
+                                                 party_status=PartyStatus.FULL)
+                           .exclude(pk__in=reported.values("member_id")).order_by("pk")[:200])
             for m in waiting:
                 try:
                     with transaction.atomic():
@@ -182,6 +186,66 @@ def child_fixture(database_url: str, out: str) -> None:
           f"({pending} pending in the two communities), "
           f"{sum(len(c['posts']) for c in fixture['communities'].values())} posts, "
           f"{sum(len(c['activities']) + 1 for c in fixture['communities'].values())} activities")
+
+
+def child_profile(database_url: str, fixture_path: str) -> None:
+    """Each page type of the mix in-process (Django's test client, no HTTP): the least CPU time of a few
+    requests, the median wall-clock time, the number of SQL queries and their time. Where a page's cost
+    goes when the load test misses its targets."""
+    _django(database_url)
+    import statistics
+
+    from django.db import connection
+    from django.test import Client
+    from django.test.utils import CaptureQueriesContext
+
+    from jinshequ.accounts.models import User
+
+    fix = json.loads(Path(fixture_path).read_text(encoding="utf-8"))
+    community = fix["community_admins"][0]
+    place = fix["communities"][str(community["community"])]
+    unit = fix["unit_admins"][0]
+    me = next(m for m in fix["members"] if m["community"] == community["community"])
+    member = me["username"]
+    pages = [
+        (member, "member: home", "/members/me/"), (member, "member: manual", f"/records/manual/{me['member_id']}/"),
+        (member, "member: activities", "/activities/"), (member, "member: activity", f"/activities/{place['activities'][0]}/"),
+        (member, "member: posts", "/posts/"), (member, "member: post", f"/posts/{place['posts'][0]}/"),
+        (community["username"], "community: home", "/"),
+        (community["username"], "community: report-in queue", "/report/pending/"),
+        (community["username"], "community: claims queue", "/posts/manage/claims/"),
+        (community["username"], "community: records queue", "/records/queue/"),
+        (community["username"], "community: ledger", "/report/ledger/"),
+        (community["username"], "community: ledger export", "/report/ledger/export/"),
+        (community["username"], "community: check-in screen",
+         f"/activities/manage/{community['live_activity']}/screen/code/"),
+        (unit["username"], "unit: home", "/"), (unit["username"], "unit: roster", f"/roster/?unit={unit['unit']}"),
+        (unit["username"], "unit: members", "/members/"),
+    ]
+    for staff in fix["staff"]:
+        pages += [(staff, f"staff: home ({staff})", "/"),
+                  (staff, f"staff: report-in rates ({staff})", "/stats/registration/"),
+                  (staff, f"staff: claim rates ({staff})", "/posts/coverage/"),
+                  (staff, f"staff: member search ({staff})", "/members/?q=王")]
+    clients: dict[str, Client] = {}
+    print(f"{'page type (in-process)':40} {'status':>6} {'cpu ms':>7} {'wall ms':>7} {'queries':>7} {'sql ms':>7}")
+    for username, name, path in pages:
+        if username not in clients:
+            clients[username] = Client()
+            clients[username].force_login(User.objects.get(username=username))
+        client = clients[username]
+        client.get(path)
+        cpus, walls = [], []
+        for _ in range(5):
+            t0, c0 = time.perf_counter(), time.process_time()
+            response = client.get(path)
+            cpus.append((time.process_time() - c0) * 1000)
+            walls.append((time.perf_counter() - t0) * 1000)
+        with CaptureQueriesContext(connection) as queries:
+            client.get(path)
+        sql_ms = sum(float(q["time"]) for q in queries.captured_queries) * 1000
+        print(f"{name[:40]:40} {response.status_code:>6} {min(cpus):7.1f} {statistics.median(walls):7.1f} "
+              f"{len(queries):>7} {sql_ms:7.1f}", flush=True)
 
 
 # --- the orchestrator -----------------------------------------------------------------------------
@@ -458,6 +522,10 @@ def run_config(name: str, args: argparse.Namespace) -> list[str]:
           f"{bare['rps']:.0f} req/s, p50 {bare['p50_ms']:.1f} ms, p99 {bare['p99_ms']:.1f} ms, "
           f"errors {bare['errors']}", flush=True)
 
+    if not args.no_profile:
+        print("where the time goes, each page type once more in-process on the same database "
+              "(CPU ms: least of 5; a page that costs C ms of CPU caps 2 cores at 2000 / C req/s):", flush=True)
+        _child(["_profile", database_url, str(fixture)], timeout=900)
     p95, p99 = float(total["95%"]), float(total["99%"])
     if not since:
         problems.append(f"{name}: not every user signed in within {RAMP_LIMIT_SECONDS} s")
@@ -489,6 +557,7 @@ def main() -> None:
     parser.add_argument("--config", default="sqlite,postgres,two", help="any of sqlite,postgres,two")
     parser.add_argument("--pg", default="postgres://postgres@127.0.0.1:5432", help="PostgreSQL server (loopback)")
     parser.add_argument("--redis", default="redis://127.0.0.1:6379/11", help="Redis for the two-server run")
+    parser.add_argument("--no-profile", action="store_true", help="skip the in-process cost of each page type")
     parser.add_argument("--scale", default="city", choices=("city", "small"),
                         help="small: only for working on this benchmark (the figures mean nothing)")
     args = parser.parse_args()
@@ -525,6 +594,8 @@ def main() -> None:
 if __name__ == "__main__":
     if len(sys.argv) >= 3 and sys.argv[1] == "_city":
         child_city(sys.argv[2], *sys.argv[3:4])
+    elif len(sys.argv) >= 4 and sys.argv[1] == "_profile":
+        child_profile(sys.argv[2], sys.argv[3])
     elif len(sys.argv) >= 4 and sys.argv[1] == "_fixture":
         child_fixture(sys.argv[2], sys.argv[3])
     else:

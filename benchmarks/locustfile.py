@@ -213,15 +213,15 @@ class Member(Person):
         self.me = me
         self.community = FIXTURE["communities"][str(me["community"])]
         self.login(me["username"])
-        self.page("/", "home")
+        self.page("/members/me/", "home")  # where "/" sends a member
 
     @task(4)
     def home(self):
-        self.page("/", "home")
+        self.page("/members/me/", "home")
 
     @task(2)
     def manual(self):
-        self.page("/records/manual/", "manual")
+        self.page(f"/records/manual/{self.me['member_id']}/", "manual")
 
     @task(3)
     def activities(self):
