@@ -571,6 +571,11 @@ def main() -> None:
     configs = [c.strip() for c in args.config.split(",") if c.strip()]
     if not configs or set(configs) - {"sqlite", "postgres", "two"}:
         parser.error("--config: sqlite, postgres and/or two")
+    if "two" in configs:
+        try:
+            import redis  # noqa: F401 — Django's Redis cache backend needs it
+        except ImportError:
+            parser.error("the two-server run needs the redis package: make install-test")
     OUT.mkdir(parents=True, exist_ok=True)
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     problems: list[str] = []
