@@ -557,6 +557,8 @@ def main() -> None:
     parser.add_argument("--config", default="sqlite,postgres,two", help="any of sqlite,postgres,two")
     parser.add_argument("--pg", default="postgres://postgres@127.0.0.1:5432", help="PostgreSQL server (loopback)")
     parser.add_argument("--redis", default="redis://127.0.0.1:6379/11", help="Redis for the two-server run")
+    parser.add_argument("--pg-jit", action="store_true",
+                        help="leave PostgreSQL's JIT on (its default): compiling each big aggregate costs seconds")
     parser.add_argument("--no-profile", action="store_true", help="skip the in-process cost of each page type")
     parser.add_argument("--scale", default="city", choices=("city", "small"),
                         help="small: only for working on this benchmark (the figures mean nothing)")
@@ -577,6 +579,12 @@ def main() -> None:
         except ImportError:
             parser.error("the two-server run needs the redis package: make install-test")
     OUT.mkdir(parents=True, exist_ok=True)
+    if not args.pg_jit and any(c in configs for c in ("postgres", "two")):
+        # Every child (servers, fixture, profile) inherits it through libpq. PostgreSQL's JIT compiles any
+        # query whose estimated cost exceeds jit_above_cost: the rates and home pages' aggregates spent
+        # 2-5 s compiling and ~0.1-0.5 s running (EXPLAIN ANALYZE); an OLTP app wants it off.
+        os.environ["PGOPTIONS"] = f"{os.environ.get('PGOPTIONS', '')} -c jit=off".strip()
+        print("PostgreSQL: jit=off for the app's connections (PGOPTIONS; --pg-jit leaves it on)")
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     problems: list[str] = []
     print(f"load average before: {' '.join(f'{x:.2f}' for x in os.getloadavg())} on {os.cpu_count()} CPUs "
