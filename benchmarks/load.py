@@ -22,18 +22,22 @@ Each configuration runs for ``--minutes`` (default 5) on a fresh copy of the cit
   ``redis://127.0.0.1:6379/11``); every user sends its requests to the two servers in turn, so a session
   that one server does not honour shows up as "session lost".
 
-Printed per configuration: requests per second (overall and the least of any whole minute after the
-ramp-up), p50/p95/p99 per page type, errors, "database is locked" in the servers' logs, the business
-refusals (a full post, a second sign-up: not errors), a bare Django view's figures measured right after on
-the same database (``benchmarks/bare_settings.py``, ``benchmarks/loadgen.py``), the load average, and a
-lockout check: wrong passwords for one account, alternating between the servers, lock it after exactly 5.
+The users sign in first (the ramp-up: 100 PBKDF2 checks; reported on its own line); then the figures are
+reset and the measured part runs for ``--minutes``. Printed per configuration: requests per second (over
+the measured part and the least of any whole minute), p50/p95/p99 per page type, errors, "database is
+locked" in the servers' logs, sessions lost, the business refusals (a full post, a second sign-up: not
+errors), a lockout check (wrong passwords for one account, alternating between the servers, lock it after
+exactly 5), the load average, a bare Django view's figures measured right after on the same database
+(``benchmarks/bare_settings.py``, ``benchmarks/loadgen.py``), and each page type's cost in-process (CPU
+time, queries, SQL time: where the time goes when a target is missed; ``--no-profile`` skips it).
+PostgreSQL runs with ``jit=off`` for the app's connections (``--pg-jit`` keeps the server's default).
 Targets: ≥ 60 req/s sustained, p95 ≤ 300 ms, p99 ≤ 1 s, 0 errors, 0 lock errors, 0 sessions lost, lockout
 exact. The last line is ``verdict: met`` or ``verdict: missed — <why>``.
 
     .venv/bin/python benchmarks/load.py [--quick] [--minutes 5] [--users 100] [--workers 3]
                                         [--config sqlite,postgres,two]
 
-``--quick`` is a smoke run (1 minute per configuration). Every wait is bounded; servers and Locust run in
+``--quick`` is a smoke run (1 minute per configuration); ``--scale small`` only serves work on this file. Every wait is bounded; servers and Locust run in
 their own process groups and are killed on exit, Ctrl-C or error. Locust's CSV files are written to
 ``benchmarks/out/load-<config>_*.csv`` and the servers' logs to ``benchmarks/out/load-<config>-*.log``.
 """
