@@ -7,7 +7,7 @@ SCALE ?= small
 export PYTHONDONTWRITEBYTECODE := 1
 export DATABASE_URL
 
-.PHONY: demo test test-faketime test-properties install install-test assets lint typecheck bench messages clean system-test system-demo
+.PHONY: demo test test-faketime test-properties install install-test assets lint typecheck bench bench-load messages clean system-test system-demo
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -72,6 +72,12 @@ bench: install-test test-properties
 	$(BIN)/python benchmarks/service.py
 	$(BIN)/python benchmarks/manual_pdf.py
 	$(BIN)/python benchmarks/cards_pdf.py
+	$(BIN)/python benchmarks/load.py $(LOAD_ARGS)
+
+# The load test alone (SECURITY.md T15): 100 users, 5 minutes each on SQLite, PostgreSQL and two app servers
+# (PostgreSQL and Redis on 127.0.0.1). LOAD_ARGS=--quick for a one-minute smoke run per configuration.
+bench-load: install-test
+	$(BIN)/python benchmarks/load.py $(LOAD_ARGS)
 
 # Refresh the English catalogue from the Chinese source strings, then compile it (needs gettext).
 # Translate the new entries in jinshequ/locale/en/LC_MESSAGES/django.po and run it again; both the
