@@ -73,6 +73,7 @@ sys.path.insert(0, str(ROOT))
 
 # --- in a child process: Django on one database ---------------------------------------------------
 
+
 def _django(database_url: str) -> None:
     os.environ["DATABASE_URL"] = database_url
     os.environ["DJANGO_SETTINGS_MODULE"] = "benchmarks.bench_settings"
@@ -121,15 +122,25 @@ def child_fixture(database_url: str, out: str) -> None:
 
     now = timezone.now()
     password = make_password(DEMO_PASSWORD)
-    admins = {u.username: u for u in User.objects.filter(
-        username__in=("community_admin", "community_admin_2", "unit_admin", "unit_admin_2"))}
+    admins = {
+        u.username: u
+        for u in User.objects.filter(
+            username__in=("community_admin", "community_admin_2", "unit_admin", "unit_admin_2")
+        )
+    }
     category = PostCategory.objects.order_by("pk").first()
-    fixture: dict = {"password": DEMO_PASSWORD, "members": [], "communities": {}, "community_admins": [],
-                     "unit_admins": [{"username": n, "unit": admins[n].work_unit_id}
-                                     for n in ("unit_admin", "unit_admin_2")],
-                     "staff": ["city_admin", "district_admin", "street_admin", "inspector"],
-                     "search": ["王", "李", "张", "刘", "陈", "杨", "zh", "wl", "lj", "赵"],
-                     "lockout_user": "load_lockout"}
+    fixture: dict = {
+        "password": DEMO_PASSWORD,
+        "members": [],
+        "communities": {},
+        "community_admins": [],
+        "unit_admins": [
+            {"username": n, "unit": admins[n].work_unit_id} for n in ("unit_admin", "unit_admin_2")
+        ],
+        "staff": ["city_admin", "district_admin", "street_admin", "inspector"],
+        "search": ["王", "李", "张", "刘", "陈", "杨", "zh", "wl", "lj", "赵"],
+        "lockout_user": "load_lockout",
+    }
     pending_made = 0
     with transaction.atomic():
         for n, admin_name in enumerate(("community_admin", "community_admin_2")):
@@ -137,39 +148,85 @@ def child_fixture(database_url: str, out: str) -> None:
             community = admin.region
             # Members who have reported in to this community (what lets them see its posts and activities).
             confirmed = Registration.objects.filter(community=community, status=RegistrationStatus.CONFIRMED)
-            take = list(Member.objects.filter(pk__in=confirmed.values("member_id"), user__isnull=True,
-                                              status=MemberStatus.ACTIVE).order_by("pk")[:LOAD_MEMBER_ACCOUNTS // 2])
-            users = User.objects.bulk_create([
-                User(username=f"load_m{n}_{i}", role=Role.MEMBER, display_name=m.name, password=password,
-                     password_changed_at=now) for i, m in enumerate(take)])
+            take = list(
+                Member.objects.filter(
+                    pk__in=confirmed.values("member_id"), user__isnull=True, status=MemberStatus.ACTIVE
+                ).order_by("pk")[: LOAD_MEMBER_ACCOUNTS // 2]
+            )
+            users = User.objects.bulk_create(
+                [
+                    User(
+                        username=f"load_m{n}_{i}",
+                        role=Role.MEMBER,
+                        display_name=m.name,
+                        password=password,
+                        password_changed_at=now,
+                    )
+                    for i, m in enumerate(take)
+                ]
+            )
             users = {u.username: u for u in User.objects.filter(username__startswith=f"load_m{n}_")}
             for i, m in enumerate(take):
                 m.user = users[f"load_m{n}_{i}"]
             Member.objects.bulk_update(take, ["user"])
-            fixture["members"] += [{"username": f"load_m{n}_{i}", "community": community.pk, "member_id": m.pk}
-                                   for i, m in enumerate(take)]
+            fixture["members"] += [
+                {"username": f"load_m{n}_{i}", "community": community.pk, "member_id": m.pk}
+                for i, m in enumerate(take)
+            ]
             activities = []
             for day in range(1, 6):  # upcoming: members sign up and cancel
                 starts = now + dt.timedelta(days=day, hours=2)
-                activities.append(Activity.objects.create(
-                    community=community, category=category, title=f"负载测试活动 {day}", place="社区服务中心",
-                    starts_at=starts, ends_at=starts + dt.timedelta(hours=2), capacity=200,
-                    checkin_secret=secrets.token_hex(16), created_by=admin))
+                activities.append(
+                    Activity.objects.create(
+                        community=community,
+                        category=category,
+                        title=f"负载测试活动 {day}",
+                        place="社区服务中心",
+                        starts_at=starts,
+                        ends_at=starts + dt.timedelta(hours=2),
+                        capacity=200,
+                        checkin_secret=secrets.token_hex(16),
+                        created_by=admin,
+                    )
+                )
             live = Activity.objects.create(  # under way: its check-in is open for the whole run
-                community=community, category=category, title="负载测试现场活动", place="社区服务中心",
-                starts_at=now - dt.timedelta(minutes=20), ends_at=now + dt.timedelta(hours=4), capacity=500,
-                checkin_secret=secrets.token_hex(16), created_by=admin)
-            posts = list(open_posts(Post.objects.filter(community=community)).order_by("pk")
-                         .values_list("pk", flat=True)[:12])
+                community=community,
+                category=category,
+                title="负载测试现场活动",
+                place="社区服务中心",
+                starts_at=now - dt.timedelta(minutes=20),
+                ends_at=now + dt.timedelta(hours=4),
+                capacity=500,
+                checkin_secret=secrets.token_hex(16),
+                created_by=admin,
+            )
+            posts = list(
+                open_posts(Post.objects.filter(community=community))
+                .order_by("pk")
+                .values_list("pk", flat=True)[:12]
+            )
             for i in range(len(posts), 8):  # a few posts with room for many claimants
-                posts.append(Post.objects.create(community=community, category=category, title=f"负载测试岗位 {i}",
-                                                 capacity=40, starts_on=timezone.localdate(),
-                                                 created_by=admin).pk)
+                posts.append(
+                    Post.objects.create(
+                        community=community,
+                        category=category,
+                        title=f"负载测试岗位 {i}",
+                        capacity=40,
+                        starts_on=timezone.localdate(),
+                        created_by=admin,
+                    ).pk
+                )
             # Report-ins waiting for the community to confirm (members who have not reported in yet).
-            reported = Registration.objects.filter(status__in=(RegistrationStatus.CONFIRMED, RegistrationStatus.PENDING))
-            waiting = list(Member.objects.filter(community=community, status=MemberStatus.ACTIVE,
-                                                 party_status=PartyStatus.FULL)
-                           .exclude(pk__in=reported.values("member_id")).order_by("pk")[:200])
+            reported = Registration.objects.filter(
+                status__in=(RegistrationStatus.CONFIRMED, RegistrationStatus.PENDING)
+            )
+            waiting = list(
+                Member.objects.filter(
+                    community=community, status=MemberStatus.ACTIVE, party_status=PartyStatus.FULL
+                )
+                .exclude(pk__in=reported.values("member_id"))
+                .order_by("pk")[:200]
+            )
             for m in waiting:
                 try:
                     with transaction.atomic():
@@ -178,18 +235,30 @@ def child_fixture(database_url: str, out: str) -> None:
                 except Exception:  # noqa: BLE001, S112 — a member the rules refuse is simply not queued
                     continue
             fixture["communities"][str(community.pk)] = {
-                "activities": [a.pk for a in activities], "live_activity": live.pk, "posts": posts}
-            fixture["community_admins"].append({"username": admin_name, "community": community.pk,
-                                                "live_activity": live.pk})
-        User.objects.create(username="load_lockout", role=Role.MEMBER, display_name="锁定测试", password=password,
-                            password_changed_at=now)
+                "activities": [a.pk for a in activities],
+                "live_activity": live.pk,
+                "posts": posts,
+            }
+            fixture["community_admins"].append(
+                {"username": admin_name, "community": community.pk, "live_activity": live.pk}
+            )
+        User.objects.create(
+            username="load_lockout",
+            role=Role.MEMBER,
+            display_name="锁定测试",
+            password=password,
+            password_changed_at=now,
+        )
     Path(out).write_text(json.dumps(fixture, ensure_ascii=False), encoding="utf-8")
-    pending = Registration.objects.filter(status=RegistrationStatus.PENDING,
-                                          community_id__in=[int(k) for k in fixture["communities"]]).count()
-    print(f"fixture: {len(fixture['members'])} member accounts, {pending_made} report-ins submitted "
-          f"({pending} pending in the two communities), "
-          f"{sum(len(c['posts']) for c in fixture['communities'].values())} posts, "
-          f"{sum(len(c['activities']) + 1 for c in fixture['communities'].values())} activities")
+    pending = Registration.objects.filter(
+        status=RegistrationStatus.PENDING, community_id__in=[int(k) for k in fixture["communities"]]
+    ).count()
+    print(
+        f"fixture: {len(fixture['members'])} member accounts, {pending_made} report-ins submitted "
+        f"({pending} pending in the two communities), "
+        f"{sum(len(c['posts']) for c in fixture['communities'].values())} posts, "
+        f"{sum(len(c['activities']) + 1 for c in fixture['communities'].values())} activities"
+    )
 
 
 def child_profile(database_url: str, fixture_path: str) -> None:
@@ -212,27 +281,38 @@ def child_profile(database_url: str, fixture_path: str) -> None:
     me = next(m for m in fix["members"] if m["community"] == community["community"])
     member = me["username"]
     pages = [
-        (member, "member: home", "/members/me/"), (member, "member: manual", f"/records/manual/{me['member_id']}/"),
-        (member, "member: activities", "/activities/"), (member, "member: activity", f"/activities/{place['activities'][0]}/"),
-        (member, "member: posts", "/posts/"), (member, "member: post", f"/posts/{place['posts'][0]}/"),
+        (member, "member: home", "/members/me/"),
+        (member, "member: manual", f"/records/manual/{me['member_id']}/"),
+        (member, "member: activities", "/activities/"),
+        (member, "member: activity", f"/activities/{place['activities'][0]}/"),
+        (member, "member: posts", "/posts/"),
+        (member, "member: post", f"/posts/{place['posts'][0]}/"),
         (community["username"], "community: home", "/"),
         (community["username"], "community: report-in queue", "/report/pending/"),
         (community["username"], "community: claims queue", "/posts/manage/claims/"),
         (community["username"], "community: records queue", "/records/queue/"),
         (community["username"], "community: ledger", "/report/ledger/"),
         (community["username"], "community: ledger export", "/report/ledger/export/"),
-        (community["username"], "community: check-in screen",
-         f"/activities/manage/{community['live_activity']}/screen/code/"),
-        (unit["username"], "unit: home", "/"), (unit["username"], "unit: roster", f"/roster/?unit={unit['unit']}"),
+        (
+            community["username"],
+            "community: check-in screen",
+            f"/activities/manage/{community['live_activity']}/screen/code/",
+        ),
+        (unit["username"], "unit: home", "/"),
+        (unit["username"], "unit: roster", f"/roster/?unit={unit['unit']}"),
         (unit["username"], "unit: members", "/members/"),
     ]
     for staff in fix["staff"]:
-        pages += [(staff, f"staff: home ({staff})", "/"),
-                  (staff, f"staff: report-in rates ({staff})", "/stats/registration/"),
-                  (staff, f"staff: claim rates ({staff})", "/posts/coverage/"),
-                  (staff, f"staff: member search ({staff})", "/members/?q=王")]
+        pages += [
+            (staff, f"staff: home ({staff})", "/"),
+            (staff, f"staff: report-in rates ({staff})", "/stats/registration/"),
+            (staff, f"staff: claim rates ({staff})", "/posts/coverage/"),
+            (staff, f"staff: member search ({staff})", "/members/?q=王"),
+        ]
     clients: dict[str, Client] = {}
-    print(f"{'page type (in-process)':40} {'status':>6} {'cpu ms':>7} {'wall ms':>7} {'queries':>7} {'sql ms':>7}")
+    print(
+        f"{'page type (in-process)':40} {'status':>6} {'cpu ms':>7} {'wall ms':>7} {'queries':>7} {'sql ms':>7}"
+    )
     for username, name, path in pages:
         if username not in clients:
             clients[username] = Client()
@@ -248,8 +328,11 @@ def child_profile(database_url: str, fixture_path: str) -> None:
         with CaptureQueriesContext(connection) as queries:
             client.get(path)
         sql_ms = sum(float(q["time"]) for q in queries.captured_queries) * 1000
-        print(f"{name[:40]:40} {response.status_code:>6} {min(cpus):7.1f} {statistics.median(walls):7.1f} "
-              f"{len(queries):>7} {sql_ms:7.1f}", flush=True)
+        print(
+            f"{name[:40]:40} {response.status_code:>6} {min(cpus):7.1f} {statistics.median(walls):7.1f} "
+            f"{len(queries):>7} {sql_ms:7.1f}",
+            flush=True,
+        )
 
 
 # --- the orchestrator -----------------------------------------------------------------------------
@@ -277,8 +360,14 @@ def _kill_all() -> None:
 def _start(cmd: list[str], *, env: dict, log: Path) -> subprocess.Popen:
     """A child in its own process group (so that its workers die with it), output to ``log``."""
     with open(log, "w", encoding="utf-8") as f:
-        proc = subprocess.Popen(cmd, env=env, stdout=f, stderr=subprocess.STDOUT,  # noqa: S603
-                                start_new_session=True, cwd=ROOT)
+        proc = subprocess.Popen(
+            cmd,
+            env=env,
+            stdout=f,
+            stderr=subprocess.STDOUT,  # noqa: S603
+            start_new_session=True,
+            cwd=ROOT,
+        )
     STARTED.append(proc)
     return proc
 
@@ -307,14 +396,35 @@ def _free_port() -> int:
 
 def start_server(*, settings: str, database_url: str, workers: int, log: Path, redis_url: str = "") -> int:
     port = _free_port()
-    env = {**os.environ, "DJANGO_SETTINGS_MODULE": settings, "DATABASE_URL": database_url,
-           "PYTHONPATH": str(ROOT)}
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": settings,
+        "DATABASE_URL": database_url,
+        "PYTHONPATH": str(ROOT),
+    }
     env.pop("REDIS_URL", None)
     if redis_url:
         env["REDIS_URL"] = redis_url
-    proc = _start([sys.executable, "-m", "gunicorn", "--workers", str(workers), "--worker-class", "sync",
-                   "--bind", f"127.0.0.1:{port}", "--timeout", "120", "--log-level", "warning",
-                   "jinshequ.wsgi:application"], env=env, log=log)
+    proc = _start(
+        [
+            sys.executable,
+            "-m",
+            "gunicorn",
+            "--workers",
+            str(workers),
+            "--worker-class",
+            "sync",
+            "--bind",
+            f"127.0.0.1:{port}",
+            "--timeout",
+            "120",
+            "--log-level",
+            "warning",
+            "jinshequ.wsgi:application",
+        ],
+        env=env,
+        log=log,
+    )
     deadline = time.time() + 90
     while time.time() < deadline:
         if proc.poll() is not None:
@@ -359,7 +469,9 @@ def _loadavg() -> float:
     return os.getloadavg()[0]
 
 
-def run_locust(*, name: str, hosts: list[str], fixture: Path, users: int, minutes: float) -> tuple[Path, dict, list]:
+def run_locust(
+    *, name: str, hosts: list[str], fixture: Path, users: int, minutes: float
+) -> tuple[Path, dict, list]:
     prefix = OUT / f"load-{name}"
     for old in OUT.glob(f"load-{name}_*.csv"):
         old.unlink()
@@ -368,15 +480,46 @@ def run_locust(*, name: str, hosts: list[str], fixture: Path, users: int, minute
     counts = [round(users * share) for share in MIX]
     counts[0] = users - sum(counts[1:])
     seconds = int(minutes * 60)
-    env = {**os.environ, "LOAD_FIXTURE": str(fixture), "LOAD_HOSTS": ",".join(hosts), "LOAD_EXTRA": str(extra),
-           "LOAD_COUNTS": ",".join(map(str, counts)), "LOAD_SECONDS": str(seconds)}
+    env = {
+        **os.environ,
+        "LOAD_FIXTURE": str(fixture),
+        "LOAD_HOSTS": ",".join(hosts),
+        "LOAD_EXTRA": str(extra),
+        "LOAD_COUNTS": ",".join(map(str, counts)),
+        "LOAD_SECONDS": str(seconds),
+    }
     spawn_rate = max(1, users // 10)
     limit = seconds + RAMP_LIMIT_SECONDS  # Locust's own time limit: the sign-ins plus the measured part
-    proc = _start([sys.executable, "-m", "locust", "-f", str(ROOT / "benchmarks" / "locustfile.py"), "--headless",
-                   "--users", str(users), "--spawn-rate", str(spawn_rate), "--run-time", f"{limit}s",
-                   "--host", hosts[0], "--csv", str(prefix), "--csv-full-history", "--only-summary",
-                   "--stop-timeout", "10", "--exit-code-on-error", "0", "--loglevel", "WARNING"],
-                  env=env, log=OUT / f"load-{name}-locust.log")
+    proc = _start(
+        [
+            sys.executable,
+            "-m",
+            "locust",
+            "-f",
+            str(ROOT / "benchmarks" / "locustfile.py"),
+            "--headless",
+            "--users",
+            str(users),
+            "--spawn-rate",
+            str(spawn_rate),
+            "--run-time",
+            f"{limit}s",
+            "--host",
+            hosts[0],
+            "--csv",
+            str(prefix),
+            "--csv-full-history",
+            "--only-summary",
+            "--stop-timeout",
+            "10",
+            "--exit-code-on-error",
+            "0",
+            "--loglevel",
+            "WARNING",
+        ],
+        env=env,
+        log=OUT / f"load-{name}-locust.log",
+    )
     loads = []
     deadline = time.time() + limit + 60
     while proc.poll() is None and time.time() < deadline:
@@ -429,8 +572,12 @@ def lockout_check(hosts: list[str], username: str, password: str) -> tuple[bool,
         base = hosts[i % len(hosts)]
         html = s.get(f"{base}/accounts/login/", timeout=60).text
         token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', html).group(1)
-        r = s.post(f"{base}/accounts/login/", data={"csrfmiddlewaretoken": token, "username": username,
-                                                     "password": pw}, allow_redirects=False, timeout=60)
+        r = s.post(
+            f"{base}/accounts/login/",
+            data={"csrfmiddlewaretoken": token, "username": username, "password": pw},
+            allow_redirects=False,
+            timeout=60,
+        )
         return r.status_code, r.text
 
     seen = []
@@ -438,8 +585,14 @@ def lockout_check(hosts: list[str], username: str, password: str) -> tuple[bool,
         status, text = attempt(i, "wrong-password-1")
         seen.append("locked" if "账户已锁定" in text else ("refused" if status == 200 else f"HTTP {status}"))
     status, text = attempt(5, password)
-    seen.append("right password: " + ("locked" if "账户已锁定" in text and status == 200 else
-                                      ("signed in!" if status == 302 else f"HTTP {status}")))
+    seen.append(
+        "right password: "
+        + (
+            "locked"
+            if "账户已锁定" in text and status == 200
+            else ("signed in!" if status == 302 else f"HTTP {status}")
+        )
+    )
     ok = seen == ["refused"] * 4 + ["locked", "right password: locked"]
     return ok, ", ".join(seen)
 
@@ -447,8 +600,9 @@ def lockout_check(hosts: list[str], username: str, password: str) -> tuple[bool,
 def bare_figures(database_url: str, seconds: float) -> dict:
     from benchmarks.loadgen import run_load
 
-    port = start_server(settings="benchmarks.bare_settings", database_url=database_url, workers=2,
-                        log=OUT / "load-bare.log")
+    port = start_server(
+        settings="benchmarks.bare_settings", database_url=database_url, workers=2, log=OUT / "load-bare.log"
+    )
     proc = STARTED[-1]
     try:
         run_load(port=port, path="/bench/trivial/", seconds=1, clients=4)  # warm
@@ -462,9 +616,11 @@ def count_in_logs(logs: list[Path], needle: str) -> int:
 
 
 def run_config(name: str, args: argparse.Namespace) -> list[str]:
-    print(f"\n== {name}: {args.users} users, {args.minutes:g} min, "
-          f"{'two gunicorn instances' if name == 'two' else 'one gunicorn'}, {args.workers} sync workers each ==",
-          flush=True)
+    print(
+        f"\n== {name}: {args.users} users, {args.minutes:g} min, "
+        f"{'two gunicorn instances' if name == 'two' else 'one gunicorn'}, {args.workers} sync workers each ==",
+        flush=True,
+    )
     t0 = time.time()
     database_url = fresh_sqlite(args.scale) if name == "sqlite" else fresh_postgres(args.pg, args.scale)
     fixture = OUT / f"load-{name}-fixture.json"
@@ -476,13 +632,22 @@ def run_config(name: str, args: argparse.Namespace) -> list[str]:
     servers = []
     problems = []
     try:
-        ports = [start_server(settings="benchmarks.bench_settings", database_url=database_url, workers=args.workers,
-                              log=log, redis_url=redis_url) for log in logs]
+        ports = [
+            start_server(
+                settings="benchmarks.bench_settings",
+                database_url=database_url,
+                workers=args.workers,
+                log=log,
+                redis_url=redis_url,
+            )
+            for log in logs
+        ]
         servers = list(STARTED)
         hosts = [f"http://127.0.0.1:{p}" for p in ports]
         load_before = os.getloadavg()
-        prefix, extra, loads = run_locust(name=name, hosts=hosts, fixture=fixture, users=args.users,
-                                          minutes=args.minutes)
+        prefix, extra, loads = run_locust(
+            name=name, hosts=hosts, fixture=fixture, users=args.users, minutes=args.minutes
+        )
         load_after = os.getloadavg()
         fix = json.loads(fixture.read_text(encoding="utf-8"))
         lock_ok, lock_seen = lockout_check(hosts, fix["lockout_user"], fix["password"])
@@ -494,41 +659,63 @@ def run_config(name: str, args: argparse.Namespace) -> list[str]:
     sustained = sustained_rps(prefix, since) if since else 0.0
     logins = sorted(extra.get("login_ms") or [0.0])
     requests_, failures = int(total["Request Count"]), int(total["Failure Count"])
-    print(f"{'page type':34} {'requests':>8} {'fail':>5} {'req/s':>6} {'p50':>6} {'p95':>6} {'p99':>6} {'max':>7}  ms")
+    print(
+        f"{'page type':34} {'requests':>8} {'fail':>5} {'req/s':>6} {'p50':>6} {'p95':>6} {'p99':>6} {'max':>7}  ms"
+    )
     for r in sorted(rows, key=lambda r: r["Name"]):
-        print(f"{r['Name'][:34]:34} {int(r['Request Count']):>8} {int(r['Failure Count']):>5} "
-              f"{float(r['Requests/s']):6.1f} {r['50%']:>6} {r['95%']:>6} {r['99%']:>6} "
-              f"{float(r['Max Response Time']):7.0f}")
-    print(f"{'all':34} {requests_:>8} {failures:>5} {float(total['Requests/s']):6.1f} {total['50%']:>6} "
-          f"{total['95%']:>6} {total['99%']:>6} {float(total['Max Response Time']):7.0f}")
+        print(
+            f"{r['Name'][:34]:34} {int(r['Request Count']):>8} {int(r['Failure Count']):>5} "
+            f"{float(r['Requests/s']):6.1f} {r['50%']:>6} {r['95%']:>6} {r['99%']:>6} "
+            f"{float(r['Max Response Time']):7.0f}"
+        )
+    print(
+        f"{'all':34} {requests_:>8} {failures:>5} {float(total['Requests/s']):6.1f} {total['50%']:>6} "
+        f"{total['95%']:>6} {total['99%']:>6} {float(total['Max Response Time']):7.0f}"
+    )
     locked = count_in_logs(logs, "database is locked")
     tracebacks = count_in_logs(logs, "Traceback")
     lost = sum((extra.get("session_lost") or {}).values())
-    print(f"sign-in (the ramp-up, before the figures above): {len(extra.get('login_ms') or [])} logins, "
-          f"p50 {logins[len(logins) // 2]:.0f} ms, p95 {logins[int(len(logins) * 0.95)]:.0f} ms, "
-          f"max {logins[-1]:.0f} ms, {extra.get('login_failed', '?')} refused")
-    print(f"requests/s: {float(total['Requests/s']):.1f} over the measured {args.minutes:g} min, "
-          f"{sustained:.1f} the least in any minute")
-    print(f"errors: {failures} of {requests_}; 'database is locked' in server logs: {locked}; tracebacks: "
-          f"{tracebacks}; sessions lost: {lost}")
+    print(
+        f"sign-in (the ramp-up, before the figures above): {len(extra.get('login_ms') or [])} logins, "
+        f"p50 {logins[len(logins) // 2]:.0f} ms, p95 {logins[int(len(logins) * 0.95)]:.0f} ms, "
+        f"max {logins[-1]:.0f} ms, {extra.get('login_failed', '?')} refused"
+    )
+    print(
+        f"requests/s: {float(total['Requests/s']):.1f} over the measured {args.minutes:g} min, "
+        f"{sustained:.1f} the least in any minute"
+    )
+    print(
+        f"errors: {failures} of {requests_}; 'database is locked' in server logs: {locked}; tracebacks: "
+        f"{tracebacks}; sessions lost: {lost}"
+    )
     if failures:
         with open(f"{prefix}_failures.csv", encoding="utf-8") as f:
             for r in list(csv.DictReader(f))[:8]:
                 print(f"  failure: {r['Method']} {r['Name']}: {r['Error'][:120]} × {r['Occurrences']}")
     refused = extra.get("refused") or {}
     if refused:
-        print("business refusals (not errors): " + ", ".join(f"{k} × {v}" for k, v in sorted(refused.items())))
+        print(
+            "business refusals (not errors): " + ", ".join(f"{k} × {v}" for k, v in sorted(refused.items()))
+        )
     print(f"lockout across {n_servers} server(s): {'exact' if lock_ok else 'WRONG'} ({lock_seen})")
-    print(f"load average: {load_before[0]:.1f} before, {sum(loads) / max(1, len(loads)):.1f} mean during, "
-          f"{load_after[0]:.1f} after (1-minute), on {os.cpu_count()} CPUs")
+    print(
+        f"load average: {load_before[0]:.1f} before, {sum(loads) / max(1, len(loads)):.1f} mean during, "
+        f"{load_after[0]:.1f} after (1-minute), on {os.cpu_count()} CPUs"
+    )
     bare = bare_figures(database_url, 5 if args.quick else 10)
-    print(f"bare Django view (no middleware, gunicorn 2 sync workers, loadgen 4 clients, same run): "
-          f"{bare['rps']:.0f} req/s, p50 {bare['p50_ms']:.1f} ms, p99 {bare['p99_ms']:.1f} ms, "
-          f"errors {bare['errors']}", flush=True)
+    print(
+        f"bare Django view (no middleware, gunicorn 2 sync workers, loadgen 4 clients, same run): "
+        f"{bare['rps']:.0f} req/s, p50 {bare['p50_ms']:.1f} ms, p99 {bare['p99_ms']:.1f} ms, "
+        f"errors {bare['errors']}",
+        flush=True,
+    )
 
     if not args.no_profile:
-        print("where the time goes, each page type once more in-process on the same database "
-              "(CPU ms: least of 5; a page that costs C ms of CPU caps 2 cores at 2000 / C req/s):", flush=True)
+        print(
+            "where the time goes, each page type once more in-process on the same database "
+            "(CPU ms: least of 5; a page that costs C ms of CPU caps 2 cores at 2000 / C req/s):",
+            flush=True,
+        )
         _child(["_profile", database_url, str(fixture)], timeout=900)
     p95, p99 = float(total["95%"]), float(total["99%"])
     if not since:
@@ -559,13 +746,24 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=3, help="gunicorn sync workers per server (default 3)")
     parser.add_argument("--quick", action="store_true", help="a smoke run: 1 minute per configuration")
     parser.add_argument("--config", default="sqlite,postgres,two", help="any of sqlite,postgres,two")
-    parser.add_argument("--pg", default="postgres://postgres@127.0.0.1:5432", help="PostgreSQL server (loopback)")
+    parser.add_argument(
+        "--pg", default="postgres://postgres@127.0.0.1:5432", help="PostgreSQL server (loopback)"
+    )
     parser.add_argument("--redis", default="redis://127.0.0.1:6379/11", help="Redis for the two-server run")
-    parser.add_argument("--pg-jit", action="store_true",
-                        help="leave PostgreSQL's JIT on (its default): compiling each big aggregate costs seconds")
-    parser.add_argument("--no-profile", action="store_true", help="skip the in-process cost of each page type")
-    parser.add_argument("--scale", default="city", choices=("city", "small"),
-                        help="small: only for working on this benchmark (the figures mean nothing)")
+    parser.add_argument(
+        "--pg-jit",
+        action="store_true",
+        help="leave PostgreSQL's JIT on (its default): compiling each big aggregate costs seconds",
+    )
+    parser.add_argument(
+        "--no-profile", action="store_true", help="skip the in-process cost of each page type"
+    )
+    parser.add_argument(
+        "--scale",
+        default="city",
+        choices=("city", "small"),
+        help="small: only for working on this benchmark (the figures mean nothing)",
+    )
     args = parser.parse_args()
     if args.quick:
         args.minutes = min(args.minutes, 1.0)
@@ -591,8 +789,10 @@ def main() -> None:
         print("PostgreSQL: jit=off for the app's connections (PGOPTIONS; --pg-jit leaves it on)")
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     problems: list[str] = []
-    print(f"load average before: {' '.join(f'{x:.2f}' for x in os.getloadavg())} on {os.cpu_count()} CPUs "
-          f"(other programs on the machine slow every figure)")
+    print(
+        f"load average before: {' '.join(f'{x:.2f}' for x in os.getloadavg())} on {os.cpu_count()} CPUs "
+        f"(other programs on the machine slow every figure)"
+    )
     try:
         for name in configs:
             try:

@@ -44,8 +44,14 @@ PASSWORD = FIXTURE["password"]
 # figures are reset and the run goes on for this many seconds; the sign-ins are reported on their own.
 STEADY_SECONDS = float(os.environ.get("LOAD_SECONDS", "300"))
 
-EXTRA: dict = {"refused": Counter(), "session_lost": Counter(), "statuses": Counter(), "login_ms": [],
-               "login_failed": 0, "steady_since": None}
+EXTRA: dict = {
+    "refused": Counter(),
+    "session_lost": Counter(),
+    "statuses": Counter(),
+    "login_ms": [],
+    "login_failed": 0,
+    "steady_since": None,
+}
 _lock = threading.Lock()
 _signed_in = itertools.count(1)
 _member_accounts = itertools.cycle(FIXTURE["members"])
@@ -69,8 +75,9 @@ class _Forms(HTMLParser):
     def handle_starttag(self, tag, attrs):
         a = dict(attrs)
         if tag == "form":
-            self.forms.append({"action": a.get("action") or "", "method": (a.get("method") or "get").lower(),
-                               "fields": {}})
+            self.forms.append(
+                {"action": a.get("action") or "", "method": (a.get("method") or "get").lower(), "fields": {}}
+            )
         elif tag == "input" and self.forms and a.get("name") and a.get("type") in ("hidden", None, "text"):
             self.forms[-1]["fields"][a["name"]] = a.get("value") or ""
 
@@ -114,8 +121,9 @@ class Person(HttpUser):
     def page(self, path: str, name: str, refusals: tuple[int, ...] = ()) -> str:
         """GET a page as a signed-in user; a redirect to the login form is a lost session. A status in
         ``refusals`` is a page that explains a business rule (counted apart, not an error)."""
-        with self.client.get(self.url(path), name=f"{self.kind}: {name}", allow_redirects=False,
-                             catch_response=True) as r:
+        with self.client.get(
+            self.url(path), name=f"{self.kind}: {name}", allow_redirects=False, catch_response=True
+        ) as r:
             EXTRA["statuses"][r.status_code] += 1
             if r.status_code in refusals:
                 EXTRA["refused"][f"{name} HTTP {r.status_code}"] += 1
@@ -140,8 +148,9 @@ class Person(HttpUser):
 
     def submit(self, path: str, data: dict, name: str, *, expect=(302,)) -> int:
         """POST a form read from a page (its hidden fields, CSRF token included)."""
-        with self.client.post(self.url(path), data=data, name=f"{self.kind}: {name}", allow_redirects=False,
-                              catch_response=True) as r:
+        with self.client.post(
+            self.url(path), data=data, name=f"{self.kind}: {name}", allow_redirects=False, catch_response=True
+        ) as r:
             EXTRA["statuses"][r.status_code] += 1
             location = r.headers.get("Location", "")
             if r.status_code == 302 and "/accounts/login/" in location:
@@ -149,7 +158,11 @@ class Person(HttpUser):
                 r.failure("session lost: sent back to the login form")
             elif r.status_code in expect:
                 r.success()
-            elif 400 <= r.status_code < 500 and r.status_code not in (403, 404, 405) and "csrf" not in r.text.lower():
+            elif (
+                400 <= r.status_code < 500
+                and r.status_code not in (403, 404, 405)
+                and "csrf" not in r.text.lower()
+            ):
                 EXTRA["refused"][f"{name} HTTP {r.status_code}"] += 1  # the page explains a business rule
                 r.success()
             else:
@@ -158,10 +171,18 @@ class Person(HttpUser):
 
     def post_json(self, path: str, name: str) -> None:
         """A JSON action (claim, sign-up) as the pages' scripts send it: CSRF header and an Idempotency-Key."""
-        headers = {"Accept": "application/json", "X-CSRFToken": self.csrf,
-                   "Idempotency-Key": uuid.uuid4().hex}
-        with self.client.post(self.url(path), headers=headers, name=f"{self.kind}: {name}", allow_redirects=False,
-                              catch_response=True) as r:
+        headers = {
+            "Accept": "application/json",
+            "X-CSRFToken": self.csrf,
+            "Idempotency-Key": uuid.uuid4().hex,
+        }
+        with self.client.post(
+            self.url(path),
+            headers=headers,
+            name=f"{self.kind}: {name}",
+            allow_redirects=False,
+            catch_response=True,
+        ) as r:
             EXTRA["statuses"][r.status_code] += 1
             code = ""
             if r.headers.get("Content-Type", "").startswith("application/json"):
@@ -191,8 +212,9 @@ class Person(HttpUser):
                 r.success()
         data = {"csrfmiddlewaretoken": csrf_from(html), "username": username, "password": PASSWORD}
         t0 = time.perf_counter()
-        with self.client.post(self.url("/accounts/login/"), data=data, name="login", allow_redirects=False,
-                              catch_response=True) as r:
+        with self.client.post(
+            self.url("/accounts/login/"), data=data, name="login", allow_redirects=False, catch_response=True
+        ) as r:
             EXTRA["login_ms"].append((time.perf_counter() - t0) * 1000)
             if r.status_code == 302:
                 r.success()
@@ -207,6 +229,7 @@ class Person(HttpUser):
 
 
 # --- members: 60 % -------------------------------------------------------------------------------
+
 
 class Member(Person):
     kind = "member"
@@ -267,6 +290,7 @@ class Member(Person):
 
 # --- community admins: 20 % ---------------------------------------------------------------------
 
+
 class CommunityAdmin(Person):
     kind = "community"
     fixed_count = COUNTS[1]
@@ -306,8 +330,12 @@ class CommunityAdmin(Person):
 
     @task(1)
     def ledger_export(self):
-        with self.client.get(self.url("/report/ledger/export/"), name=f"{self.kind}: ledger export",
-                             allow_redirects=False, catch_response=True) as r:
+        with self.client.get(
+            self.url("/report/ledger/export/"),
+            name=f"{self.kind}: ledger export",
+            allow_redirects=False,
+            catch_response=True,
+        ) as r:
             EXTRA["statuses"][r.status_code] += 1
             if r.status_code == 200 and r.content[:2] == b"PK":
                 r.success()
@@ -325,6 +353,7 @@ class CommunityAdmin(Person):
 
 
 # --- unit admins: 10 % --------------------------------------------------------------------------
+
 
 class UnitAdmin(Person):
     kind = "unit"
@@ -359,6 +388,7 @@ class UnitAdmin(Person):
 
 # --- district and city staff: 10 % ---------------------------------------------------------------
 
+
 class Staff(Person):
     kind = "staff"
     fixed_count = COUNTS[3]
@@ -392,5 +422,9 @@ def _write_extra(environment, **kwargs):
     path = os.environ.get("LOAD_EXTRA")
     if path:
         with open(path, "w", encoding="utf-8") as f:
-            json.dump({k: dict(v) if isinstance(v, Counter) else v for k, v in EXTRA.items()}, f,
-                      ensure_ascii=False, default=str)
+            json.dump(
+                {k: dict(v) if isinstance(v, Counter) else v for k, v in EXTRA.items()},
+                f,
+                ensure_ascii=False,
+                default=str,
+            )

@@ -19,7 +19,7 @@ from jinshequ.accounts.perms import Perm, user_has_perm
 from jinshequ.activities.models import Activity, Certificate, ServiceRecord, Signup
 from jinshequ.members.models import Member, Registration, RegistrationStatus
 from jinshequ.posts.models import ServiceTeam
-from jinshequ.posts.policies import registered_community_q
+from jinshequ.posts.policies import own_member_ids, registered_community_q
 
 
 def led_teams(user) -> QuerySet[ServiceTeam]:
@@ -42,7 +42,7 @@ class ActivityPolicy(Policy):
     actions = {"manage": None}  # decided by ``can`` below
 
     def own_q(self, user) -> Q:
-        mine = Signup.objects.filter(member__user=user).values("activity_id")
+        mine = Signup.objects.filter(member_id__in=own_member_ids(user)).values("activity_id")
         return (
             registered_community_q(user) | Q(pk__in=mine) | Q(team__leader__user=user, team__is_active=True)
         )

@@ -14,14 +14,24 @@ from django.db.models import Q
 
 from jinshequ.access import Policy, audiences, register
 from jinshequ.accounts.perms import Perm
-from jinshequ.members.models import MemberStatus, Registration, RegistrationStatus
+from jinshequ.members.models import Member, MemberStatus, Registration, RegistrationStatus
 from jinshequ.posts.models import Household, Pairing, Post, PostClaim, ServiceTeam
+
+
+def own_member_ids(user, **filters):
+    """The ids of ``user``'s member records, as a subquery.
+
+    Filtering registrations, sign-ups or pairings by ``member_id IN (this)`` rather than by a join on
+    ``member__user`` lets SQLite start from the member's index: with the join it trusted statistics taken
+    when few members had accounts and scanned every registration (663 ms against 0.2 ms at city scale).
+    """
+    return Member.objects.filter(user=user, **filters).values("pk")
 
 
 def registered_community_q(user, path: str = "community") -> Q:
     """Rows of the community where ``user``'s active member record holds a confirmed registration."""
     reg = Registration.objects.filter(
-        member__user=user, member__status=MemberStatus.ACTIVE, status=RegistrationStatus.CONFIRMED
+        member_id__in=own_member_ids(user, status=MemberStatus.ACTIVE), status=RegistrationStatus.CONFIRMED
     )
     return Q(**{f"{path}_id__in": reg.values("community_id")})
 
@@ -64,7 +74,7 @@ class HouseholdPolicy(Policy):
     actions = {"manage": Perm.HOUSEHOLD_MANAGE}
 
     def own_q(self, user) -> Q:
-        paired = Pairing.objects.filter(member__user=user, ended_on__isnull=True)
+        paired = Pairing.objects.filter(member_id__in=own_member_ids(user), ended_on__isnull=True)
         return Q(pk__in=paired.values("household_id"), is_active=True)
 
 
