@@ -35,12 +35,8 @@ class _Rows(Exporter):
     headers = ("值", "公式")
 
     def __init__(self, values, **kwargs):
-        super().__init__(user=None, **kwargs)
-        self.values = values
+        super().__init__(user=None, queryset=_List(values), **kwargs)
         self.audited = []
-
-    def queryset(self):
-        return _List(self.values)
 
     def row(self, obj):
         return [obj, f"=SUM({obj})"]
@@ -79,4 +75,4 @@ def test_register_refuses_a_second_exporter_under_the_same_name():
     with pytest.raises(ValueError):
         register(Other)
     with pytest.raises(TypeError):  # an exporter must say how it is audited
-        type("NoAudit", (Exporter,), {"queryset": lambda s: [], "row": lambda s, o: []})(user=None)
+        type("NoAudit", (Exporter,), {"row": lambda s, o: []})(user=None)

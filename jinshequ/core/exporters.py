@@ -1,15 +1,17 @@
 """Exporters: every table a user can see, downloadable the same way (pretix's exporter registry, in small).
 
-An exporter is a small class in its app's ``exports.py``: a title, column headings, the rows the user may see
-(its ``queryset`` asks the access layer, never the role), and how one object becomes one row. It is
-registered once with ``@register``; the base writes the ``.xlsx`` (``core.exports.write_xlsx``: strings as
-strings, formula-looking text neutralised, dates as dates, a safe sheet name and download filename).
+An exporter is a small class in its app's ``exports.py``: a title, column headings, how one object becomes
+one row, and the export's audit entry. It is registered once with ``@register``; the base writes the
+``.xlsx`` (``core.exports.write_xlsx``: strings as strings, formula-looking text neutralised, dates as dates, a
+safe sheet name and download filename).
 
-The contract for subclasses:
-- ``queryset()`` returns only rows ``user`` may see, already filtered by ``params``; ``count()`` counts them;
+The contract:
+- the view hands over the rows the user may see, filtered as on the page: a queryset from the app's selector,
+  which asks the access layer (the same queryset the page lists), so the export never shows more than the
+  page; ``prepare(qs)`` adds what the rows need (``select_related``), ``count()`` counts them;
 - ``row(obj)`` returns one sequence as long as ``headers`` (masked personal data unless ``full``);
-- ``audit(count)`` writes the export's audit entry (every export is audited, R29); the view calls
-  ``response()``, which audits and streams the file.
+- ``audit(count)`` writes the export's audit entry (every export is audited, R29); ``response()`` audits and
+  returns the file.
 """
 
 from __future__ import annotations
@@ -39,16 +41,21 @@ class Exporter(abc.ABC):
     headers: ClassVar[Sequence[Any]] = ()  # (lazy) translated column headings
     chunk_size: ClassVar[int] = 2000
 
-    def __init__(self, *, user, params=None, full: bool = False):
+    def __init__(self, *, user, queryset=None, params=None, full: bool = False):
         self.user = user
+        self._queryset = queryset
         self.params = params or {}
         self.full = full
 
     # --- what subclasses provide -------------------------------------------------------------------
 
-    @abc.abstractmethod
     def queryset(self):
-        """The rows ``self.user`` may see (through the access layer), filtered by ``self.params``."""
+        """The rows to export: the scoped queryset the view passed, prepared for the rows."""
+        return self.prepare(self._queryset)
+
+    def prepare(self, qs):
+        """Add what ``row`` reads (``select_related``, ``prefetch_related``)."""
+        return qs
 
     @abc.abstractmethod
     def row(self, obj) -> Sequence:

@@ -18,7 +18,7 @@ from jinshequ.imports.models import ImportJob
 from jinshequ.imports.views import UploadForm, handle_upload, max_mb, recent_jobs
 from jinshequ.members import services
 from jinshequ.members.choices import KINDS, blank_choice, pick_choices
-from jinshequ.members.exports import member_export_headers, member_export_rows
+from jinshequ.members.exports import MemberListExporter
 from jinshequ.members.forms import MemberFilterForm, MemberForm, RevealForm, SkillForm, StatusForm
 from jinshequ.members.importers import MemberImporter
 from jinshequ.members.models import Gender, Member, MemberStatus, PartyStatus, Skill
@@ -186,22 +186,7 @@ def member_export(request):
     full = request.GET.get("full") == "1"
     if full and not user_has_perm(request.user, Perm.MEMBER_VIEW_SENSITIVE):
         raise PermissionDenied
-    count = qs.count()
-    audit(
-        event="member.exported",
-        request=request,
-        object_type="members.member",
-        reason=gettext("完整证件号") if full else "",
-        changes={"rows": count, "filters": {k: str(v) for k, v in data.items() if v}},
-    )
-    response = _xlsx(member_export_headers(), member_export_rows(qs, full=full))
-    return response
-
-
-def _xlsx(headers, rows):
-    from jinshequ.core.exports import xlsx_response
-
-    return xlsx_response(gettext("党员名单"), headers, rows)
+    return MemberListExporter(user=request.user, queryset=qs, params=data, full=full).response()
 
 
 @require_perm(Perm.MEMBER_VIEW)

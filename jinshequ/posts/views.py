@@ -19,15 +19,14 @@ from django.views.decorators.http import require_POST
 from jinshequ.access import audiences
 from jinshequ.access.audiences import administered_community_id
 from jinshequ.accounts.perms import Perm, require_perm, user_has_perm
-from jinshequ.accounts.services import audit
 from jinshequ.core.errors import error_json, error_message
-from jinshequ.core.exports import xlsx_response
 from jinshequ.core.http import wants_json
 from jinshequ.core.idempotency import idempotent, new_idempotency_key
 from jinshequ.members.models import Member, MemberStatus
 from jinshequ.members.services import RevealLimitExceeded
 from jinshequ.posts import selectors as sel
 from jinshequ.posts import services
+from jinshequ.posts.exports import UncoveredMembersExporter
 from jinshequ.posts.forms import (
     CategoryForm,
     HouseholdForm,
@@ -889,33 +888,8 @@ def coverage_missing(request):
 @require_perm(Perm.COVERAGE_VIEW)
 def coverage_export(request):
     region, unit, qs = _missing(request)
-    count = qs.count()
-    audit(
-        event="posts.coverage_exported",
-        request=request,
-        object_type="posts.postclaim",
-        changes={"rows": count, "region": region.pk if region else None, "unit": unit.pk if unit else None},
-    )
-    headers = [
-        gettext("姓名"),
-        gettext("性别"),
-        gettext("所在单位"),
-        gettext("报到社区"),
-        gettext("报到日期"),
-        gettext("认领情况"),
-    ]
-    rows = (
-        [
-            r.member.name,
-            r.member.get_gender_display(),
-            r.member.work_unit.name,
-            r.community.name,
-            r.confirmed_on,
-            gettext("待社区审核") if r.pending else gettext("未认领"),
-        ]
-        for r in qs.iterator(chunk_size=2000)
-    )
-    return xlsx_response(gettext("未认领岗位党员"), headers, rows)
+    params = {"region": region, "unit": unit}
+    return UncoveredMembersExporter(user=request.user, queryset=qs, params=params).response()
 
 
 def coverage_missing_url(node, by: str) -> str:
