@@ -30,13 +30,13 @@ from django.views.decorators.http import require_http_methods, require_POST
 from jinshequ.access import audiences
 from jinshequ.accounts.models import Notification
 from jinshequ.accounts.perms import Perm, require_perm
-from jinshequ.accounts.services import audit
 from jinshequ.campaigns.models import current_campaign
 from jinshequ.core.errors import error_message
 from jinshequ.core.pinyin import name_pinyin
 from jinshequ.core.qr import qr_svg
 from jinshequ.core.widgets import DateInput
 from jinshequ.members import reporting
+from jinshequ.members.exports import LedgerExporter
 from jinshequ.members.models import (
     Member,
     MemberStatus,
@@ -703,58 +703,13 @@ def _ledger_choose(request):
     )
 
 
-LEDGER_HEADERS = [
-    _("序号"),
-    _("姓名"),
-    _("性别"),
-    _("所在单位"),
-    _("手机号"),
-    _("居住社区"),
-    _("报到方式"),
-    _("报到日期"),
-    _("状态"),
-    _("结束日期"),
-    _("结束原因"),
-]
-
-
-def _ledger_export_rows(qs):
-    for i, reg in enumerate(qs.select_related("member__community").iterator(chunk_size=2000), start=1):
-        m = reg.member
-        yield [
-            i,
-            m.name,
-            m.get_gender_display(),
-            m.work_unit.name,
-            m.phone_masked,
-            m.community.name,
-            reg.get_method_display(),
-            reg.confirmed_on,
-            gettext("在册") if reg.status == RegistrationStatus.CONFIRMED else gettext("已结束"),
-            reg.ended_on,
-            reg.end_reason,
-        ]
-
-
 @require_perm(Perm.LEDGER_VIEW)
 def ledger_export(request):
     community = _ledger_community(request)
     if community is None:
         raise Http404
     form, data, qs, filtered = _ledger_rows(request, community)
-    rows = qs.count()
-    audit(
-        event="ledger.exported",
-        request=request,
-        obj=community,
-        object_repr=gettext("%(name)s 登记台账") % {"name": community.name},
-        changes={"rows": rows, "filters": {k: str(v) for k, v in data.items() if v}},
-    )
-    from jinshequ.core.exports import xlsx_response
-
-    return xlsx_response(
-        gettext("%(name)s登记台账") % {"name": community.name}, LEDGER_HEADERS, _ledger_export_rows(qs)
-    )
+    return LedgerExporter(user=request.user, queryset=qs, params=data, community=community).response()
 
 
 @require_perm(Perm.LEDGER_VIEW)

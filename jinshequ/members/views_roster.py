@@ -25,11 +25,10 @@ from django.views.decorators.http import require_POST
 
 from jinshequ.access import audiences
 from jinshequ.accounts.perms import Perm, require_perm, user_has_perm
-from jinshequ.accounts.services import audit
 from jinshequ.core.errors import error_message
-from jinshequ.core.exports import xlsx_response
 from jinshequ.core.widgets import DateInput
 from jinshequ.members import reporting
+from jinshequ.members.exports import OutstandingExporter
 from jinshequ.members.models import Exemption, ExemptionReason, Member, MemberStatus
 from jinshequ.members.reporting_selectors import ReportStatus, filter_report_status
 from jinshequ.members.roster import reminders_send, roster_members, roster_page
@@ -147,38 +146,11 @@ def outstanding_export(request):
         raise Http404
     include_sub = request.GET.get("sub") == "1"
     members = roster_members(request.user, unit, include_sub=include_sub)
-    qs = (
-        filter_report_status(members, ReportStatus.OUTSTANDING)
-        .select_related("work_unit", "community")
-        .order_by("work_unit__name", "name_pinyin", "id")
+    qs = filter_report_status(members, ReportStatus.OUTSTANDING).order_by(
+        "work_unit__name", "name_pinyin", "id"
     )
-    count = qs.count()
-    audit(
-        event="roster.exported",
-        request=request,
-        obj=unit,
-        changes={"rows": count, "include_sub": include_sub, "status": ReportStatus.OUTSTANDING},
-    )
-    headers = [
-        gettext("姓名"),
-        gettext("性别"),
-        gettext("所在单位"),
-        gettext("居住社区"),
-        gettext("手机号"),
-        gettext("报到状态"),
-    ]
-    rows = (
-        (
-            m.name,
-            m.get_gender_display(),
-            m.work_unit.name,
-            m.community.name,
-            m.phone_masked,
-            ReportStatus.LABELS[ReportStatus.OUTSTANDING],
-        )
-        for m in qs.iterator(chunk_size=2000)
-    )
-    return xlsx_response(gettext("未报到名单-%(name)s") % {"name": unit.name}, headers, rows)
+    exporter = OutstandingExporter(user=request.user, queryset=qs, unit=unit, include_sub=include_sub)
+    return exporter.response()
 
 
 @require_POST
