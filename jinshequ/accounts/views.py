@@ -16,6 +16,7 @@ from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_http_methods, require_POST
 
 from jinshequ.accounts.backends import UsernameOrPhoneBackend, find_user
+from jinshequ.accounts.exports import AuditLogExporter
 from jinshequ.accounts.forms import AuditFilterForm, LoginForm, PasswordChangeForm
 from jinshequ.accounts.middleware import SESSION_LAST_SEEN, SESSION_LOGIN_AT
 from jinshequ.accounts.models import AuditEvent
@@ -29,7 +30,6 @@ from jinshequ.accounts.services import (
 from jinshequ.accounts.services import (
     password_change as password_change_service,
 )
-from jinshequ.core.exports import xlsx_response
 from jinshequ.core.logging import mask_text
 
 BAD_CREDENTIALS = _("用户名或密码不正确。")
@@ -168,9 +168,6 @@ def _filtered_audit_events(form: AuditFilterForm):
     return qs
 
 
-EXPORT_LIMIT = 100_000
-
-
 def _change_text(value) -> str:
     if isinstance(value, list | tuple) and len(value) == 2:
         old, new = ("—" if v in (None, "") else str(v) for v in value)
@@ -185,50 +182,7 @@ def audit_list(request):
     qs = _filtered_audit_events(form)
     filters = {k: v for k, v in request.GET.items() if k not in ("page", "format") and v}
     if request.GET.get("format") == "xlsx":
-        audit(
-            event="audit.exported",
-            request=request,
-            object_type="accounts.auditevent",
-            reason=f"filters={filters}",
-            changes={"rows": [None, str(min(qs.count(), EXPORT_LIMIT))]},
-        )
-        rows = (
-            [
-                timezone.localtime(e.created_at).strftime("%Y-%m-%d %H:%M:%S"),
-                e.actor_name,
-                e.get_role_label(),
-                e.actor_scope,
-                e.ip,
-                e.event,
-                e.object_type,
-                e.object_id,
-                e.object_repr,
-                gettext("成功") if e.success else gettext("失败"),
-                e.reason,
-                e.request_id,
-                str(e.changes or ""),
-            ]
-            for e in qs[:EXPORT_LIMIT].iterator(chunk_size=2000)
-        )
-        return xlsx_response(
-            gettext("审计日志"),
-            [
-                gettext("时间"),
-                gettext("操作人"),
-                gettext("角色"),
-                gettext("范围"),
-                "IP",
-                gettext("事件"),
-                gettext("对象类型"),
-                gettext("对象ID"),
-                gettext("对象"),
-                gettext("结果"),
-                gettext("原因"),
-                gettext("请求ID"),
-                gettext("变更"),
-            ],
-            rows,
-        )
+        return AuditLogExporter(user=request.user, queryset=qs, params=filters).response()
     audit(
         event="audit.viewed", request=request, object_type="accounts.auditevent", reason=f"filters={filters}"
     )
