@@ -77,6 +77,17 @@ TRUE_WORDS = frozenset({"是", "y", "yes", "true", "1", "√", "✓", "对"})
 FALSE_WORDS = frozenset({"否", "n", "no", "false", "0", "×", "✗", "不是"})
 
 
+def match_region_path(text: str, by_key, ancestors) -> set[int]:
+    """The regions a cell names: the whole text as one name (``平山区站前街道``), else its last part under
+    all the parts before it (``站前街道/富民社区``). ``by_key`` maps a normalised name to region ids,
+    ``ancestors`` a region id to the normalised names above it."""
+    parts = [norm_key(p) for p in _PATH_SPLIT.split(text) if p.strip()]
+    ids = set(by_key.get("".join(parts), set()))
+    if not ids and len(parts) > 1:
+        ids = {rid for rid in by_key.get(parts[-1], set()) if set(parts[:-1]) <= ancestors[rid]}
+    return ids
+
+
 # --- shared engine -------------------------------------------------------------------
 
 

@@ -32,7 +32,6 @@ from jinshequ.core.pinyin import name_pinyin
 from jinshequ.imports.models import ImportJob
 from jinshequ.imports.services import (
     _CJK_GAP,
-    _PATH_SPLIT,
     _SCIENTIFIC,
     APPLY_CHUNK,
     LOOKUP_CHUNK,
@@ -44,6 +43,7 @@ from jinshequ.imports.services import (
     SourceRow,
     cell_text,
     is_number,
+    match_region_path,
     norm_key,
     parse_bool,
     parse_date,
@@ -320,14 +320,7 @@ class MemberImporter(BaseImporter):
         return uid, []
 
     def _resolve_community(self, text: str) -> tuple[int | None, list[str]]:
-        parts = [norm_key(p) for p in _PATH_SPLIT.split(text) if p.strip()]
-        ids = set(self.community_by_key.get("".join(parts), set()))
-        if not ids and len(parts) > 1:
-            ids = {
-                cid
-                for cid in self.community_by_key.get(parts[-1], set())
-                if set(parts[:-1]) <= self.community_ancestors[cid]
-            }
+        ids = match_region_path(text, self.community_by_key, self.community_ancestors)
         if not ids:
             hint = suggest(text, (self.community_label[c].rsplit("/", 1)[-1] for c in self.community_scope))
             return None, [

@@ -20,11 +20,11 @@ from django.utils.translation import gettext_lazy as _
 from jinshequ.access import Kind, kind_of
 from jinshequ.imports.models import ImportJob
 from jinshequ.imports.services import (
-    _PATH_SPLIT,
     BaseImporter,
     Column,
     ProgressFn,
     cell_text,
+    match_region_path,
     norm_key,
     suggest,
 )
@@ -138,14 +138,7 @@ class UnitImporter(BaseImporter):
 
     def find_region(self, row: int, raw: Any) -> int | None:
         text = cell_text(raw)
-        parts = [norm_key(p) for p in _PATH_SPLIT.split(text) if p.strip()]
-        ids = set(self.region_by_key.get("".join(parts), set()))
-        if not ids and len(parts) > 1:
-            ids = {
-                rid
-                for rid in self.region_by_key.get(parts[-1], set())
-                if set(parts[:-1]) <= self.region_ancestors[rid]
-            }
+        ids = match_region_path(text, self.region_by_key, self.region_ancestors)
         if not ids:
             hint = suggest(
                 text,
